@@ -1,0 +1,130 @@
+"""The format-neutral screenplay model shared by every reader and writer.
+
+A ``Script`` is a title page (ordered key/value entries) plus an ordered list of typed
+``Element`` objects. Readers fill ``raw`` with the exact source lines so that the Fountain
+writer can reproduce the input byte for byte; elements built in code (the FDX reader,
+tests) leave ``raw`` as ``None`` and are written from their fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ElementType(StrEnum):
+    SCENE_HEADING = "scene_heading"
+    ACTION = "action"
+    CHARACTER = "character"
+    DIALOGUE = "dialogue"
+    PARENTHETICAL = "parenthetical"
+    LYRICS = "lyrics"
+    TRANSITION = "transition"
+    CENTERED = "centered"
+    PAGE_BREAK = "page_break"
+    SECTION = "section"
+    SYNOPSIS = "synopsis"
+    NOTE = "note"
+    BONEYARD = "boneyard"
+    BLANK = "blank"
+
+    @property
+    def css_class(self) -> str:
+        return "fx-" + self.value.replace("_", "-")
+
+
+# Element types that belong to a speech once a character cue opened it.
+SPEECH_TYPES = frozenset({ElementType.DIALOGUE, ElementType.PARENTHETICAL, ElementType.LYRICS})
+
+
+@dataclass(slots=True)
+class Element:
+    """One screenplay element; which optional fields matter depends on ``type``."""
+
+    type: ElementType
+    text: str = ""
+    forced: bool = False
+    # scene_heading: "1", "1A", "I-1-A" (Fountain #...#) or None.
+    scene_number: str | None = None
+    # character: name without extensions, e.g. "EDWARD" for "EDWARD (V.O.)".
+    name: str | None = None
+    # character: parenthesised extensions without parentheses, e.g. ("V.O.", "CONT'D").
+    extensions: tuple[str, ...] = ()
+    # character: the second speaker of a dual-dialogue pair (Fountain "^").
+    dual: bool = False
+    # section: number of "#".
+    level: int = 0
+    # Exact source text (possibly several lines joined by "\n"); None when built in code.
+    raw: str | None = None
+
+    @property
+    def extension(self) -> str | None:
+        """Return the extensions joined as they read on a cue ("V.O.", "O.S., CONT'D")."""
+        return ", ".join(self.extensions) or None
+
+
+@dataclass(slots=True)
+class TitleEntry:
+    """One title page field: ``key`` as written, ``value`` with lines joined by "\\n"."""
+
+    key: str
+    value: str
+    raw: str | None = None
+
+
+@dataclass(slots=True)
+class Script:
+    title_page: list[TitleEntry] = field(default_factory=list)
+    elements: list[Element] = field(default_factory=list)
+
+    def title_field(self, key: str, default: str = "") -> str:
+        """Return the first title page value for ``key`` (case-insensitive)."""
+        wanted = key.strip().lower()
+        for entry in self.title_page:
+            if entry.key.strip().lower() == wanted:
+                return entry.value
+        return default
+
+    @property
+    def title(self) -> str:
+        return strip_markup(self.title_field("title"))
+
+    def without_raw(self) -> Script:
+        """Return a copy whose elements are written from their fields only."""
+        from dataclasses import replace
+
+        return Script(
+            title_page=[replace(e, raw=None) for e in self.title_page],
+            elements=[replace(e, raw=None) for e in self.elements],
+        )
+
+
+_CUE_EXT_RE = re.compile(r"\(([^()]*)\)")
+# Inline Fountain markup that never reaches a printed page.
+_INLINE_HIDDEN_RE = re.compile(r"\[\[.*?\]\]|/\*.*?\*/", re.S)
+_EMPHASIS_RE = re.compile(r"(?<!\\)(\*{1,3}|_)")
+
+
+def strip_markup(text: str) -> str:
+    """Return ``text`` without inline notes, boneyard and emphasis markers."""
+    text = _INLINE_HIDDEN_RE.sub("", text)
+    text = _EMPHASIS_RE.sub("", text)
+    return text.replace("\\*", "*").replace("\\_", "_")
+
+
+def split_cue(cue: str) -> tuple[str, tuple[str, ...]]:
+    """Split a character cue into its name and extensions: "BOB (V.O.)" -> ("BOB", ("V.O.",))."""
+    head, paren, _ = cue.partition("(")
+    name = " ".join(head.split())
+    extensions: tuple[str, ...] = ()
+    if paren:
+        rest = cue[len(head) :]
+        extensions = tuple(" ".join(m.split()) for m in _CUE_EXT_RE.findall(rest))
+    return name, extensions
+
+
+def normalize_character_name(cue: str) -> str:
+    """Return the canonical character name of a cue: "Edward (CONT'D)" -> "EDWARD"."""
+    name, _ = split_cue(strip_markup(cue).lstrip("@").rstrip().rstrip("^"))
+    return name.upper()

@@ -1,0 +1,90 @@
+"""Forms: shape and size checks of raw input. Rules that involve the database live in
+services.py, which raise ValidationError; views put those errors on the form."""
+
+from django import forms
+
+from .models import Role
+
+
+class ProjectForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    logline = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    genre = forms.CharField(max_length=100, required=False)
+    notes = forms.CharField(
+        max_length=20_000, required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+class ProjectSettingsForm(ProjectForm):
+    allow_training = forms.BooleanField(
+        required=False,
+        label="Let the team's model train on this project's text and feedback",
+    )
+
+
+class ProjectDeleteForm(forms.Form):
+    confirm_title = forms.CharField(max_length=200, label="Type the project's title to confirm")
+
+
+class MemberAddForm(forms.Form):
+    who = forms.CharField(max_length=254, label="Username or email")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class CharacterForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(
+        max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    notes = forms.CharField(
+        max_length=20_000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class SceneForm(forms.Form):
+    heading = forms.CharField(
+        max_length=200, widget=forms.TextInput(attrs={"placeholder": "INT. STATION - NIGHT"})
+    )
+    synopsis = forms.CharField(
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    cast = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+
+    def __init__(self, *args, characters=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cast"].choices = [(c.pk, c.name) for c in characters]
+
+
+class SceneTextForm(forms.Form):
+    # The size limit is enforced, with a clear message, by services.validate_scene_text;
+    # the request body itself is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.
+    text = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true"}),
+    )
+    base_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    label = forms.CharField(max_length=120, required=False)
+
+
+class SceneReorderForm(forms.Form):
+    order = forms.CharField(
+        max_length=100_000, help_text="Scene ids in the new order, comma-separated"
+    )
+
+    def clean_order(self):
+        raw = self.cleaned_data["order"]
+        try:
+            return [int(part) for part in raw.split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError("The new order must list scene ids.") from None
+
+
+class SceneMoveForm(forms.Form):
+    to = forms.IntegerField(min_value=1, label="Move to number")

@@ -1,0 +1,411 @@
+"""Services: every write to the domain goes through these functions.
+
+Keyword-only, named ``<entity>_<action>``, atomic where they touch several rows. They take
+an already permission-checked membership (from ``access.py``) where a role matters, and
+raise ``django.core.exceptions.ValidationError`` with a user-facing message on bad input;
+a rejected call changes nothing.
+"""
+
+import re
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
+
+from .models import (
+    Character,
+    Membership,
+    Project,
+    Revision,
+    RevisionOrigin,
+    Role,
+    Scene,
+)
+
+# A Fountain scene heading: INT/EXT/EST/INT./EXT./I/E followed by a dot or space, or a
+# heading forced with a leading "." (but not "..", which is an ellipsis in action).
+HEADING_RE = re.compile(r"^(?:(?:INT|EXT|EST|INT\.?/EXT|I/E)[.\s]+\S.*|\.[^.\s].*)$", re.IGNORECASE)
+CHARACTER_NAME_RE = re.compile(r"^[^\W\d_][\w .'\-]*$", re.UNICODE)
+
+
+# --- validation helpers -------------------------------------------------------------------
+
+
+def validate_heading(heading: str) -> str:
+    heading = (heading or "").strip()
+    limit = settings.COWRITE_HEADING_MAX_CHARS
+    if not heading:
+        raise ValidationError("A scene needs a heading, e.g. INT. STATION - NIGHT.")
+    if "\n" in heading or "\r" in heading:
+        raise ValidationError("A scene heading is a single line.")
+    if len(heading) > limit:
+        raise ValidationError(f"A scene heading is at most {limit} characters.")
+    if not HEADING_RE.match(heading):
+        raise ValidationError(
+            "A scene heading starts with INT., EXT., EST., INT./EXT. or I/E "
+            "(e.g. INT. STATION - NIGHT), or with a single '.' to force one."
+        )
+    return heading
+
+
+def validate_scene_text(text: str) -> str:
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    limit = settings.COWRITE_SCENE_TEXT_MAX_CHARS
+    if len(text) > limit:
+        raise ValidationError(
+            f"The scene text is {len(text):,} characters; the limit is {limit:,}. "
+            "Split the scene, or shorten it."
+        )
+    if "\x00" in text:
+        raise ValidationError("The text contains a NUL character; paste it as plain text.")
+    return text
+
+
+def normalize_character_name(name: str) -> str:
+    name = " ".join((name or "").split()).upper()
+    if not name:
+        raise ValidationError("A character needs a name.")
+    if len(name) > 100:
+        raise ValidationError("A character name is at most 100 characters.")
+    if not CHARACTER_NAME_RE.match(name):
+        raise ValidationError(
+            "A character name starts with a letter and uses letters, digits, spaces, "
+            "dots, apostrophes and hyphens."
+        )
+    return name
+
+
+# --- projects -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def project_create(
+    *, user, title: str, logline: str = "", genre: str = "", notes: str = ""
+) -> Project:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("A project needs a title.")
+    project = Project.objects.create(
+        title=title[:200], logline=logline, genre=genre, notes=notes, created_by=user
+    )
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    return project
+
+
+def project_update(*, project: Project, **fields) -> Project:
+    allowed = {"title", "logline", "genre", "notes", "allow_training"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"Unknown project fields: {sorted(unknown)}")
+    if "title" in fields and not (fields["title"] or "").strip():
+        raise ValidationError("A project needs a title.")
+    for name, value in fields.items():
+        setattr(project, name, value.strip() if isinstance(value, str) else value)
+    project.full_clean()
+    project.save()
+    return project
+
+
+def project_delete(*, project: Project, confirm_title: str) -> None:
+    if (confirm_title or "").strip() != project.title:
+        raise ValidationError("Type the project's exact title to delete it.")
+    project.delete()
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+def _owner_count(project_id: int) -> int:
+    return Membership.objects.filter(project_id=project_id, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def member_add(*, project: Project, who: str, role: str) -> Membership:
+    """Add a user (by username or email) to the project with a role."""
+    if role not in Role.values:
+        raise ValidationError("Choose a role: owner, editor, commenter or viewer.")
+    who = (who or "").strip()
+    if not who:
+        raise ValidationError("Give a username or an email address.")
+    users = get_user_model().objects.filter(Q(username__iexact=who) | Q(email__iexact=who))
+    matches = list(users[:2])
+    if not matches:
+        raise ValidationError(f"No user is called or has the email “{who}”.")
+    if len(matches) > 1:
+        raise ValidationError(f"Several users match “{who}”; give the exact username.")
+    user = matches[0]
+    if Membership.objects.filter(project=project, user=user).exists():
+        raise ValidationError(f"{user.username} is already a member.")
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(project=project, user=user, role=role)
+    except IntegrityError:  # a concurrent add of the same user
+        raise ValidationError(f"{user.username} is already a member.") from None
+
+
+@transaction.atomic
+def member_set_role(*, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError("Choose a role: owner, editor, commenter or viewer.")
+    # Lock the project's owner rows so two concurrent demotions cannot both pass the check.
+    list(
+        Membership.objects.select_for_update()
+        .filter(project_id=membership.project_id, role=Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    membership.refresh_from_db()
+    if (
+        membership.role == Role.OWNER
+        and role != Role.OWNER
+        and _owner_count(membership.project_id) <= 1
+    ):
+        raise ValidationError("A project keeps at least one owner: make someone else owner first.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership) -> None:
+    list(
+        Membership.objects.select_for_update()
+        .filter(project_id=membership.project_id, role=Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    membership.refresh_from_db()
+    if membership.role == Role.OWNER and _owner_count(membership.project_id) <= 1:
+        raise ValidationError(
+            "A project keeps at least one owner: make someone else owner first, "
+            "or delete the project."
+        )
+    membership.delete()
+
+
+# --- characters ---------------------------------------------------------------------------
+
+
+def character_create(
+    *, project: Project, name: str, description: str = "", notes: str = ""
+) -> Character:
+    name = normalize_character_name(name)
+    if Character.objects.filter(project=project, name=name).exists():
+        raise ValidationError(f"There is already a character called {name}.")
+    try:
+        with transaction.atomic():
+            return Character.objects.create(
+                project=project, name=name, description=description, notes=notes
+            )
+    except IntegrityError:
+        raise ValidationError(f"There is already a character called {name}.") from None
+
+
+def character_update(
+    *, character: Character, name: str, description: str = "", notes: str = ""
+) -> Character:
+    name = normalize_character_name(name)
+    clash = Character.objects.filter(project_id=character.project_id, name=name).exclude(
+        pk=character.pk
+    )
+    if clash.exists():
+        raise ValidationError(f"There is already a character called {name}.")
+    character.name, character.description, character.notes = name, description, notes
+    character.full_clean(exclude=["project"])
+    try:
+        with transaction.atomic():
+            character.save()
+    except IntegrityError:
+        raise ValidationError(f"There is already a character called {name}.") from None
+    return character
+
+
+def character_delete(*, character: Character) -> None:
+    character.delete()
+
+
+# --- scenes -------------------------------------------------------------------------------
+
+
+def _cast_for(project: Project, cast_ids) -> list[Character]:
+    ids = {int(i) for i in cast_ids or []}
+    cast = list(Character.objects.filter(project=project, pk__in=ids))
+    if len(cast) != len(ids):
+        raise ValidationError("The cast names a character that is not in this project.")
+    return cast
+
+
+def _add_revision(
+    *, scene: Scene, text: str, author, origin: str, label: str = "", base=None, restored_from=None
+) -> Revision:
+    number = (scene.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return Revision.objects.create(
+        scene=scene,
+        number=number,
+        text=text,
+        author=author,
+        origin=origin,
+        label=label[:120],
+        base=base,
+        restored_from=restored_from,
+    )
+
+
+@transaction.atomic
+def scene_create(
+    *,
+    project: Project,
+    user,
+    heading: str,
+    synopsis: str = "",
+    text: str = "",
+    cast_ids=(),
+    position: int | None = None,
+) -> Scene:
+    """Create a scene (at the end, or at ``position``) with its first revision."""
+    heading = validate_heading(heading)
+    text = validate_scene_text(text)
+    cast = _cast_for(project, cast_ids)
+    # Lock the project row: concurrent creates must not take the same position.
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    count = Scene.objects.filter(project=project).count()
+    if position is None or position >= count:
+        position = count
+    else:
+        position = max(0, position)
+        Scene.objects.filter(project=project, position__gte=position).update(
+            position=F("position") + 1
+        )
+    scene = Scene.objects.create(
+        project=project,
+        position=position,
+        heading=heading,
+        synopsis=synopsis,
+        text=text,
+        last_edited_by=user,
+    )
+    scene.cast.set(cast)
+    scene.head = _add_revision(scene=scene, text=text, author=user, origin=RevisionOrigin.CREATE)
+    scene.save(update_fields=["head"])
+    return scene
+
+
+@transaction.atomic
+def scene_update(*, scene: Scene, heading: str, synopsis: str = "", cast_ids=()) -> Scene:
+    scene.heading = validate_heading(heading)
+    if len(synopsis or "") > 2000:
+        raise ValidationError("A synopsis is at most 2,000 characters.")
+    scene.synopsis = (synopsis or "").strip()
+    cast = _cast_for(scene.project, cast_ids)
+    scene.save(update_fields=["heading", "synopsis", "updated_at"])
+    scene.cast.set(cast)
+    return scene
+
+
+@transaction.atomic
+def scene_delete(*, scene: Scene) -> None:
+    Project.objects.select_for_update().filter(pk=scene.project_id).first()
+    project_id, position = scene.project_id, scene.position
+    scene.delete()
+    Scene.objects.filter(project_id=project_id, position__gt=position).update(
+        position=F("position") - 1
+    )
+
+
+@transaction.atomic
+def scene_reorder(*, project: Project, scene_ids: list[int]) -> None:
+    """Put the project's scenes in the given order; the list must name each scene once."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    try:
+        wanted = [int(i) for i in scene_ids]
+    except (TypeError, ValueError):
+        raise ValidationError("The new order must list scene ids.") from None
+    current = dict(Scene.objects.filter(project=project).values_list("pk", "position"))
+    if len(wanted) != len(set(wanted)) or set(wanted) != set(current):
+        raise ValidationError(
+            "The scene list changed while you were reordering; reload and try again."
+        )
+    changed = []
+    for position, pk in enumerate(wanted):
+        if current[pk] != position:
+            changed.append(Scene(pk=pk, position=position))
+    Scene.objects.bulk_update(changed, ["position"])
+
+
+@transaction.atomic
+def scene_move(*, scene: Scene, to_position: int) -> None:
+    """Move one scene to ``to_position`` (0-based), shifting the others."""
+    order = list(
+        Scene.objects.filter(project_id=scene.project_id)
+        .order_by("position", "pk")
+        .values_list("pk", flat=True)
+    )
+    order.remove(scene.pk)
+    order.insert(max(0, min(int(to_position), len(order))), scene.pk)
+    scene_reorder(project=scene.project, scene_ids=order)
+
+
+class SaveResult:
+    """What a text save did: ``revision`` is new; ``conflict`` says it did not become head."""
+
+    def __init__(self, revision: Revision, conflict: bool, head: Revision | None):
+        self.revision = revision
+        self.conflict = conflict
+        self.head = head
+
+
+@transaction.atomic
+def scene_save_text(
+    *, scene: Scene, user, text: str, base_revision_id: int | None, label: str = ""
+) -> SaveResult:
+    """Save a new text for the scene as a revision.
+
+    If someone saved since the author loaded (``base_revision_id`` is not the head), the
+    text is kept as a *conflict* revision beside the head instead of replacing it: nothing
+    is lost, and the page shows both so the author can merge and save again.
+    """
+    text = validate_scene_text(text)
+    scene = Scene.objects.select_for_update().get(pk=scene.pk)
+    base = None
+    if base_revision_id not in (None, ""):
+        try:
+            base = Revision.objects.get(pk=int(base_revision_id), scene=scene)
+        except (Revision.DoesNotExist, ValueError, TypeError):
+            raise ValidationError("The base revision is not a revision of this scene.") from None
+    if base is not None and scene.head_id is not None and base.pk != scene.head_id:
+        revision = _add_revision(
+            scene=scene,
+            text=text,
+            author=user,
+            origin=RevisionOrigin.CONFLICT,
+            label=label,
+            base=base,
+        )
+        return SaveResult(revision, conflict=True, head=scene.head)
+    if scene.head is not None and text == scene.text and not label:
+        # Nothing changed: no empty revision.
+        return SaveResult(scene.head, conflict=False, head=scene.head)
+    revision = _add_revision(
+        scene=scene, text=text, author=user, origin=RevisionOrigin.SAVE, label=label, base=base
+    )
+    scene.text, scene.head, scene.last_edited_by = text, revision, user
+    scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
+    return SaveResult(revision, conflict=False, head=revision)
+
+
+@transaction.atomic
+def revision_restore(*, revision: Revision, user) -> Revision:
+    """Make an old revision's text current again, as a new revision."""
+    scene = Scene.objects.select_for_update().get(pk=revision.scene_id)
+    new = _add_revision(
+        scene=scene,
+        text=revision.text,
+        author=user,
+        origin=RevisionOrigin.RESTORE,
+        label=f"Restored r{revision.number}",
+        base=scene.head,
+        restored_from=revision,
+    )
+    scene.text, scene.head, scene.last_edited_by = revision.text, new, user
+    scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
+    return new

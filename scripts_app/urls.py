@@ -1,0 +1,83 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("signup/", views.signup, name="signup"),
+    path("projects/new/", views.project_create, name="project_create"),
+    path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
+    path("projects/<int:project_id>/settings/", views.project_settings, name="project_settings"),
+    path("projects/<int:project_id>/delete/", views.project_delete, name="project_delete"),
+    path("projects/<int:project_id>/leave/", views.project_leave, name="project_leave"),
+    path("projects/<int:project_id>/members/add/", views.member_add, name="member_add"),
+    path(
+        "projects/<int:project_id>/members/<int:membership_id>/role/",
+        views.member_role,
+        name="member_role",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:membership_id>/remove/",
+        views.member_remove,
+        name="member_remove",
+    ),
+    path(
+        "projects/<int:project_id>/characters/new/", views.character_create, name="character_create"
+    ),
+    path(
+        "projects/<int:project_id>/characters/<int:character_id>/",
+        views.character_detail,
+        name="character_detail",
+    ),
+    path(
+        "projects/<int:project_id>/characters/<int:character_id>/delete/",
+        views.character_delete,
+        name="character_delete",
+    ),
+    path("projects/<int:project_id>/scenes/new/", views.scene_create, name="scene_create"),
+    path("projects/<int:project_id>/scenes/reorder/", views.scene_reorder, name="scene_reorder"),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/", views.scene_detail, name="scene_detail"
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/details/",
+        views.scene_update,
+        name="scene_update",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/save/", views.scene_save, name="scene_save"
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/delete/",
+        views.scene_delete,
+        name="scene_delete",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/move/", views.scene_move, name="scene_move"
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/preview/",
+        views.scene_preview,
+        name="scene_preview",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/revisions/",
+        views.revision_list,
+        name="revision_list",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/revisions/diff/",
+        views.revision_diff,
+        name="revision_diff",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/revisions/<int:number>/",
+        views.revision_detail,
+        name="revision_detail",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/revisions/<int:number>/restore/",
+        views.revision_restore,
+        name="revision_restore",
+    ),
+]

@@ -1,0 +1,563 @@
+"""Views: thin. Each fetches what it touches through ``access.py`` (404 for outsiders, 403
+for too low a role), validates with a form, and calls a service. htmx requests get the
+partial they target; plain requests get the whole page, so every link works without JS.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from . import services
+from .access import (
+    access_character,
+    access_membership,
+    access_project,
+    access_revision,
+    access_scene,
+    can,
+)
+from .diffing import diff_stats, inline_diff
+from .forms import (
+    CharacterForm,
+    MemberAddForm,
+    MemberRoleForm,
+    ProjectDeleteForm,
+    ProjectForm,
+    ProjectSettingsForm,
+    SceneForm,
+    SceneMoveForm,
+    SceneReorderForm,
+    SceneTextForm,
+)
+from .models import Character, Membership, Revision, Role, Scene
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _form_errors(form) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+def _fail(request, message: str, to: str, status: int = 400):
+    """Report a rejected action: a message and a redirect, or a 400 fragment for htmx."""
+    if request.htmx:
+        return render(request, "partials/error.html", {"message": message}, status=status)
+    messages.error(request, message)
+    return redirect(to)
+
+
+# --- account ------------------------------------------------------------------------------
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_GET
+def home(request):
+    memberships = (
+        Membership.objects.filter(user=request.user)
+        .select_related("project")
+        .annotate(scene_count=Count("project__scenes"))
+        .order_by("-project__updated_at")
+    )
+    return render(request, "home.html", {"memberships": memberships, "form": ProjectForm()})
+
+
+# --- projects -----------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def project_create(request):
+    form = ProjectForm(request.POST)
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), "home")
+    try:
+        project = services.project_create(user=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), "home")
+    return redirect(project)
+
+
+def _project_context(membership):
+    project = membership.project
+    scenes = (
+        Scene.objects.filter(project=project)
+        .select_related("last_edited_by")
+        .prefetch_related(Prefetch("cast", queryset=Character.objects.only("id", "name")))
+        .only(
+            "id",
+            "position",
+            "heading",
+            "synopsis",
+            "project_id",
+            "updated_at",
+            "last_edited_by__username",
+        )
+        .order_by("position", "pk")
+    )
+    characters = (
+        Character.objects.filter(project=project)
+        .annotate(scene_count=Count("scenes"))
+        .order_by("name")
+    )
+    members = Membership.objects.filter(project=project).select_related("user").order_by("added_at")
+    return {
+        "project": project,
+        "membership": membership,
+        "scenes": scenes,
+        "characters": characters,
+        "members": members,
+        "can_edit": can(membership, Role.EDITOR),
+        "is_owner": can(membership, Role.OWNER),
+        "roles": Role.choices,
+    }
+
+
+@login_required
+@require_GET
+def project_detail(request, project_id):
+    membership = access_project(request.user, project_id)
+    context = _project_context(membership)
+    context["scene_form"] = SceneForm(characters=context["characters"])
+    context["character_form"] = CharacterForm()
+    context["member_form"] = MemberAddForm()
+    return render(request, "project_detail.html", context)
+
+
+@login_required
+def project_settings(request, project_id):
+    membership = access_project(request.user, project_id, Role.OWNER)
+    project = membership.project
+    initial = {
+        f: getattr(project, f) for f in ("title", "logline", "genre", "notes", "allow_training")
+    }
+    form = ProjectSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.project_update(project=project, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Project saved.")
+                return redirect(project)
+        return render(
+            request,
+            "project_settings.html",
+            {"project": project, "form": form, "delete_form": ProjectDeleteForm()},
+            status=400,
+        )
+    return render(
+        request,
+        "project_settings.html",
+        {"project": project, "form": form, "delete_form": ProjectDeleteForm()},
+    )
+
+
+@login_required
+@require_POST
+def project_delete(request, project_id):
+    membership = access_project(request.user, project_id, Role.OWNER)
+    form = ProjectDeleteForm(request.POST)
+    back = reverse("project_settings", args=[project_id])
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), back)
+    try:
+        services.project_delete(project=membership.project, **form.cleaned_data)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), back)
+    messages.success(request, "Project deleted.")
+    return redirect("home")
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def member_add(request, project_id):
+    membership = access_project(request.user, project_id, Role.OWNER)
+    form = MemberAddForm(request.POST)
+    back = membership.project.get_absolute_url() + "#members"
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), back)
+    try:
+        added = services.member_add(project=membership.project, **form.cleaned_data)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), back)
+    messages.success(
+        request, f"{added.user.username} joined as {added.get_role_display().lower()}."
+    )
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def member_role(request, project_id, membership_id):
+    acting, target = access_membership(request.user, project_id, membership_id, Role.OWNER)
+    form = MemberRoleForm(request.POST)
+    back = acting.project.get_absolute_url() + "#members"
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), back)
+    try:
+        services.member_set_role(membership=target, role=form.cleaned_data["role"])
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), back)
+    messages.success(request, f"{target.user.username} is now {target.get_role_display().lower()}.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def member_remove(request, project_id, membership_id):
+    acting, target = access_membership(request.user, project_id, membership_id, Role.OWNER)
+    back = acting.project.get_absolute_url() + "#members"
+    try:
+        services.member_remove(membership=target)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), back)
+    if target.user_id == request.user.pk:
+        return redirect("home")
+    messages.success(request, f"{target.user.username} was removed.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def project_leave(request, project_id):
+    membership = access_project(request.user, project_id)
+    try:
+        services.member_remove(membership=membership)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), membership.project.get_absolute_url())
+    messages.success(request, f"You left {membership.project.title}.")
+    return redirect("home")
+
+
+# --- characters ---------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def character_create(request, project_id):
+    membership = access_project(request.user, project_id, Role.EDITOR)
+    form = CharacterForm(request.POST)
+    back = membership.project.get_absolute_url() + "#characters"
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), back)
+    try:
+        services.character_create(project=membership.project, **form.cleaned_data)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), back)
+    return redirect(back)
+
+
+@login_required
+def character_detail(request, project_id, character_id):
+    need = Role.EDITOR if request.method == "POST" else Role.VIEWER
+    membership, character = access_character(request.user, project_id, character_id, need)
+    if request.method == "POST":
+        form = CharacterForm(request.POST)
+        if form.is_valid():
+            try:
+                services.character_update(character=character, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Character saved.")
+                return redirect(membership.project.get_absolute_url() + "#characters")
+        character.refresh_from_db()
+        status = 400
+    else:
+        form = CharacterForm(
+            initial={
+                "name": character.name,
+                "description": character.description,
+                "notes": character.notes,
+            }
+        )
+        status = 200
+    context = {
+        "project": membership.project,
+        "membership": membership,
+        "character": character,
+        "scenes": character.scenes.order_by("position"),
+        "form": form,
+        "can_edit": can(membership, Role.EDITOR),
+    }
+    return render(request, "character_detail.html", context, status=status)
+
+
+@login_required
+@require_POST
+def character_delete(request, project_id, character_id):
+    membership, character = access_character(request.user, project_id, character_id, Role.EDITOR)
+    services.character_delete(character=character)
+    messages.success(request, f"{character.name} deleted.")
+    return redirect(membership.project.get_absolute_url() + "#characters")
+
+
+# --- scenes -------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def scene_create(request, project_id):
+    membership = access_project(request.user, project_id, Role.EDITOR)
+    project = membership.project
+    form = SceneForm(request.POST, characters=project.characters.all())
+    back = project.get_absolute_url() + "#scenes"
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), back)
+    try:
+        scene = services.scene_create(
+            project=project,
+            user=request.user,
+            heading=form.cleaned_data["heading"],
+            synopsis=form.cleaned_data["synopsis"],
+            cast_ids=form.cleaned_data["cast"],
+        )
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), back)
+    return redirect(scene)
+
+
+def _navigator(project):
+    return (
+        Scene.objects.filter(project=project)
+        .only("id", "position", "heading", "project_id")
+        .order_by("position", "pk")
+    )
+
+
+def _scene_context(membership, scene, *, text_form=None, conflict=None):
+    project = membership.project
+    characters = list(project.characters.all())
+    revisions = scene.revisions.select_related("author").only(
+        "id", "number", "label", "origin", "created_at", "author__username", "scene_id"
+    )
+    return {
+        "project": project,
+        "membership": membership,
+        "scene": scene,
+        "navigator": _navigator(project),
+        "cast": list(scene.cast.all()),
+        "revisions": revisions,
+        "can_edit": can(membership, Role.EDITOR),
+        "text_form": text_form
+        or SceneTextForm(initial={"text": scene.text, "base_revision": scene.head_id}),
+        "scene_form": SceneForm(
+            characters=characters,
+            initial={
+                "heading": scene.heading,
+                "synopsis": scene.synopsis,
+                "cast": [c.pk for c in scene.cast.all()],
+            },
+        ),
+        "conflict": conflict,
+    }
+
+
+@login_required
+@require_GET
+def scene_detail(request, project_id, scene_id):
+    membership, scene = access_scene(request.user, project_id, scene_id)
+    conflict = None
+    number = request.GET.get("conflict")
+    if number and number.isdigit():
+        conflict_rev = scene.revisions.filter(number=int(number), origin="conflict").first()
+        if conflict_rev is not None:
+            conflict = _conflict_context(scene, conflict_rev)
+    return render(
+        request, "scene_detail.html", _scene_context(membership, scene, conflict=conflict)
+    )
+
+
+def _conflict_context(scene, conflict_rev):
+    head_text = scene.text
+    return {
+        "revision": conflict_rev,
+        "head_text": head_text,
+        "segments": inline_diff(head_text, conflict_rev.text),
+    }
+
+
+@login_required
+@require_POST
+def scene_update(request, project_id, scene_id):
+    membership, scene = access_scene(request.user, project_id, scene_id, Role.EDITOR)
+    form = SceneForm(request.POST, characters=membership.project.characters.all())
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), scene.get_absolute_url())
+    try:
+        services.scene_update(
+            scene=scene,
+            heading=form.cleaned_data["heading"],
+            synopsis=form.cleaned_data["synopsis"],
+            cast_ids=form.cleaned_data["cast"],
+        )
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), scene.get_absolute_url())
+    messages.success(request, "Scene details saved.")
+    return redirect(scene)
+
+
+@login_required
+@require_POST
+def scene_save(request, project_id, scene_id):
+    membership, scene = access_scene(request.user, project_id, scene_id, Role.EDITOR)
+    form = SceneTextForm(request.POST)
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), scene.get_absolute_url())
+    try:
+        result = services.scene_save_text(
+            scene=scene,
+            user=request.user,
+            text=form.cleaned_data["text"],
+            base_revision_id=form.cleaned_data["base_revision"],
+            label=form.cleaned_data["label"],
+        )
+    except ValidationError as exc:
+        # Keep what was typed on the page: re-render with the form, not a redirect.
+        context = _scene_context(membership, scene, text_form=form)
+        context["save_error"] = _errors(exc)
+        return render(request, "scene_detail.html", context, status=400)
+    if result.conflict:
+        messages.warning(
+            request,
+            f"Someone saved this scene while you were editing. Your text is kept as "
+            f"revision {result.revision.number}; compare it below, merge, and save again.",
+        )
+        return redirect(f"{scene.get_absolute_url()}?conflict={result.revision.number}")
+    messages.success(request, f"Saved as revision {result.revision.number}.")
+    return redirect(scene)
+
+
+@login_required
+@require_POST
+def scene_delete(request, project_id, scene_id):
+    membership, scene = access_scene(request.user, project_id, scene_id, Role.EDITOR)
+    services.scene_delete(scene=scene)
+    messages.success(request, f"Scene “{scene.heading}” deleted.")
+    return redirect(membership.project.get_absolute_url() + "#scenes")
+
+
+@login_required
+@require_POST
+def scene_reorder(request, project_id):
+    membership = access_project(request.user, project_id, Role.EDITOR)
+    form = SceneReorderForm(request.POST)
+    back = membership.project.get_absolute_url() + "#scenes"
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), back)
+    try:
+        services.scene_reorder(project=membership.project, scene_ids=form.cleaned_data["order"])
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), back, status=409)
+    if request.htmx:
+        return HttpResponse(status=204)
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def scene_move(request, project_id, scene_id):
+    membership, scene = access_scene(request.user, project_id, scene_id, Role.EDITOR)
+    form = SceneMoveForm(request.POST)
+    back = membership.project.get_absolute_url() + "#scenes"
+    if not form.is_valid():
+        return _fail(request, _form_errors(form), back)
+    services.scene_move(scene=scene, to_position=form.cleaned_data["to"] - 1)
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def scene_preview(request, project_id, scene_id):
+    _, scene = access_scene(request.user, project_id, scene_id)
+    return render(request, "partials/preview.html", {"text": scene.text})
+
+
+# --- revisions ----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def revision_list(request, project_id, scene_id):
+    membership, scene = access_scene(request.user, project_id, scene_id)
+    revisions = scene.revisions.select_related("author")
+    context = {"scene": scene, "revisions": revisions, "can_edit": can(membership, Role.EDITOR)}
+    if request.htmx:
+        return render(request, "partials/revisions.html", context)
+    context.update({"project": membership.project, "membership": membership})
+    return render(request, "revision_list.html", context)
+
+
+@login_required
+@require_GET
+def revision_detail(request, project_id, scene_id, number):
+    membership, scene, revision = access_revision(request.user, project_id, scene_id, number)
+    context = {
+        "project": membership.project,
+        "membership": membership,
+        "scene": scene,
+        "revision": revision,
+        "can_edit": can(membership, Role.EDITOR),
+    }
+    return render(request, "revision_detail.html", context)
+
+
+@login_required
+@require_GET
+def revision_diff(request, project_id, scene_id):
+    membership, scene = access_scene(request.user, project_id, scene_id)
+    numbers = []
+    for key in ("a", "b"):
+        value = request.GET.get(key, "")
+        if not value.isdigit():
+            return _fail(request, "Choose two revisions to compare.", scene.get_absolute_url())
+        numbers.append(int(value))
+    found = {r.number: r for r in Revision.objects.filter(scene=scene, number__in=numbers)}
+    if any(n not in found for n in numbers):
+        return _fail(request, "No such revision of this scene.", scene.get_absolute_url(), 404)
+    old, new = found[numbers[0]], found[numbers[1]]
+    segments = inline_diff(old.text, new.text)
+    context = {
+        "project": membership.project,
+        "membership": membership,
+        "scene": scene,
+        "old": old,
+        "new": new,
+        "segments": segments,
+        "stats": diff_stats(segments),
+    }
+    template = "partials/diff.html" if request.htmx else "revision_diff.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def revision_restore(request, project_id, scene_id, number):
+    _, scene, revision = access_revision(request.user, project_id, scene_id, number, Role.EDITOR)
+    new = services.revision_restore(revision=revision, user=request.user)
+    messages.success(request, f"Revision {revision.number} restored as revision {new.number}.")
+    return redirect(scene)

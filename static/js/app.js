@@ -1,0 +1,66 @@
+// Small page behaviours: keyboard shortcuts, the scene filter, drag-to-reorder.
+// Everything here is an enhancement; every action also works as a plain form.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    const headers = document.body.getAttribute("hx-headers");
+    try { return JSON.parse(headers)["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+
+  // Ctrl/Cmd+S saves the scene; Alt+ArrowUp/Down moves between scenes.
+  document.addEventListener("keydown", function (event) {
+    const mod = event.ctrlKey || event.metaKey;
+    if (mod && event.key.toLowerCase() === "s") {
+      const form = document.getElementById("editor-form");
+      if (form) { event.preventDefault(); form.requestSubmit(); }
+    } else if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      const link = document.querySelector(`.scene-nav a[data-key="${event.key === "ArrowUp" ? "prev" : "next"}"]`);
+      if (link) { event.preventDefault(); window.location.href = link.href; }
+    }
+  });
+
+  // Filter the navigator by heading or cast.
+  const filter = document.getElementById("scene-filter");
+  if (filter) {
+    filter.addEventListener("input", function () {
+      const q = filter.value.trim().toLowerCase();
+      document.querySelectorAll("#navigator .nav-scene").forEach(function (li) {
+        li.hidden = q !== "" && !li.dataset.filter.includes(q);
+      });
+    });
+  }
+
+  // Drag to reorder: on drop, post the whole order; a 409 means the list changed.
+  const nav = document.getElementById("navigator");
+  if (nav && nav.dataset.reorderUrl) {
+    let dragged = null;
+    nav.addEventListener("dragstart", function (e) {
+      dragged = e.target.closest(".nav-scene");
+      if (dragged) dragged.classList.add("dragging");
+    });
+    nav.addEventListener("dragover", function (e) {
+      const over = e.target.closest(".nav-scene");
+      if (!dragged || !over || over === dragged) return;
+      e.preventDefault();
+      const rect = over.getBoundingClientRect();
+      const after = e.clientY > rect.top + rect.height / 2;
+      over.parentNode.insertBefore(dragged, after ? over.nextSibling : over);
+    });
+    nav.addEventListener("dragend", function () {
+      if (!dragged) return;
+      dragged.classList.remove("dragging");
+      dragged = null;
+      const order = Array.from(nav.querySelectorAll(".nav-scene")).map((li) => li.dataset.sceneId);
+      const body = new URLSearchParams({ order: order.join(",") });
+      fetch(nav.dataset.reorderUrl, {
+        method: "POST", body: body,
+        headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
+      }).then(function (resp) {
+        if (!resp.ok) alert("The scene list changed while you were reordering; reloading it.");
+        // Renumber from the server's truth either way.
+        window.location.reload();
+      });
+    });
+  }
+})();
