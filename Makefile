@@ -7,7 +7,9 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup setup-dev chromium lint format migrations-check serve clean
+.PHONY: run test setup setup-dev chromium lint format migrations-check serve clean js
+
+EDITOR_SRC := $(wildcard static/src/editor/*.js)
 
 $(VENV)/.run-installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,24 +21,33 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.run-installed
-setup-dev: $(VENV)/.dev-installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The live editor bundle (CodeMirror 6 + Yjs), built with esbuild; not committed.
+static/dist/editor.js: node_modules/.installed $(EDITOR_SRC) scripts/check_bundle.mjs
+	npm run build --silent
+
+js: static/dist/editor.js
+
+setup: $(VENV)/.run-installed js
+setup-dev: $(VENV)/.dev-installed js
 
 ## make run: set up, migrate, seed a demo (empty embedded database only), serve on :8000.
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	@echo "Cowrite is at http://$(HOST):$(PORT)/"
-	$(MAKE) --no-print-directory serve
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 serve:
-	# Daphne caps websocket messages at 1 MiB; a Yjs sync of a long scene can be larger.
-	$(BIN)/daphne -b $(HOST) -p $(PORT) --websocket_max_message_size 16777216 cowrite.asgi:application
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 ## make test: set up (venv, chromium), check migrations, run the whole suite.
 test: setup-dev chromium
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	npm test --silent
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 chromium:
@@ -51,4 +62,4 @@ format: setup-dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache node_modules static/dist

@@ -107,33 +107,38 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # psycopg 3's pool: under ASGI every request runs in a thread of its own, so
-        # persistent connections would pile up; a pool shares a few.
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": 1,
-            "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
-            "timeout": 10,
-        }
-        # An explicit test database name (channels issue #2185 with live servers).
-        DATABASES["default"]["TEST"] = {"NAME": "test_cowrite"}
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "cowrite.sqlite3",
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL or f"sqlite:///{DATA_DIR / 'cowrite.sqlite3'}", conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg 3's pool: under ASGI every request runs in a thread of its own, so
+    # persistent connections would pile up; a pool shares a few.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
+        "timeout": 10,
+    }
+    # An explicit test database name (channels issue #2185 with live servers).
+    DATABASES["default"]["TEST"] = {"NAME": "test_cowrite"}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].update(
+        {
+            # Keep connections: reopening SQLite (and re-running the PRAGMAs) on every
+            # websocket message costs ~3 ms, which the co-editing hot path cannot afford.
+            "CONN_MAX_AGE": None,
             "OPTIONS": {
                 # WAL and a busy timeout let the web process and background jobs share
-                # the file without "database is locked" errors under light concurrency.
+                # the file; synchronous=NORMAL skips the fsync per commit (WAL keeps the
+                # database consistent; a power cut can lose the last commits).
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            "TEST": {"NAME": DATA_DIR / "test_cowrite.sqlite3"},
+            "TEST": {"NAME": str(DATA_DIR / "test_cowrite.sqlite3")},
         }
-    }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels and Celery ---------------------------------------------------------------
@@ -149,7 +154,14 @@ if REDIS_URL:
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Capacity: group_send silently drops messages for a member whose queue is full (the
+    # default is 100); a burst of typing by many editors must not hit that.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000, "expiry": 60},
+        }
+    }
     # Embedded mode: no broker; tasks run in the calling process.
     CELERY_BROKER_URL = "memory://"
     CELERY_RESULT_BACKEND = "cache+memory://"
@@ -162,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-cleanup": {
         "task": "scripts_app.tasks.nightly_cleanup",
         "schedule": 24 * 60 * 60,
+    },
+    "compact-scene-docs": {
+        "task": "scripts_app.tasks.compact_scene_docs",
+        "schedule": 10,
     },
 }
 
@@ -185,6 +201,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve static files straight from the app and static/ folders (and the npm build in
+# static/dist) without a collectstatic step; `make run` still collects for speed.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -194,6 +214,12 @@ STORAGES = {
 COWRITE_SCENE_TEXT_MAX_CHARS = 200_000
 COWRITE_HEADING_MAX_CHARS = 200
 COWRITE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+# One websocket frame of the live document (a first sync of a long scene can be large;
+# Daphne is started with the same cap, see Makefile).
+COWRITE_DOC_MESSAGE_MAX_BYTES = 16 * 1024 * 1024
+# Compaction of live documents: after this many quiet seconds, or this many updates.
+COWRITE_DOC_COMPACT_QUIET_SECONDS = 5
+COWRITE_DOC_COMPACT_MAX_PENDING = 500
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
 LOGGING = {

@@ -41,7 +41,7 @@ def access_scene(
     """Return (membership, scene) if the scene belongs to a project the user may ``need``."""
     membership = access_project(user, project_id, need)
     try:
-        scene = Scene.objects.get(pk=scene_id, project_id=project_id)
+        scene = Scene.objects.defer("doc_state").get(pk=scene_id, project_id=project_id)
     except (Scene.DoesNotExist, ValueError, TypeError):
         raise Http404("No such scene.") from None
     return membership, scene

@@ -111,6 +111,9 @@ class Scene(models.Model):
     head = models.ForeignKey(
         "Revision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The live document (Yjs/pycrdt) as a compacted state; updates since the last
+    # compaction are SceneUpdate rows. Null until the scene is first opened live.
+    doc_state = models.BinaryField(null=True, blank=True, editable=False)
     last_edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -134,9 +137,27 @@ class Scene(models.Model):
         return self.position + 1
 
 
+class SceneUpdate(models.Model):
+    """One accepted Yjs update of a scene's live document, kept until compaction."""
+
+    scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="doc_updates")
+    data = models.BinaryField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["scene", "pk"]
+
+    def __str__(self) -> str:
+        return f"update {self.pk} of scene {self.scene_id} ({len(self.data)} bytes)"
+
+
 class RevisionOrigin(models.TextChoices):
     CREATE = "create", "Created"
     SAVE = "save", "Saved"
+    AUTOSAVE = "autosave", "Auto-saved"
     RESTORE = "restore", "Restored"
     CONFLICT = "conflict", "Conflicting save"
     IMPORT = "import", "Imported"

@@ -1,7 +1,13 @@
-"""Websocket routes of the scripts app.
+"""Websocket routes of the scripts app (wrapped with auth and origin checks in asgi.py)."""
 
-The scene rooms (live drafts, presence) and the co-editing document sockets are added
-by their issues; the stack around them (auth, origin check) is in cowrite/asgi.py.
-"""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from .consumers import SceneDocConsumer
+
+websocket_urlpatterns = [
+    # y-websocket connects to <server url>/<room>; the page uses room "doc".
+    path(
+        "ws/projects/<int:project_id>/scenes/<int:scene_id>/doc",
+        SceneDocConsumer.as_asgi(),
+    ),
+]

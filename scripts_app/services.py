@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 
+from . import documents
 from .models import (
     Character,
     Membership,
@@ -235,20 +236,63 @@ def _cast_for(project: Project, cast_ids) -> list[Character]:
     return cast
 
 
-def _add_revision(
-    *, scene: Scene, text: str, author, origin: str, label: str = "", base=None, restored_from=None
+def add_revision(
+    *,
+    scene: Scene,
+    text: str,
+    origin: str,
+    author=None,
+    author_id: int | None = None,
+    label: str = "",
+    base=None,
+    restored_from=None,
 ) -> Revision:
+    """Append a revision to the scene's history (the caller holds the scene's row lock)."""
     number = (scene.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
     return Revision.objects.create(
         scene=scene,
         number=number,
         text=text,
-        author=author,
+        author_id=author.pk if author is not None else author_id,
         origin=origin,
         label=label[:120],
         base=base,
         restored_from=restored_from,
     )
+
+
+def _has_live_doc(scene: Scene) -> bool:
+    return Scene.objects.filter(pk=scene.pk, doc_state__isnull=False).exists()
+
+
+def scene_sync_live(*, scene_id: int, autosave: bool) -> Scene:
+    """Fold the scene's live edits into its text and return the row, locked.
+
+    With ``autosave``, live edits not yet in any revision get an auto-saved one (authored
+    by whoever typed last), so a save or restore made from an older base is detected as
+    a conflict instead of erasing them. Call inside a transaction.
+    """
+    editor_id = documents.last_editor_id(scene_id)
+    if Scene.objects.filter(pk=scene_id, doc_state__isnull=False).exists():
+        documents.compact(scene_id)
+    scene = Scene.objects.select_for_update().defer("doc_state").get(pk=scene_id)
+    if autosave and scene.head is not None and scene.head.text != scene.text:
+        scene.head = add_revision(
+            scene=scene,
+            text=scene.text,
+            author_id=editor_id or scene.last_edited_by_id,
+            origin=RevisionOrigin.AUTOSAVE,
+            base=scene.head,
+        )
+        scene.save(update_fields=["head"])
+    return scene
+
+
+def _set_text(scene: Scene, text: str, user) -> None:
+    """Make ``text`` the scene's text, through the live document when there is one."""
+    if _has_live_doc(scene):
+        documents.replace_text(scene_id=scene.pk, new_text=text, user_id=user.pk if user else None)
+    scene.text = text
 
 
 @transaction.atomic
@@ -285,7 +329,7 @@ def scene_create(
         last_edited_by=user,
     )
     scene.cast.set(cast)
-    scene.head = _add_revision(scene=scene, text=text, author=user, origin=RevisionOrigin.CREATE)
+    scene.head = add_revision(scene=scene, text=text, author=user, origin=RevisionOrigin.CREATE)
     scene.save(update_fields=["head"])
     return scene
 
@@ -365,7 +409,7 @@ def scene_save_text(
     is lost, and the page shows both so the author can merge and save again.
     """
     text = validate_scene_text(text)
-    scene = Scene.objects.select_for_update().get(pk=scene.pk)
+    scene = scene_sync_live(scene_id=scene.pk, autosave=True)
     base = None
     if base_revision_id not in (None, ""):
         try:
@@ -373,7 +417,7 @@ def scene_save_text(
         except (Revision.DoesNotExist, ValueError, TypeError):
             raise ValidationError("The base revision is not a revision of this scene.") from None
     if base is not None and scene.head_id is not None and base.pk != scene.head_id:
-        revision = _add_revision(
+        revision = add_revision(
             scene=scene,
             text=text,
             author=user,
@@ -385,19 +429,43 @@ def scene_save_text(
     if scene.head is not None and text == scene.text and not label:
         # Nothing changed: no empty revision.
         return SaveResult(scene.head, conflict=False, head=scene.head)
-    revision = _add_revision(
+    revision = add_revision(
         scene=scene, text=text, author=user, origin=RevisionOrigin.SAVE, label=label, base=base
     )
-    scene.text, scene.head, scene.last_edited_by = text, revision, user
+    _set_text(scene, text, user)
+    scene.head, scene.last_edited_by = revision, user
     scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
     return SaveResult(revision, conflict=False, head=revision)
 
 
 @transaction.atomic
+def scene_save_version(*, scene: Scene, user, label: str = "") -> Revision:
+    """Save the live document's current text as a (labelled) revision.
+
+    This is the live editor's save: the text comes from the server's document, not from
+    the browser, so there is no base to be stale against.
+    """
+    scene = scene_sync_live(scene_id=scene.pk, autosave=False)
+    if scene.head is not None and scene.head.text == scene.text and not label:
+        return scene.head
+    revision = add_revision(
+        scene=scene,
+        text=scene.text,
+        author=user,
+        origin=RevisionOrigin.SAVE,
+        label=label,
+        base=scene.head,
+    )
+    scene.head, scene.last_edited_by = revision, user
+    scene.save(update_fields=["head", "last_edited_by", "updated_at"])
+    return revision
+
+
+@transaction.atomic
 def revision_restore(*, revision: Revision, user) -> Revision:
-    """Make an old revision's text current again, as a new revision."""
-    scene = Scene.objects.select_for_update().get(pk=revision.scene_id)
-    new = _add_revision(
+    """Make an old revision's text current again, as a new revision (and a live edit)."""
+    scene = scene_sync_live(scene_id=revision.scene_id, autosave=True)
+    new = add_revision(
         scene=scene,
         text=revision.text,
         author=user,
@@ -406,6 +474,7 @@ def revision_restore(*, revision: Revision, user) -> Revision:
         base=scene.head,
         restored_from=revision,
     )
-    scene.text, scene.head, scene.last_edited_by = revision.text, new, user
+    _set_text(scene, revision.text, user)
+    scene.head, scene.last_edited_by = new, user
     scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
     return new

@@ -48,6 +48,11 @@ urlpatterns = [
         "projects/<int:project_id>/scenes/<int:scene_id>/save/", views.scene_save, name="scene_save"
     ),
     path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/version/",
+        views.scene_version,
+        name="scene_version",
+    ),
+    path(
         "projects/<int:project_id>/scenes/<int:scene_id>/delete/",
         views.scene_delete,
         name="scene_delete",

@@ -454,6 +454,17 @@ def scene_save(request, project_id, scene_id):
 
 @login_required
 @require_POST
+def scene_version(request, project_id, scene_id):
+    """Save the live document's current text as a revision (the live editor's save)."""
+    _, scene = access_scene(request.user, project_id, scene_id, Role.EDITOR)
+    label = request.POST.get("label", "")[:120]
+    revision = services.scene_save_version(scene=scene, user=request.user, label=label)
+    messages.success(request, f"Saved as revision {revision.number}.")
+    return redirect(scene)
+
+
+@login_required
+@require_POST
 def scene_delete(request, project_id, scene_id):
     membership, scene = access_scene(request.user, project_id, scene_id, Role.EDITOR)
     services.scene_delete(scene=scene)

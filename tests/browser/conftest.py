@@ -1,9 +1,13 @@
-"""Playwright driving Debian's chromium (Playwright's own browser download is not used)."""
+"""Playwright driving Debian's chromium (Playwright's own browser download is not used),
+against a real Daphne server (HTTP and websockets) on the test database."""
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
+
+from tests.support.servers import DaphneServer
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -14,6 +18,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+BUNDLE = Path(__file__).resolve().parents[2] / "static" / "dist" / "editor.js"
+
+
+@pytest.fixture
+def fast_password_hasher():
+    """Keep the real hasher here: the server process checks these passwords too."""
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +35,10 @@ def browser():
             f"Browser tests need Debian's chromium at {CHROMIUM}: run `make test` "
             "(it installs it) or `apt-get install chromium`."
         )
+    if not BUNDLE.exists():
+        pytest.fail(
+            "The editor bundle is not built: run `make test` (or `npm ci && npm run build`)."
+        )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -32,9 +46,39 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def new_page(browser):
+    contexts = []
+
+    def _new_page():
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.js_errors = errors
+        return page
+
+    yield _new_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def app_server(transactional_db):
+    """The app under Daphne (websockets included), on the test database."""
+    with DaphneServer() as server:
+        yield server
+
+
+def log_in(page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/")

@@ -11,9 +11,10 @@ from tests.conftest import PASSWORD, make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_login_create_project_add_scene_type_save_and_see_history(live_server, page):
+def test_login_create_project_add_scene_type_save_and_see_history(app_server, page):
+    base = app_server.http_url
     make_user("writer")
-    page.goto(f"{live_server.url}/")
+    page.goto(f"{base}/")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     page.get_by_label("Username").fill("writer")
     page.get_by_label("Password").fill(PASSWORD)
@@ -29,9 +30,12 @@ def test_login_create_project_add_scene_type_save_and_see_history(live_server, p
     page.get_by_role("button", name="Add scene").click()
     expect(page.locator("h1.scene-heading")).to_have_text("INT. HOSPITAL CORRIDOR - NIGHT")
 
-    editor = page.get_by_label("Scene text (Fountain)")
+    editor = page.locator("#live-editor .cm-content")
+    expect(editor).to_have_attribute("contenteditable", "true")
     editor.click()
-    editor.type("Fluorescent lights hum.\n\nRUTH\n(whispering)\nDid you hear that?\n", delay=5)
+    page.keyboard.type(
+        "Fluorescent lights hum.\n\nRUTH\n(whispering)\nDid you hear that?\n", delay=5
+    )
     page.get_by_label("Revision label").fill("first pass")
     page.keyboard.press("Control+S")
 
@@ -39,7 +43,6 @@ def test_login_create_project_add_scene_type_save_and_see_history(live_server, p
     history = page.locator("#history")
     expect(history.get_by_role("link", name="r2")).to_be_visible()
     expect(history).to_contain_text("first pass")
-    # The preview renders the screenplay elements.
     expect(page.locator("#preview .fx-character")).to_have_text("RUTH")
     expect(page.locator("#preview .fx-parenthetical")).to_have_text("(whispering)")
 
@@ -47,6 +50,6 @@ def test_login_create_project_add_scene_type_save_and_see_history(live_server, p
     assert scene.text.startswith("Fluorescent lights hum.")
     assert Revision.objects.filter(scene=scene).count() == 2
 
-    # Compare r1 → r2 in the history panel (htmx swaps the diff in place).
     history.get_by_role("button", name="Compare A → B").click()
     expect(page.locator("#diff-panel ins").first).to_contain_text("Fluorescent")
+    assert page.js_errors == []

@@ -1,0 +1,45 @@
+"""In-process background jobs for the embedded default (no Redis, no Celery worker).
+
+Distributed deployments run Celery beat and workers; the embedded server instead runs
+the same beat schedule (``CELERY_BEAT_SCHEDULE``) on a daemon thread, calling each task
+in-process. Started only by ``manage.py serve`` and only when ``REDIS_URL`` is unset.
+"""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
+
+
+def _run_schedule(stop: threading.Event) -> None:
+    from cowrite.celery import app
+
+    schedule = {
+        entry["task"]: float(entry["schedule"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    next_run = {name: time.monotonic() + min(interval, 5.0) for name, interval in schedule.items()}
+    while not stop.is_set():
+        now = time.monotonic()
+        for name, due in next_run.items():
+            if now < due:
+                continue
+            next_run[name] = now + schedule[name]
+            try:
+                close_old_connections()
+                app.tasks[name].apply(throw=True)
+            except Exception:  # a failing job must not stop the others
+                log.exception("Background job %s failed", name)
+            finally:
+                close_old_connections()
+        stop.wait(max(0.2, min(next_run.values()) - time.monotonic()))
+
+
+def start_background_jobs() -> threading.Event:
+    """Start the schedule on a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=_run_schedule, args=(stop,), name="cowrite-jobs", daemon=True).start()
+    return stop

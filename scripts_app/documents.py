@@ -1,0 +1,165 @@
+"""The live document of a scene: a Yjs doc (pycrdt on the server) stored as a compacted
+state plus a log of updates.
+
+- ``Scene.doc_state`` holds the compacted state; ``SceneUpdate`` rows hold each accepted
+  update since. The document is always ``doc_state`` + every remaining ``SceneUpdate``
+  (CRDT updates are idempotent and commute, so order and duplicates do not matter).
+- An update counts as saved once its row is committed; only then is it relayed.
+- Compaction folds exactly the rows it read into the state and deletes exactly those rows
+  (never "all ids up to N": with PostgreSQL sequences a lower id can commit later).
+- ``Scene.text`` is a plain-text cache of the document, refreshed on compaction and on
+  server-side edits; revisions are snapshots of it.
+- Server-side edits (restore, a form save, accepting a passage) go through the same log
+  as a minimal replace, so every open editor receives them. Revisions are the services'
+  business (services.py), not this module's. pycrdt's ``Text`` indexes in
+  UTF-8 bytes (Yjs in the browser in UTF-16 units), so offsets are converted here.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from pycrdt import Doc, Text
+
+from . import events
+from .models import Scene, SceneUpdate
+
+TEXT_NAME = "text"
+
+
+def new_doc() -> tuple[Doc, Text]:
+    doc = Doc()
+    return doc, doc.get(TEXT_NAME, type=Text)
+
+
+def doc_text(doc: Doc) -> str:
+    return str(doc.get(TEXT_NAME, type=Text))
+
+
+def _initial_state(text: str) -> bytes:
+    doc, ytext = new_doc()
+    if text:
+        ytext += text
+    return doc.get_update()
+
+
+def ensure_doc(scene_id: int) -> None:
+    """Create the scene's document from its text, once (under a row lock).
+
+    Two processes building the first state independently would each insert the text
+    with their own client id, and merging both would double it.
+    """
+    if Scene.objects.filter(pk=scene_id, doc_state__isnull=False).exists():
+        return
+    with transaction.atomic():
+        scene = Scene.objects.select_for_update().only("id", "text", "doc_state").get(pk=scene_id)
+        if scene.doc_state is None:
+            scene.doc_state = _initial_state(scene.text)
+            scene.save(update_fields=["doc_state"])
+
+
+@dataclass
+class Loaded:
+    doc: Doc
+    update_ids: list[int]
+
+
+def load(scene_id: int) -> Loaded:
+    """Return the scene's current document: compacted state plus every logged update."""
+    ensure_doc(scene_id)
+    state = Scene.objects.filter(pk=scene_id).values_list("doc_state", flat=True).get()
+    doc, _ = new_doc()
+    doc.apply_update(bytes(state))
+    ids = []
+    for pk, data in (
+        SceneUpdate.objects.filter(scene_id=scene_id).order_by("pk").values_list("pk", "data")
+    ):
+        doc.apply_update(bytes(data))
+        ids.append(pk)
+    return Loaded(doc, ids)
+
+
+def load_state(scene_id: int) -> bytes:
+    """Return the scene's whole document as one update."""
+    return load(scene_id).doc.get_update()
+
+
+def append_update(*, scene_id: int, data: bytes, user_id: int | None) -> int:
+    """Log one accepted update; return its id."""
+    return SceneUpdate.objects.create(scene_id=scene_id, data=data, user_id=user_id).pk
+
+
+def compact(scene_id: int) -> str:
+    """Fold the update log into the state and refresh ``Scene.text``; return the text."""
+    with transaction.atomic():
+        scene = Scene.objects.select_for_update().only("id", "text", "doc_state").get(pk=scene_id)
+        loaded = load(scene_id)
+        text = doc_text(loaded.doc)
+        fields = []
+        if loaded.update_ids:
+            scene.doc_state = loaded.doc.get_update()
+            SceneUpdate.objects.filter(pk__in=loaded.update_ids).delete()
+            fields.append("doc_state")
+        if text != scene.text:
+            scene.text = text
+            fields += ["text", "updated_at"]
+        if fields:
+            scene.save(update_fields=fields)
+        return text
+
+
+def last_editor_id(scene_id: int) -> int | None:
+    """Return who sent the newest logged update of the scene, if any is logged."""
+    return (
+        SceneUpdate.objects.filter(scene_id=scene_id)
+        .order_by("-pk")
+        .values_list("user_id", flat=True)
+        .first()
+    )
+
+
+def _utf8_len(s: str) -> int:
+    return len(s.encode("utf-8"))
+
+
+def replace_text(*, scene_id: int, new_text: str, user_id: int | None) -> bytes | None:
+    """Make the live document's text ``new_text`` with one minimal edit, logged and relayed.
+
+    Return the update (None if the text was already equal). Call inside a transaction;
+    the relay to open editors is sent after it commits.
+    """
+    loaded = load(scene_id)
+    doc, ytext = loaded.doc, loaded.doc.get(TEXT_NAME, type=Text)
+    old = str(ytext)
+    if old == new_text:
+        return None
+    # The smallest single replace: common prefix and suffix kept, the middle swapped.
+    start = 0
+    limit = min(len(old), len(new_text))
+    while start < limit and old[start] == new_text[start]:
+        start += 1
+    end_old, end_new = len(old), len(new_text)
+    while end_old > start and end_new > start and old[end_old - 1] == new_text[end_new - 1]:
+        end_old -= 1
+        end_new -= 1
+    before = doc.get_state()
+    with doc.transaction():
+        byte_start = _utf8_len(old[:start])
+        byte_end = _utf8_len(old[:end_old])
+        if byte_end > byte_start:
+            del ytext[byte_start:byte_end]
+        if end_new > start:
+            ytext.insert(byte_start, new_text[start:end_new])
+    update = doc.get_update(before)
+    append_update(scene_id=scene_id, data=update, user_id=user_id)
+    events.send_doc_update(scene_id, update)
+    return update
+
+
+def pending_scene_ids(*, quiet_seconds: float, max_pending: int) -> list[int]:
+    """Return scenes whose burst of edits has ended, or whose log has grown long."""
+    from django.db.models import Count, Max
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=quiet_seconds)
+    rows = SceneUpdate.objects.values("scene_id").annotate(n=Count("id"), last=Max("created_at"))
+    return [r["scene_id"] for r in rows if r["last"] <= cutoff or r["n"] >= max_pending]

@@ -1,0 +1,409 @@
+/*
+ * Cowrite live scene editor: CodeMirror 6 bound to a Yjs document over y-websocket.
+ * Built by `npm run build` into static/dist/editor.js (ES module):
+ *   <link rel="stylesheet" href="{% static 'css/editor.css' %}">
+ *   <script type="module" src="{% static 'dist/editor.js' %}"></script>
+ *
+ * PAGE CONTRACT (what the Django template renders)
+ * ------------------------------------------------
+ *   <div id="live-editor"
+ *        data-ws-url="wss://HOST/ws/projects/12/scenes/34"  absolute ws:// or wss:// URL, no trailing slash
+ *        data-room="doc"                                    y-websocket room; socket URL = ws-url + "/" + room
+ *        data-username="alice" data-user-id="7"
+ *        data-can-edit="true|false"></div>
+ *   <textarea id="id_text">…the scene's current plain text…</textarea>
+ *        Fallback without JS. Editors: inside <form id="editor-form"> (the "Save version" form).
+ *        Viewers may have neither the form nor the textarea; then a "Loading…" line is shown.
+ *   <div id="presence"></div>           who is in the scene (names with colour dots)
+ *   <div id="connection-status"></div>  one line of status (role="status", polite)
+ *
+ * Place #live-editor where the editor should appear (e.g. right before the textarea in the
+ * form). Until the first sync the textarea stays visible, read-only and dimmed; then it is
+ * hidden and the editor shown. If the server cannot be reached within FALLBACK_MS, editors get
+ * the textarea back (editable; Save works as without JS) — if they then change it, the live
+ * editor stays out of the way until they save/reload, so nothing they typed is replaced.
+ * The Y.Text is never seeded from the textarea: the server sends the document.
+ *
+ * Before #editor-form submits (also via requestSubmit / Ctrl+S), the live text is copied into
+ * #id_text, so the form posts what everyone sees.
+ *
+ * window.cowriteEditor = { view, ydoc, provider, ytext, awareness, undoManager,
+ *                          whenSynced, isLive(), insertText(text, {at: "cursor"|"end"|"replace"}) }
+ * is set once the editor is live (first sync in; same moment as the "cowrite:editor-ready"
+ * event on document). Before that — or if the editor never goes live (fallback textarea) — it
+ * is absent, so static/js/app.js keeps posting the textarea to the plain save URL.
+ * While live but not synced (socket down), a submit goes to the plain save URL with the
+ * local text instead of data-live-action (the server's copy lacks our unsent edits).
+ */
+import * as Y from "yjs";
+import { WebsocketProvider } from "y-websocket";
+import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
+import { EditorState, Compartment, RangeSetBuilder } from "@codemirror/state";
+import {
+  EditorView, ViewPlugin, Decoration, keymap, drawSelection, dropCursor,
+  highlightSpecialChars, highlightActiveLine, rectangularSelection, crosshairCursor,
+} from "@codemirror/view";
+import { StreamLanguage, HighlightStyle, syntaxHighlighting } from "@codemirror/language";
+import { defaultKeymap } from "@codemirror/commands";
+import { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
+import { Tag } from "@lezer/highlight";
+
+import { fountainStreamParser, TOKEN_NAMES, classifyLines } from "./fountain-mode.js";
+import { userColor } from "./colors.js";
+
+const RESYNC_MS = 10_000; // y-websocket re-sends sync step 1 this often (default: never)
+const FALLBACK_MS = 8_000; // no first sync by then: give editors the plain textarea back
+
+// --- Fountain language --------------------------------------------------------------------
+
+const fountainTags = Object.fromEntries(TOKEN_NAMES.map((n) => [n, Tag.define()]));
+const fountainLanguage = StreamLanguage.define({ ...fountainStreamParser, tokenTable: fountainTags });
+const fountainHighlight = HighlightStyle.define(
+  TOKEN_NAMES.map((n) => ({ tag: fountainTags[n], class: `cf-t-${n}` })),
+);
+
+/** Classes every line by its Fountain element (cf-line cf-<type>) for the screenplay layout. */
+const screenplayLines = ViewPlugin.fromClass(class {
+  constructor(view) {
+    this.types = this.classify(view.state.doc);
+    this.decorations = this.build(view);
+  }
+  classify(doc) {
+    const lines = [];
+    for (const iter = doc.iterLines(); !iter.next().done;) lines.push(iter.value);
+    return classifyLines(lines);
+  }
+  update(u) {
+    if (u.docChanged) this.types = this.classify(u.state.doc);
+    if (u.docChanged || u.viewportChanged) this.decorations = this.build(u.view);
+  }
+  build(view) {
+    const builder = new RangeSetBuilder();
+    const doc = view.state.doc;
+    for (const { from, to } of view.visibleRanges) {
+      for (let pos = from; pos <= to;) {
+        const line = doc.lineAt(pos);
+        const type = this.types[line.number - 1] || "action";
+        builder.add(line.from, line.from, Decoration.line({ class: `cf-line cf-${type}` }));
+        pos = line.to + 1;
+      }
+    }
+    return builder.finish();
+  }
+}, { decorations: (v) => v.decorations });
+
+// Alt+ArrowUp/Down belong to the page (static/js/app.js: previous/next scene), not to
+// CodeMirror's "move line" — otherwise one key press would do both.
+const PAGE_KEYS = new Set(["Alt-ArrowUp", "Alt-ArrowDown"]);
+const editorKeymap = defaultKeymap.filter((b) => !PAGE_KEYS.has(b.key));
+
+// --- helpers -----------------------------------------------------------------------------
+
+const safeColor = (c) => (typeof c === "string" && /^#[0-9a-f]{3,8}$/i.test(c) ? c : "#777777");
+
+function el(tag, attrs = {}, text) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function setStatusAttrs(node) {
+  if (!node) return;
+  if (!node.hasAttribute("role")) node.setAttribute("role", "status");
+  if (!node.hasAttribute("aria-live")) node.setAttribute("aria-live", "polite");
+}
+
+// --- mount -------------------------------------------------------------------------------
+
+function mount(root) {
+  const ds = root.dataset;
+  const wsUrl = (ds.wsUrl || "").replace(/\/+$/, "");
+  const room = ds.room || "doc";
+  const userId = ds.userId || "";
+  const username = ds.username || "Anonymous";
+  const canEdit = ds.canEdit === "true";
+  const textarea = document.getElementById("id_text");
+  const form = document.getElementById("editor-form");
+  const presenceEl = document.getElementById("presence");
+  const statusEl = document.getElementById("connection-status");
+  setStatusAttrs(statusEl);
+
+  const ydoc = new Y.Doc();
+  const ytext = ydoc.getText("text");
+  const undoManager = new Y.UndoManager(ytext); // tracks local edits only (remote ones carry the provider as origin)
+
+  let mode = "loading"; // loading | live | fallback
+  let everSynced = false;
+  let terminal = null; // {code, reason} when the server closed for good (4400-4499)
+  let failures = 0;
+  const initialText = textarea ? textarea.value : "";
+  const textareaReadOnly = textarea ? textarea.readOnly : true; // viewers' textarea is readonly
+  const plainAction = form ? form.getAttribute("action") : null;
+
+  // Loading state: the plain text, read-only and dimmed, until the first sync.
+  root.classList.add("cowrite-editor", "is-loading");
+  root.setAttribute("aria-busy", "true");
+  const cmHost = el("div", { class: "cowrite-cm" });
+  cmHost.style.display = "none";
+  root.append(cmHost);
+  let placeholder = null;
+  if (textarea) {
+    textarea.readOnly = true;
+    textarea.classList.add("cowrite-pending");
+  } else {
+    placeholder = el("p", { class: "cowrite-placeholder" }, "Loading the scene…");
+    root.append(placeholder);
+  }
+
+  // Provider. `resyncInterval` re-sends sync step 1; awareness renews itself every 15 s, so the
+  // server's relay keeps the socket under y-websocket's 30 s "heard nothing" reconnect limit.
+  let provider = null;
+  if (/^wss?:\/\//.test(wsUrl)) {
+    provider = new WebsocketProvider(wsUrl, room, ydoc, { connect: true, resyncInterval: RESYNC_MS });
+  } else {
+    console.error("cowrite editor: data-ws-url must be an absolute ws:// or wss:// URL, got", ds.wsUrl);
+  }
+  const awareness = provider ? provider.awareness : null;
+  const { color, colorLight } = userColor(userId, username);
+  if (awareness) {
+    awareness.setLocalStateField("user", { name: username, color, colorLight, id: userId, canEdit });
+  }
+
+  // Editor.
+  const access = new Compartment();
+  const accessExt = (editable) => [EditorState.readOnly.of(!editable), EditorView.editable.of(editable)];
+  const view = new EditorView({
+    parent: cmHost,
+    state: EditorState.create({
+      doc: ytext.toString(),
+      extensions: [
+        keymap.of([...yUndoManagerKeymap, ...searchKeymap, ...editorKeymap]),
+        highlightSpecialChars(),
+        drawSelection(),
+        dropCursor(),
+        rectangularSelection(),
+        crosshairCursor(),
+        highlightActiveLine(),
+        highlightSelectionMatches(),
+        EditorView.lineWrapping,
+        fountainLanguage,
+        syntaxHighlighting(fountainHighlight),
+        screenplayLines,
+        access.of(accessExt(false)),
+        EditorView.contentAttributes.of({
+          "aria-label": canEdit ? "Scene text (Fountain), live" : "Scene text (Fountain), read only",
+          spellcheck: "true",
+          autocorrect: "off",
+          autocapitalize: "off",
+        }),
+        yCollab(ytext, awareness, { undoManager }),
+      ],
+    }),
+  });
+
+  function goLive() {
+    mode = "live";
+    root.classList.remove("is-loading", "is-fallback");
+    root.removeAttribute("aria-busy");
+    if (placeholder) { placeholder.remove(); placeholder = null; }
+    if (textarea) {
+      textarea.readOnly = textareaReadOnly;
+      textarea.classList.remove("cowrite-pending");
+      textarea.style.display = "none";
+    }
+    cmHost.style.display = "";
+    view.dispatch({ effects: access.reconfigure(accessExt(canEdit)) });
+    view.requestMeasure();
+  }
+
+  function goFallback() {
+    if (mode !== "loading" || !textarea || !canEdit) return;
+    mode = "fallback";
+    root.classList.remove("is-loading");
+    root.classList.add("is-fallback");
+    textarea.readOnly = textareaReadOnly;
+    textarea.classList.remove("cowrite-pending");
+    renderStatus();
+  }
+  const fallbackTimer = setTimeout(goFallback, FALLBACK_MS);
+
+  let resolveSynced;
+  const whenSynced = new Promise((r) => { resolveSynced = r; });
+
+  function onFirstSync() {
+    everSynced = true;
+    clearTimeout(fallbackTimer);
+    if (mode === "fallback" && textarea && textarea.value !== initialText) {
+      // They typed into the plain textarea meanwhile: do not swap it out from under them.
+      renderStatus();
+      return;
+    }
+    goLive();
+    window.cowriteEditor = api;
+    resolveSynced();
+    document.dispatchEvent(new CustomEvent("cowrite:editor-ready", { detail: window.cowriteEditor }));
+  }
+
+  // Status line.
+  let lastStatus = "";
+  function renderStatus() {
+    if (!statusEl) return;
+    let text;
+    let state;
+    const online = navigator.onLine !== false;
+    if (!provider) {
+      text = "Live editing is unavailable on this page (no server address).";
+      state = "error";
+    } else if (terminal) {
+      text = `The live server closed this scene (${terminal.reason || terminal.code}). Reload the page to try again.`;
+      state = "error";
+    } else if (mode === "fallback" && everSynced) {
+      text = "Live editing is back, but you changed the text here: save it, then reload to edit live.";
+      state = "warn";
+    } else if (provider.synced && mode === "live") {
+      text = canEdit ? "Live" : "Live — read only";
+      state = "live";
+    } else if (everSynced) {
+      if (!online) text = canEdit ? "Offline — your edits are kept" : "Offline — waiting for the network";
+      else text = canEdit ? "Reconnecting… your edits are kept and will merge" : "Reconnecting…";
+      state = online ? "connecting" : "offline";
+    } else if (mode === "fallback") {
+      text = "Can't reach the live server — you can edit the saved text here and Save. Still trying…";
+      state = "offline";
+    } else if (!online) {
+      text = "Offline — waiting for the network to load the live scene";
+      state = "offline";
+    } else if (failures > 0) {
+      text = "Can't reach the live server — retrying…";
+      state = "connecting";
+    } else {
+      text = "Connecting…";
+      state = "connecting";
+    }
+    statusEl.dataset.state = state;
+    if (text !== lastStatus) {
+      lastStatus = text;
+      statusEl.replaceChildren(el("span", { class: "status-dot", "aria-hidden": "true" }), el("span", { class: "status-text" }, text));
+    }
+  }
+
+  // Presence row: one entry per user (several tabs collapse), dot + name (+ role words).
+  function renderPresence() {
+    if (!presenceEl || !awareness) return;
+    const users = new Map();
+    awareness.getStates().forEach((state, clientId) => {
+      const u = state && state.user;
+      if (!u || typeof u.name !== "string") return;
+      const key = u.id ? `id:${u.id}` : `c:${clientId}`;
+      const me = clientId === ydoc.clientID;
+      const prev = users.get(key);
+      users.set(key, {
+        name: u.name.slice(0, 80),
+        color: safeColor(u.color),
+        me: me || (prev && prev.me),
+        viewer: u.canEdit === false,
+      });
+    });
+    const list = el("ul", { class: "presence-list" });
+    const sorted = [...users.values()].sort((a, b) => (b.me - a.me) || a.name.localeCompare(b.name));
+    for (const u of sorted) {
+      const li = el("li", { class: "presence-user" + (u.me ? " is-me" : "") });
+      const dot = el("span", { class: "presence-dot", "aria-hidden": "true" });
+      dot.style.backgroundColor = u.color;
+      li.append(dot, el("span", { class: "presence-name" }, u.name));
+      const notes = [u.me ? "you" : null, u.viewer ? "viewing" : null].filter(Boolean);
+      if (notes.length) li.append(el("span", { class: "presence-note" }, ` (${notes.join(", ")})`));
+      list.append(li);
+    }
+    if (!presenceEl.hasAttribute("aria-label")) presenceEl.setAttribute("aria-label", "In this scene");
+    const label = el("span", { class: "presence-label" }, sorted.length === 1 ? "In this scene:" : `In this scene (${sorted.length}):`);
+    presenceEl.replaceChildren(label, list);
+  }
+
+  if (provider) {
+    provider.on("status", () => renderStatus());
+    provider.on("sync", (synced) => {
+      if (synced && !everSynced) onFirstSync();
+      renderStatus();
+    });
+    provider.on("connection-error", () => { failures++; renderStatus(); });
+    provider.on("connection-close", () => { failures++; renderStatus(); });
+    provider.on("closed", (info) => { terminal = info; renderStatus(); });
+    awareness.on("change", renderPresence);
+    // Leave the room at once when the page goes (others see us go without the 30 s timeout).
+    window.addEventListener("pagehide", () => awareness.setLocalState(null));
+    window.addEventListener("pageshow", (e) => {
+      if (e.persisted) awareness.setLocalStateField("user", { name: username, color, colorLight, id: userId, canEdit });
+    });
+  }
+  window.addEventListener("online", renderStatus);
+  window.addEventListener("offline", renderStatus);
+
+  // "Save version": post the live text.
+  const liveText = () => ytext.toString();
+  if (form && textarea) {
+    form.addEventListener("submit", () => {
+      if (mode !== "live") return;
+      textarea.value = liveText();
+      // static/js/app.js points the form at data-live-action ("snapshot the server's live
+      // document") when the editor is live. While this tab is not synced, the server's copy lacks
+      // our unsent edits: post the text itself to the plain save URL instead.
+      if (provider && !provider.synced && plainAction) form.setAttribute("action", plainAction);
+    });
+    form.addEventListener("formdata", (e) => {
+      if (mode === "live") e.formData.set(textarea.name || "text", liveText());
+    });
+  }
+
+  /** For the drafts panel: insert text at the cursor, at the end, or in place of the selection. */
+  function insertText(text, { at = "cursor" } = {}) {
+    if (mode !== "live" || !canEdit) return false;
+    const { state } = view;
+    const sel = state.selection.main;
+    let from = sel.head;
+    let to = sel.head;
+    let insert = text;
+    if (at === "end") {
+      from = to = state.doc.length;
+      const prefix = from === 0 ? "" : state.doc.sliceString(from - 1, from) === "\n" ? "\n" : "\n\n";
+      insert = prefix + text;
+    } else if (at === "replace") {
+      from = sel.from;
+      to = sel.to;
+    }
+    view.dispatch({ changes: { from, to, insert }, selection: { anchor: from + insert.length }, scrollIntoView: true, userEvent: "input.paste" });
+    return true;
+  }
+
+  const api = {
+    view, ydoc, provider, ytext, awareness, undoManager, whenSynced, insertText,
+    isLive: () => mode === "live",
+  };
+  renderStatus();
+  renderPresence();
+  return api;
+}
+
+function init() {
+  const root = document.getElementById("live-editor");
+  if (!root || root.dataset.cowriteMounted) return;
+  root.dataset.cowriteMounted = "true";
+  try {
+    mount(root);
+  } catch (err) {
+    // Never leave the page without a way to edit: the plain form still works.
+    console.error("cowrite editor failed to start", err);
+    const textarea = document.getElementById("id_text");
+    if (textarea) {
+      if (root.dataset.canEdit === "true") textarea.readOnly = false;
+      textarea.classList.remove("cowrite-pending");
+      textarea.style.display = "";
+    }
+    const statusEl = document.getElementById("connection-status");
+    if (statusEl) statusEl.textContent = "The live editor failed to start — the plain text editor below still saves.";
+  }
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+else init();

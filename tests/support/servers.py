@@ -1,0 +1,158 @@
+"""A real Daphne server in a subprocess, serving the app against the test database."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url_for_current_connection() -> str:
+    """Return a DATABASE_URL that points at the database this process is using now."""
+    cfg = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(cfg['NAME']).resolve()}"
+    user = cfg.get("USER") or ""
+    password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return (
+        f"postgres://{auth}{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+    )
+
+
+class DaphneServer:
+    """Start ``daphne cowrite.asgi:application`` on a free port; stop and restart it."""
+
+    def __init__(
+        self,
+        env: dict | None = None,
+        port: int | None = None,
+        app: str = "cowrite.asgi:application",
+    ):
+        self.port = port or free_port()
+        self.app = app
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_current_connection(),
+            "DJANGO_SETTINGS_MODULE": "cowrite.settings",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+        self.log_path = ROOT / "data" / f"daphne-test-{self.port}.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> "DaphneServer":
+        self.log_path.parent.mkdir(exist_ok=True)
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "--websocket-max-message-size",
+                str(16 * 1024 * 1024),
+                self.app,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("daphne did not start in time")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+        self.log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def http_post(base_url: str, session: str, path: str, data: dict) -> int:
+    """POST a form to a running server as the session's user (with a CSRF token)."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    host = urllib.parse.urlparse(base_url).hostname
+    jar.set_cookie(
+        http.cookiejar.Cookie(
+            0,
+            "sessionid",
+            session,
+            None,
+            False,
+            host,
+            False,
+            False,
+            "/",
+            True,
+            False,
+            None,
+            False,
+            None,
+            None,
+            {},
+        )
+    )
+    opener.open(base_url + "/").read()  # sets the csrftoken cookie
+    token = next(c.value for c in jar if c.name == "csrftoken")
+    request = urllib.request.Request(
+        base_url + path,
+        data=urllib.parse.urlencode(data).encode(),
+        headers={"X-CSRFToken": token, "Referer": base_url + "/"},
+    )
+    with opener.open(request) as response:
+        return response.status
