@@ -5,8 +5,8 @@ they learn nothing of the project) or a redirect to the login page (visitor), an
 change nothing in the database.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from django.urls import reverse
