@@ -331,3 +331,37 @@ def test_stale_form_save_after_live_edits_is_a_conflict(team):
         ]
         == 1
     )
+
+
+def test_a_long_scene_with_heavy_history_syncs_over_one_mebibyte(server, team):
+    """Daphne's default 1 MiB websocket cap would drop this first sync (see serve)."""
+    from pycrdt import Doc, Text
+
+    scene = team.scenes[0]
+    doc = Doc()
+    text = doc.get("text", type=Text)
+    for i in range(60_000):  # many small edits: a large state for a modest text
+        text.insert(0, "😀x")
+        if i % 3 == 0:
+            del text[0:4]
+    state = doc.get_update()
+    assert len(state) > 1024 * 1024
+    Scene.objects.filter(pk=scene.pk).update(doc_state=state)
+    expected = str(text)
+
+    async def run():
+        c = make_client(server, team, "editor")
+        await c.connect()
+        await asyncio.wait_for(c.synced.wait(), 30)
+        await c.insert(0, "Still editable. ")
+        other = make_client(server, team, "viewer")
+        await other.connect()
+        await asyncio.wait_for(other.synced.wait(), 30)
+        ok = await wait_for(lambda: other.value().startswith("Still editable. "))
+        values = c.value(), other.value()
+        await c.disconnect()
+        await other.disconnect()
+        return ok, values
+
+    ok, (a, b) = asyncio.run(run())
+    assert ok and a == b == "Still editable. " + expected
