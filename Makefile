@@ -37,6 +37,7 @@ setup-dev: $(VENV)/.dev-installed js
 ## make run: set up, migrate, seed a demo (empty embedded database only), serve on :8000.
 run: setup
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py fetch_bootstrap_corpus
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)

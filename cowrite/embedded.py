@@ -1,8 +1,13 @@
-"""In-process background jobs for the embedded default (no Redis, no Celery worker).
+"""In-process background work for the embedded default (no Redis, no other processes).
 
-Distributed deployments run Celery beat and workers; the embedded server instead runs
-the same beat schedule (``CELERY_BEAT_SCHEDULE``) on a daemon thread, calling each task
-in-process. Started only by ``manage.py serve`` and only when ``REDIS_URL`` is unset.
+Distributed deployments run Celery beat and workers and separate generation workers; the
+embedded server instead runs, inside the web process:
+
+- the beat schedule (``CELERY_BEAT_SCHEDULE``) on a daemon thread, calling each task;
+- the generation worker coroutine on the web server's own event loop (the in-memory
+  channel layer only works within one event loop), its model on a thread of its own.
+
+Started only by ``manage.py serve`` and only when ``REDIS_URL`` is unset.
 """
 
 import logging
@@ -43,3 +48,18 @@ def start_background_jobs() -> threading.Event:
     stop = threading.Event()
     threading.Thread(target=_run_schedule, args=(stop,), name="cowrite-jobs", daemon=True).start()
     return stop
+
+
+def start_generation_worker() -> None:
+    """Run the generation worker on Daphne's event loop once the server is running."""
+    import asyncio
+
+    from daphne.server import Server  # noqa: F401 (installs the asyncio reactor first)
+    from twisted.internet import reactor
+
+    def start():
+        from generation.worker import GenerationWorker
+
+        asyncio.get_event_loop().create_task(GenerationWorker(name="embedded").run())
+
+    reactor.callWhenRunning(start)

@@ -13,6 +13,7 @@ DEBUG is off; generated and kept under ``DATA_DIR`` otherwise), ``ALLOWED_HOSTS`
 ``DATA_DIR``, ``MODEL_DIR``.
 """
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -170,6 +171,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Long model training gets its own queue (run a worker with `-Q training` on a GPU box).
+CELERY_TASK_ROUTES = {"generation.tasks.train_version": {"queue": "training"}}
 CELERY_BEAT_SCHEDULE = {
     "nightly-cleanup": {
         "task": "scripts_app.tasks.nightly_cleanup",
@@ -178,6 +181,10 @@ CELERY_BEAT_SCHEDULE = {
     "compact-scene-docs": {
         "task": "scripts_app.tasks.compact_scene_docs",
         "schedule": 10,
+    },
+    "reap-stalled-drafts": {
+        "task": "scripts_app.tasks.reap_stalled_drafts",
+        "schedule": 5,
     },
 }
 
@@ -217,6 +224,30 @@ COWRITE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 # One websocket frame of the live document (a first sync of a long scene can be large;
 # Daphne is started with the same cap, see Makefile).
 COWRITE_DOC_MESSAGE_MAX_BYTES = 16 * 1024 * 1024
+# The first model, trained on first start when none exists (tiny preset, CPU).
+COWRITE_BOOTSTRAP_SECONDS = int(os.environ.get("COWRITE_BOOTSTRAP_SECONDS", "780"))
+# Drafts (generated passages): limits, each with a clear message when hit.
+COWRITE_DRAFT_RATE_LIMIT = 10  # requests per user per window
+COWRITE_DRAFT_RATE_WINDOW_SECONDS = 60
+COWRITE_DRAFT_PROJECT_CONCURRENCY = 8  # queued + streaming passages per project
+COWRITE_GENERATION_MAX_QUEUE = 64  # queued passages, all projects
+COWRITE_DRAFT_MAX_NEW_TOKENS = 512
+COWRITE_DRAFT_MAX_INSTRUCTION_CHARS = 2000
+# Generation workers: device ("auto": CUDA if present), batch size, heartbeat.
+COWRITE_GENERATION_DEVICE = os.environ.get("COWRITE_GENERATION_DEVICE", "auto")
+# The backend that writes drafts (generation/core/backends): our engine on the active
+# model version by default; or a Hugging Face folder / an OpenAI-compatible server, with
+# their options (e.g. {"base_url": "http://gpu-box:8000/v1", "model": "llama"}).
+COWRITE_GENERATION_BACKEND = os.environ.get(
+    "COWRITE_GENERATION_BACKEND", "generation.core.backends.local.LocalBackend"
+)
+COWRITE_GENERATION_BACKEND_OPTIONS = json.loads(
+    os.environ.get("COWRITE_GENERATION_BACKEND_OPTIONS", "{}")
+)
+COWRITE_GENERATION_MAX_BATCH = int(os.environ.get("COWRITE_GENERATION_MAX_BATCH", "16"))
+COWRITE_GENERATION_FLUSH_SECONDS = 0.05  # token deltas are sent in batches this often
+COWRITE_GENERATION_HEARTBEAT_SECONDS = 2.0
+COWRITE_GENERATION_STALE_SECONDS = 15.0  # no heartbeat this long: the draft failed
 # Compaction of live documents: after this many quiet seconds, or this many updates.
 COWRITE_DOC_COMPACT_QUIET_SECONDS = 5
 COWRITE_DOC_COMPACT_MAX_PENDING = 500

@@ -16,12 +16,16 @@ handshake): 4401 not logged in, 4404 no such scene for this user, 4403 membershi
 4400 malformed frame, 4413 frame or document too large.
 """
 
+import json
 import logging
 import time
+from html import escape
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
 from pycrdt import (
     Decoder,
     Doc,
@@ -33,9 +37,10 @@ from pycrdt import (
     write_var_uint,
 )
 
-from . import documents
+from . import documents, events
+from . import drafts as drafts_service
 from .events import scene_doc_group
-from .models import Membership, Role
+from .models import Membership, Passage, Role, Scene
 
 log = logging.getLogger(__name__)
 
@@ -246,3 +251,189 @@ class SceneDocConsumer(AsyncWebsocketConsumer):
         if event["update"]:
             self.mirror.apply_update(read_message(event["data"][2:]))
         await self.send(bytes_data=event["data"])
+
+
+# --- the scene room: draft requests and streams (htmx ws extension, JSON in, HTML out) --------
+
+
+class SceneRoomConsumer(AsyncWebsocketConsumer):
+    """One page open on one scene: draft events out; draft requests and cancels in.
+
+    Incoming frames are the JSON that htmx's ws extension sends for ``ws-send`` forms
+    (an ``action`` field picks the handler). Outgoing frames are HTML fragments that htmx
+    swaps out of band. Role checks: on connect, on every incoming message, and on outgoing
+    events at most every ROLE_RECHECK_SECONDS.
+    """
+
+    MAX_MESSAGE_BYTES = 64 * 1024
+
+    async def connect(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        self.project_id, self.scene_id = int(kwargs["project_id"]), int(kwargs["scene_id"])
+        self.joined = False
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.user = user
+        self.role = await database_sync_to_async(_role_for)(user.pk, self.project_id, self.scene_id)
+        self.role_checked = time.monotonic()
+        if self.role is None:
+            await self.close(code=4404)
+            return
+        self.group = events.scene_room_group(self.scene_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.joined = True
+        await self._request_catch_up()
+
+    async def disconnect(self, code):
+        if self.joined:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _request_catch_up(self) -> None:
+        # Streams in flight send their text so far to this socket (late joiner, reconnect).
+        await self.channel_layer.group_send(
+            events.GENERATION_WORKERS,
+            {"type": "generation.catchup", "scene": self.scene_id, "reply_to": self.channel_name},
+        )
+
+    async def _recheck_role(self, force: bool = False) -> Role | None:
+        if force or time.monotonic() - self.role_checked > ROLE_RECHECK_SECONDS:
+            self.role = await database_sync_to_async(_role_for)(
+                self.user.pk, self.project_id, self.scene_id
+            )
+            self.role_checked = time.monotonic()
+            if self.role is None:
+                await self.close(code=4403)
+        return self.role
+
+    # ------------------------------------------------------------------ incoming
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.joined:
+            return
+        if text_data is None or len(text_data) > self.MAX_MESSAGE_BYTES:
+            await self._error("That message was too large or not text.")
+            return
+        try:
+            data = json.loads(text_data)
+            if not isinstance(data, dict):
+                raise ValueError
+        except ValueError:
+            await self._error("That message was not understood.")
+            return
+        action = data.get("action")
+        if action == "catchup":
+            await self._request_catch_up()
+            return
+        if action not in ("draft_request", "draft_cancel"):
+            await self._error("That action is not known.")
+            return
+        role = await self._recheck_role(force=True)
+        if role is None:
+            return
+        if not role.at_least(Role.EDITOR):
+            await self._error("Only editors and owners can ask for or cancel drafts.")
+            return
+        try:
+            if action == "draft_request":
+                await database_sync_to_async(self._draft_request)(data)
+            else:
+                await database_sync_to_async(self._draft_cancel)(data.get("passage"))
+        except ValidationError as exc:
+            await self._error(" ".join(exc.messages))
+
+    def _draft_request(self, data: dict) -> None:
+        scene = Scene.objects.defer("doc_state").get(pk=self.scene_id)
+        drafts_service.draft_request(
+            scene=scene, user=self.user, spec=drafts_service.draft_spec_from(data)
+        )
+
+    def _draft_cancel(self, passage_id) -> None:
+        try:
+            passage = Passage.objects.get(pk=int(passage_id), scene_id=self.scene_id)
+        except (Passage.DoesNotExist, TypeError, ValueError):
+            raise ValidationError("No such draft in this scene.") from None
+        drafts_service.draft_cancel(passage=passage)
+
+    async def _error(self, message: str) -> None:
+        await self.send(
+            text_data=render_to_string("partials/draft_error.html", {"message": message})
+        )
+
+    # ------------------------------------------------------------------ outgoing
+    async def draft_created(self, event):
+        if await self._recheck_role() is None:
+            return
+        html = await database_sync_to_async(self._render_group)(event["group"])
+        if html:
+            await self.send(text_data=html)
+
+    async def draft_status(self, event):
+        await self._send_card(event["passage"])
+
+    async def draft_final(self, event):
+        await self._send_card(event["passage"])
+
+    async def _send_card(self, passage_id: int) -> None:
+        if await self._recheck_role() is None:
+            return
+        html = await database_sync_to_async(self._render_card)(passage_id)
+        if html:
+            await self.send(text_data=html)
+
+    async def draft_delta(self, event):
+        if await self._recheck_role() is None:
+            return
+        # Escaped once here; the same text goes to everyone, so no template per token.
+        await self.send(
+            text_data="".join(
+                f'<div hx-swap-oob="beforeend:#passage-{int(i["passage"])}-text">'
+                f'<span data-seq="{int(i["seq"])}">{escape(i["text"])}</span></div>'
+                for i in event["items"]
+            )
+        )
+
+    async def draft_snapshot(self, event):
+        if await self._recheck_role() is None:
+            return
+        await self.send(
+            text_data=render_to_string(
+                "partials/passage_text.html",
+                {
+                    "passage_id": int(event["passage"]),
+                    "seq": int(event["seq"]),
+                    "text": event["text"],
+                    "oob": True,
+                },
+            )
+        )
+
+    def _render_group(self, group: str) -> str:
+        passages = drafts_service.with_queue_positions(
+            list(
+                Passage.objects.filter(scene_id=self.scene_id, group=group)
+                .select_related("model_version", "requested_by", "scene")
+                .order_by("alternative")
+            )
+        )
+        if not passages:
+            return ""
+        return render_to_string(
+            "partials/draft_group.html",
+            {"passages": passages, "can_edit": self.role.at_least(Role.EDITOR), "oob": True},
+        )
+
+    def _render_card(self, passage_id: int) -> str:
+        passage = (
+            Passage.objects.filter(pk=passage_id, scene_id=self.scene_id)
+            .select_related("model_version", "requested_by", "scene")
+            .first()
+        )
+        if passage is None:
+            return ""
+        drafts_service.with_queue_positions([passage])
+        return render_to_string(
+            "partials/passage.html",
+            {"passage": passage, "can_edit": self.role.at_least(Role.EDITOR), "oob": True},
+        )

@@ -28,5 +28,52 @@ def send_doc_update(scene_id: int, update: bytes) -> None:
     _send_after_commit(
         scene_doc_group(scene_id),
         # "sender": None — no socket made it, so every socket receives it once.
-        {"type": "doc.relay", "data": create_update_message(update), "sender": None, "update": True},
+        {
+            "type": "doc.relay",
+            "data": create_update_message(update),
+            "sender": None,
+            "update": True,
+        },
     )
+
+
+# --- scene rooms: drafts ---------------------------------------------------------------------
+
+GENERATION_QUEUE = "generation.requests"  # a named channel: each message reaches one worker
+GENERATION_WORKERS = "generation-workers"  # a group: every worker (cancel, catch-up)
+
+
+def scene_room_group(scene_id: int) -> str:
+    """Name the group of every page open on one scene (draft events)."""
+    return f"scene-{int(scene_id)}-room"
+
+
+def draft_created(scene_id: int, group) -> None:
+    """Tell the scene's pages that a draft request (all its alternatives) was queued."""
+    _send_after_commit(scene_room_group(scene_id), {"type": "draft.created", "group": str(group)})
+
+
+def draft_status(scene_id: int, passage_id: int) -> None:
+    """Tell the scene's pages that a passage changed state (e.g. started streaming)."""
+    _send_after_commit(scene_room_group(scene_id), {"type": "draft.status", "passage": passage_id})
+
+
+def draft_final(scene_id: int, passage_id: int) -> None:
+    """Tell the scene's pages that a passage ended (or was accepted): re-render its card."""
+    _send_after_commit(scene_room_group(scene_id), {"type": "draft.final", "passage": passage_id})
+
+
+def enqueue_generation(passage_ids: list[int]) -> None:
+    """Ring the generation workers' doorbell for these passages (after commit)."""
+
+    def send():
+        layer = get_channel_layer()
+        for pk in passage_ids:
+            async_to_sync(layer.send)(GENERATION_QUEUE, {"type": "generate", "passage": pk})
+
+    transaction.on_commit(send)
+
+
+def cancel_generation(passage_id: int) -> None:
+    """Ask every worker to stop a passage (the one running it does)."""
+    _send_after_commit(GENERATION_WORKERS, {"type": "generation.cancel", "passage": passage_id})

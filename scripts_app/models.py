@@ -136,6 +136,10 @@ class Scene(models.Model):
     def number(self) -> int:
         return self.position + 1
 
+    def has_live_doc(self) -> bool:
+        """Say whether the scene has a live (co-edited) document yet."""
+        return Scene.objects.filter(pk=self.pk, doc_state__isnull=False).exists()
+
 
 class SceneUpdate(models.Model):
     """One accepted Yjs update of a scene's live document, kept until compaction."""
@@ -184,6 +188,10 @@ class Revision(models.Model):
     restored_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # For an accepted draft: the passage it came from.
+    passage = models.ForeignKey(
+        "Passage", on_delete=models.SET_NULL, null=True, blank=True, related_name="revisions"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -202,3 +210,74 @@ class Revision(models.Model):
     @property
     def is_conflict(self) -> bool:
         return self.origin == RevisionOrigin.CONFLICT
+
+
+class DraftTask(models.TextChoices):
+    NEW = "new", "Write the scene"
+    CONTINUE = "continue", "Continue from the end"
+    REWRITE = "rewrite", "Rewrite the selection"
+
+
+class PassageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    STREAMING = "streaming", "Streaming"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+class Passage(models.Model):
+    """One generated alternative of a draft request (alternatives share ``group``)."""
+
+    scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="passages")
+    group = models.UUIDField(db_index=True)
+    alternative = models.PositiveSmallIntegerField(default=0)
+    alternatives = models.PositiveSmallIntegerField(default=1)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The request.
+    task = models.CharField(max_length=16, choices=DraftTask.choices)
+    instruction = models.TextField(blank=True, max_length=2000)
+    settings = models.JSONField(default=dict)  # sampling settings, preset name
+    # For a rewrite: the selection, as characters of the scene text at request time.
+    selection_start = models.PositiveIntegerField(null=True, blank=True)
+    selection_end = models.PositiveIntegerField(null=True, blank=True)
+    selection_text = models.TextField(blank=True)
+    # The prompt exactly as the model saw it (text and the rules that built it).
+    prompt = models.JSONField(default=dict)
+    # The result.
+    model_version = models.ForeignKey(
+        "generation.ModelVersion", on_delete=models.SET_NULL, null=True, related_name="passages"
+    )
+    status = models.CharField(
+        max_length=16, choices=PassageStatus.choices, default=PassageStatus.QUEUED, db_index=True
+    )
+    text = models.TextField(blank=True)
+    seq = models.PositiveIntegerField(default=0)  # the last delta sequence number saved
+    token_count = models.PositiveIntegerField(default=0)
+    finish_reason = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    worker = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    first_token_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "group", "alternative"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "alternative"], name="passage_alternative_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["scene", "-queued_at"])]
+
+    def __str__(self) -> str:
+        return f"passage {self.pk} ({self.status})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (PassageStatus.QUEUED, PassageStatus.STREAMING)

@@ -2,12 +2,17 @@
 
 from django.urls import path
 
-from .consumers import SceneDocConsumer
+from .consumers import SceneDocConsumer, SceneRoomConsumer
 
 websocket_urlpatterns = [
     # y-websocket connects to <server url>/<room>; the page uses room "doc".
     path(
         "ws/projects/<int:project_id>/scenes/<int:scene_id>/doc",
         SceneDocConsumer.as_asgi(),
+    ),
+    # The scene's room: draft requests, streams and their events (htmx ws extension).
+    path(
+        "ws/projects/<int:project_id>/scenes/<int:scene_id>/room",
+        SceneRoomConsumer.as_asgi(),
     ),
 ]

@@ -261,10 +261,6 @@ def add_revision(
     )
 
 
-def _has_live_doc(scene: Scene) -> bool:
-    return Scene.objects.filter(pk=scene.pk, doc_state__isnull=False).exists()
-
-
 def scene_sync_live(*, scene_id: int, autosave: bool) -> Scene:
     """Fold the scene's live edits into its text and return the row, locked.
 
@@ -290,7 +286,7 @@ def scene_sync_live(*, scene_id: int, autosave: bool) -> Scene:
 
 def _set_text(scene: Scene, text: str, user) -> None:
     """Make ``text`` the scene's text, through the live document when there is one."""
-    if _has_live_doc(scene):
+    if scene.has_live_doc():
         documents.replace_text(scene_id=scene.pk, new_text=text, user_id=user.pk if user else None)
     scene.text = text
 

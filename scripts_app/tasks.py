@@ -35,3 +35,13 @@ def compact_scene_docs() -> dict:
             services.scene_sync_live(scene_id=scene_id, autosave=True)
         done += 1
     return {"compacted": done}
+
+
+@shared_task(name="scripts_app.tasks.reap_stalled_drafts", ignore_result=False)
+def reap_stalled_drafts() -> dict:
+    """Fail drafts whose generation worker stopped beating (it died mid-draft)."""
+    from django.conf import settings
+
+    from .drafts import passages_reap
+
+    return {"failed": passages_reap(timeout_seconds=settings.COWRITE_GENERATION_STALE_SECONDS)}

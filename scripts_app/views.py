@@ -9,12 +9,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import services
+from . import drafts, services
 from .access import (
     access_character,
     access_membership,
@@ -36,7 +36,7 @@ from .forms import (
     SceneReorderForm,
     SceneTextForm,
 )
-from .models import Character, Membership, Revision, Role, Scene
+from .models import Character, Membership, Passage, Revision, Role, Scene
 
 
 def _errors(exc: ValidationError) -> str:
@@ -120,9 +120,12 @@ def _project_context(membership):
         .order_by("name")
     )
     members = Membership.objects.filter(project=project).select_related("user").order_by("added_at")
+    from generation.selectors import model_summary
+
     return {
         "project": project,
         "membership": membership,
+        "model": model_summary(),
         "scenes": scenes,
         "characters": characters,
         "members": members,
@@ -571,4 +574,85 @@ def revision_restore(request, project_id, scene_id, number):
     _, scene, revision = access_revision(request.user, project_id, scene_id, number, Role.EDITOR)
     new = services.revision_restore(revision=revision, user=request.user)
     messages.success(request, f"Revision {revision.number} restored as revision {new.number}.")
+    return redirect(scene)
+
+
+# --- drafts -------------------------------------------------------------------------------
+
+
+def _room_url(request, project_id: int, scene_id: int) -> str:
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/ws/projects/{project_id}/scenes/{scene_id}/room"
+
+
+def drafts_context(request, membership, scene) -> dict:
+    return {
+        "groups": drafts.recent_groups(scene),
+        "can_edit": can(membership, Role.EDITOR),
+        "presets": list(drafts.PRESETS),
+        "room_url": _room_url(request, scene.project_id, scene.pk),
+        "list_url": reverse("drafts_list", args=[scene.project_id, scene.pk]),
+    }
+
+
+@login_required
+@require_GET
+def drafts_list(request, project_id, scene_id):
+    """The scene's drafts (a page refreshes it after its socket reconnects)."""
+    membership, scene = access_scene(request.user, project_id, scene_id)
+    return render(request, "partials/drafts_list.html", drafts_context(request, membership, scene))
+
+
+def _passage(user, project_id, scene_id, passage_id, need):
+    membership, scene = access_scene(user, project_id, scene_id, need)
+    passage = (
+        Passage.objects.filter(pk=passage_id, scene=scene)
+        .select_related("model_version", "requested_by", "scene")
+        .prefetch_related("revisions")
+        .first()
+    )
+    if passage is None:
+        raise Http404("No such draft.")
+    return membership, scene, passage
+
+
+@login_required
+@require_GET
+def passage_card(request, project_id, scene_id, passage_id):
+    membership, _, passage = _passage(request.user, project_id, scene_id, passage_id, Role.VIEWER)
+    drafts.with_queue_positions([passage])
+    return render(
+        request,
+        "partials/passage.html",
+        {"passage": passage, "can_edit": can(membership, Role.EDITOR)},
+    )
+
+
+@login_required
+@require_POST
+def passage_accept(request, project_id, scene_id, passage_id):
+    _, scene, passage = _passage(request.user, project_id, scene_id, passage_id, Role.EDITOR)
+    try:
+        revision = drafts.passage_accept(
+            passage=passage, user=request.user, mode=request.POST.get("mode", "append")
+        )
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), scene.get_absolute_url())
+    message = f"Draft accepted into the scene as revision {revision.number}."
+    if request.htmx:
+        return render(request, "partials/notice.html", {"message": message})
+    messages.success(request, message)
+    return redirect(scene)
+
+
+@login_required
+@require_POST
+def passage_retry(request, project_id, scene_id, passage_id):
+    _, scene, passage = _passage(request.user, project_id, scene_id, passage_id, Role.EDITOR)
+    try:
+        drafts.draft_retry(passage=passage, user=request.user)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), scene.get_absolute_url())
+    if request.htmx:
+        return render(request, "partials/notice.html", {"message": "Asked again."})
     return redirect(scene)

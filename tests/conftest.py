@@ -30,8 +30,13 @@ def make_user(username: str, email: str | None = None):
 @pytest.fixture
 def team(db):
     """A project with two owners, an editor, a commenter, a viewer; plus an outsider."""
-    users = {name: make_user(name) for name in ("owner", "owner2", "editor", "commenter", "viewer", "outsider")}
-    project = services.project_create(user=users["owner"], title="The Long Night", logline="A test.")
+    users = {
+        name: make_user(name)
+        for name in ("owner", "owner2", "editor", "commenter", "viewer", "outsider")
+    }
+    project = services.project_create(
+        user=users["owner"], title="The Long Night", logline="A test."
+    )
     for name, role in [
         ("owner2", Role.OWNER),
         ("editor", Role.EDITOR),
@@ -65,7 +70,10 @@ def team(db):
 
     t = Team()
     t.users, t.project, t.scenes, t.characters = users, project, [scene1, scene2], [mara, jonah]
-    t.membership = {m.user.username: m for m in Membership.objects.filter(project=project).select_related("user")}
+    t.membership = {
+        m.user.username: m
+        for m in Membership.objects.filter(project=project).select_related("user")
+    }
     return t
 
 

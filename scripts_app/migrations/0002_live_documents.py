@@ -6,34 +6,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scripts_app', '0001_initial'),
+        ("scripts_app", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='scene',
-            name='doc_state',
+            model_name="scene",
+            name="doc_state",
             field=models.BinaryField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='revision',
-            name='origin',
-            field=models.CharField(choices=[('create', 'Created'), ('save', 'Saved'), ('autosave', 'Auto-saved'), ('restore', 'Restored'), ('conflict', 'Conflicting save'), ('import', 'Imported'), ('passage', 'Accepted draft')], default='save', max_length=16),
+            model_name="revision",
+            name="origin",
+            field=models.CharField(
+                choices=[
+                    ("create", "Created"),
+                    ("save", "Saved"),
+                    ("autosave", "Auto-saved"),
+                    ("restore", "Restored"),
+                    ("conflict", "Conflicting save"),
+                    ("import", "Imported"),
+                    ("passage", "Accepted draft"),
+                ],
+                default="save",
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='SceneUpdate',
+            name="SceneUpdate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('data', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('scene', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='doc_updates', to='scripts_app.scene')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("data", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "scene",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="doc_updates",
+                        to="scripts_app.scene",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scene', 'pk'],
+                "ordering": ["scene", "pk"],
             },
         ),
     ]

@@ -26,7 +26,9 @@ def fast_password_hasher():
     """Keep the real hasher here: the server process checks these passwords too."""
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread while
+# it is open, and tests elsewhere call asyncio.run().
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 

@@ -56,7 +56,17 @@ def test_invalid_heading(client, team, heading):
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("heading", ["INT. STATION - NIGHT", "ext. hull - day", "INT./EXT. CAR - MOVING", "I/E TRAIN", ".THE VOID", "EST. CITY"])
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "INT. STATION - NIGHT",
+        "ext. hull - day",
+        "INT./EXT. CAR - MOVING",
+        "I/E TRAIN",
+        ".THE VOID",
+        "EST. CITY",
+    ],
+)
 def test_valid_headings(heading):
     assert services.validate_heading(heading) == heading
 
@@ -69,7 +79,9 @@ def test_duplicate_character_name_is_refused_case_insensitively(client, team):
     assert snapshot() == before
     # Renaming into a clash is refused too.
     jonah = team.characters[1]
-    response = client.post(reverse("character_detail", args=[team.project.pk, jonah.pk]), {"name": "Mara"})
+    response = client.post(
+        reverse("character_detail", args=[team.project.pk, jonah.pk]), {"name": "Mara"}
+    )
     assert response.status_code == 400
     assert "already a character called MARA" in response.content.decode()
     assert snapshot() == before
@@ -98,7 +110,9 @@ def test_tampered_ids_and_values(client, team):
     scene = team.scenes[0]
     other = services.project_create(user=team.users["outsider"], title="Other")
     foreign = services.character_create(project=other, name="Zed")
-    foreign_scene = services.scene_create(project=other, user=team.users["outsider"], heading="INT. X - DAY")
+    foreign_scene = services.scene_create(
+        project=other, user=team.users["outsider"], heading="INT. X - DAY"
+    )
     foreign_rev = Revision.objects.get(scene=foreign_scene)
     before = snapshot()
     # A cast member from another project.
@@ -115,18 +129,27 @@ def test_tampered_ids_and_values(client, team):
     assert response.status_code == 400
     assert "not a revision of this scene" in response.content.decode()
     # A reorder that leaves out or adds scenes.
-    for order in [f"{scene.pk}", f"{team.scenes[0].pk},{team.scenes[1].pk},{foreign_scene.pk}", "1,x"]:
+    for order in [
+        f"{scene.pk}",
+        f"{team.scenes[0].pk},{team.scenes[1].pk},{foreign_scene.pk}",
+        "1,x",
+    ]:
         response = client.post(reverse("scene_reorder", args=[team.project.pk]), {"order": order})
         assert _error_messages(response), order
     # An unknown role.
     client.force_login(team.users["owner"])
     response = client.post(
-        reverse("member_role", args=[team.project.pk, team.membership["viewer"].pk]), {"role": "god"}
+        reverse("member_role", args=[team.project.pk, team.membership["viewer"].pk]),
+        {"role": "god"},
     )
     assert _error_messages(response)
-    response = client.post(reverse("member_add", args=[team.project.pk]), {"who": "nobody-here", "role": "editor"})
+    response = client.post(
+        reverse("member_add", args=[team.project.pk]), {"who": "nobody-here", "role": "editor"}
+    )
     assert _error_messages(response)[-1] == "No user is called or has the email “nobody-here”."
-    response = client.post(reverse("member_add", args=[team.project.pk]), {"who": "viewer", "role": "editor"})
+    response = client.post(
+        reverse("member_add", args=[team.project.pk]), {"who": "viewer", "role": "editor"}
+    )
     assert _error_messages(response)[-1] == "viewer is already a member."
     assert snapshot() == before
 
@@ -134,15 +157,19 @@ def test_tampered_ids_and_values(client, team):
 def test_project_delete_needs_the_exact_title(client, team):
     client.force_login(team.users["owner"])
     before = snapshot()
-    response = client.post(reverse("project_delete", args=[team.project.pk]), {"confirm_title": "the long night"})
+    response = client.post(
+        reverse("project_delete", args=[team.project.pk]), {"confirm_title": "the long night"}
+    )
     assert _error_messages(response)
     assert snapshot() == before
 
 
 def test_generated_or_typed_markup_is_escaped_everywhere(client, team):
     scene = team.scenes[0]
-    evil = '<script>alert(1)</script>\n\nMARA\n<img src=x onerror=alert(2)>\n'
-    services.scene_save_text(scene=scene, user=team.users["editor"], text=evil, base_revision_id=scene.head_id)
+    evil = "<script>alert(1)</script>\n\nMARA\n<img src=x onerror=alert(2)>\n"
+    services.scene_save_text(
+        scene=scene, user=team.users["editor"], text=evil, base_revision_id=scene.head_id
+    )
     Character.objects.filter(pk=team.characters[0].pk).update(description="<b>bold</b>")
     Scene.objects.filter(pk=scene.pk).update(synopsis="<i>syn</i>")
     client.force_login(team.users["viewer"])
@@ -154,5 +181,7 @@ def test_generated_or_typed_markup_is_escaped_everywhere(client, team):
         reverse("character_detail", args=[team.project.pk, team.characters[0].pk]),
     ]:
         body = client.get(url).content.decode()
-        assert "<script>alert" not in body and "<img src=x" not in body and "<i>syn</i>" not in body, url
+        assert (
+            "<script>alert" not in body and "<img src=x" not in body and "<i>syn</i>" not in body
+        ), url
         assert "<b>bold</b>" not in body

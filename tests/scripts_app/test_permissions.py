@@ -17,7 +17,9 @@ from scripts_app.models import Character, Membership, Project, Revision, Role, S
 def snapshot():
     """Everything a request could change, as comparable values."""
     return (
-        list(Project.objects.order_by("pk").values_list("pk", "title", "logline", "allow_training")),
+        list(
+            Project.objects.order_by("pk").values_list("pk", "title", "logline", "allow_training")
+        ),
         list(Membership.objects.order_by("pk").values_list("pk", "user_id", "role")),
         list(Character.objects.order_by("pk").values_list("pk", "name", "description")),
         list(
@@ -46,77 +48,127 @@ def _scene_url(name, extra=()):
 
 ACTIONS = [
     Action("home", "GET", Role.VIEWER, lambda t: reverse("home"), changes=False),
-    Action("project_detail", "GET", Role.VIEWER, lambda t: reverse("project_detail", args=[t.project.pk]), changes=False),
-    Action("project_settings_view", "GET", Role.OWNER, lambda t: reverse("project_settings", args=[t.project.pk]), changes=False),
     Action(
-        "project_settings_save", "POST", Role.OWNER,
+        "project_detail",
+        "GET",
+        Role.VIEWER,
+        lambda t: reverse("project_detail", args=[t.project.pk]),
+        changes=False,
+    ),
+    Action(
+        "project_settings_view",
+        "GET",
+        Role.OWNER,
+        lambda t: reverse("project_settings", args=[t.project.pk]),
+        changes=False,
+    ),
+    Action(
+        "project_settings_save",
+        "POST",
+        Role.OWNER,
         lambda t: reverse("project_settings", args=[t.project.pk]),
         lambda t: {"title": "Renamed", "logline": "x", "genre": "", "notes": ""},
     ),
     Action(
-        "project_delete", "POST", Role.OWNER,
+        "project_delete",
+        "POST",
+        Role.OWNER,
         lambda t: reverse("project_delete", args=[t.project.pk]),
         lambda t: {"confirm_title": t.project.title},
     ),
     Action(
-        "member_add", "POST", Role.OWNER,
+        "member_add",
+        "POST",
+        Role.OWNER,
         lambda t: reverse("member_add", args=[t.project.pk]),
         lambda t: {"who": "outsider", "role": "editor"},
     ),
     Action(
-        "member_role", "POST", Role.OWNER,
+        "member_role",
+        "POST",
+        Role.OWNER,
         lambda t: reverse("member_role", args=[t.project.pk, t.membership["viewer"].pk]),
         lambda t: {"role": "editor"},
     ),
     Action(
-        "member_remove", "POST", Role.OWNER,
+        "member_remove",
+        "POST",
+        Role.OWNER,
         lambda t: reverse("member_remove", args=[t.project.pk, t.membership["commenter"].pk]),
     ),
-    Action("project_leave", "POST", Role.VIEWER, lambda t: reverse("project_leave", args=[t.project.pk])),
     Action(
-        "character_create", "POST", Role.EDITOR,
+        "project_leave",
+        "POST",
+        Role.VIEWER,
+        lambda t: reverse("project_leave", args=[t.project.pk]),
+    ),
+    Action(
+        "character_create",
+        "POST",
+        Role.EDITOR,
         lambda t: reverse("character_create", args=[t.project.pk]),
         lambda t: {"name": "Priya", "description": "", "notes": ""},
     ),
     Action(
-        "character_view", "GET", Role.VIEWER,
-        lambda t: reverse("character_detail", args=[t.project.pk, t.characters[0].pk]), changes=False,
+        "character_view",
+        "GET",
+        Role.VIEWER,
+        lambda t: reverse("character_detail", args=[t.project.pk, t.characters[0].pk]),
+        changes=False,
     ),
     Action(
-        "character_update", "POST", Role.EDITOR,
+        "character_update",
+        "POST",
+        Role.EDITOR,
         lambda t: reverse("character_detail", args=[t.project.pk, t.characters[0].pk]),
         lambda t: {"name": "Mara", "description": "Chief engineer", "notes": ""},
     ),
     Action(
-        "character_delete", "POST", Role.EDITOR,
+        "character_delete",
+        "POST",
+        Role.EDITOR,
         lambda t: reverse("character_delete", args=[t.project.pk, t.characters[1].pk]),
     ),
     Action(
-        "scene_create", "POST", Role.EDITOR,
+        "scene_create",
+        "POST",
+        Role.EDITOR,
         lambda t: reverse("scene_create", args=[t.project.pk]),
         lambda t: {"heading": "INT. AIRLOCK - DAY", "synopsis": ""},
     ),
     Action("scene_detail", "GET", Role.VIEWER, _scene_url("scene_detail"), changes=False),
     Action(
-        "scene_update", "POST", Role.EDITOR, _scene_url("scene_update"),
+        "scene_update",
+        "POST",
+        Role.EDITOR,
+        _scene_url("scene_update"),
         lambda t: {"heading": "INT. STATION - DAY", "synopsis": "", "cast": [t.characters[1].pk]},
     ),
     Action(
-        "scene_save", "POST", Role.EDITOR, _scene_url("scene_save"),
+        "scene_save",
+        "POST",
+        Role.EDITOR,
+        _scene_url("scene_save"),
         lambda t: {"text": "New text.\n", "base_revision": t.scenes[0].head_id, "label": ""},
     ),
     Action("scene_delete", "POST", Role.EDITOR, _scene_url("scene_delete")),
     Action(
-        "scene_reorder", "POST", Role.EDITOR,
+        "scene_reorder",
+        "POST",
+        Role.EDITOR,
         lambda t: reverse("scene_reorder", args=[t.project.pk]),
         lambda t: {"order": f"{t.scenes[1].pk},{t.scenes[0].pk}"},
     ),
     Action("scene_move", "POST", Role.EDITOR, _scene_url("scene_move"), lambda t: {"to": 2}),
     Action("scene_preview", "GET", Role.VIEWER, _scene_url("scene_preview"), changes=False),
     Action("revision_list", "GET", Role.VIEWER, _scene_url("revision_list"), changes=False),
-    Action("revision_detail", "GET", Role.VIEWER, _scene_url("revision_detail", [1]), changes=False),
     Action(
-        "revision_diff", "GET", Role.VIEWER,
+        "revision_detail", "GET", Role.VIEWER, _scene_url("revision_detail", [1]), changes=False
+    ),
+    Action(
+        "revision_diff",
+        "GET",
+        Role.VIEWER,
         lambda t: reverse("revision_diff", args=[t.project.pk, t.scenes[0].pk]) + "?a=1&b=2",
         changes=False,
     ),
@@ -124,7 +176,12 @@ ACTIONS = [
 ]
 
 WHO = ["owner", "editor", "commenter", "viewer", "outsider", "anonymous"]
-ROLE_OF = {"owner": Role.OWNER, "editor": Role.EDITOR, "commenter": Role.COMMENTER, "viewer": Role.VIEWER}
+ROLE_OF = {
+    "owner": Role.OWNER,
+    "editor": Role.EDITOR,
+    "commenter": Role.COMMENTER,
+    "viewer": Role.VIEWER,
+}
 
 
 @pytest.mark.parametrize("who", WHO)
@@ -178,7 +235,9 @@ def test_ids_from_another_project_are_404(client, team):
     from scripts_app import services
 
     other = services.project_create(user=team.users["outsider"], title="Other")
-    other_scene = services.scene_create(project=other, user=team.users["outsider"], heading="INT. X - DAY")
+    other_scene = services.scene_create(
+        project=other, user=team.users["outsider"], heading="INT. X - DAY"
+    )
     other_char = services.character_create(project=other, name="Zed")
     other_member = Membership.objects.get(project=other)
     client.force_login(team.users["owner"])

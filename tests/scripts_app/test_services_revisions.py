@@ -12,7 +12,10 @@ def test_save_makes_numbered_revisions_and_moves_head(team):
     scene = team.scenes[0]
     head_before = scene.head
     result = services.scene_save_text(
-        scene=scene, user=team.users["editor"], text="One.\n", base_revision_id=head_before.pk,
+        scene=scene,
+        user=team.users["editor"],
+        text="One.\n",
+        base_revision_id=head_before.pk,
         label="first pass",
     )
     scene.refresh_from_db()
@@ -26,7 +29,9 @@ def test_save_makes_numbered_revisions_and_moves_head(team):
 def test_saving_unchanged_text_adds_no_revision(team):
     scene = team.scenes[0]
     count = scene.revisions.count()
-    services.scene_save_text(scene=scene, user=team.users["editor"], text=scene.text, base_revision_id=scene.head_id)
+    services.scene_save_text(
+        scene=scene, user=team.users["editor"], text=scene.text, base_revision_id=scene.head_id
+    )
     assert scene.revisions.count() == count
 
 
@@ -44,23 +49,33 @@ def test_stale_save_keeps_both_texts_and_reports_conflict(team):
     scene = team.scenes[0]
     base = scene.head_id
     # Alice and Bob both loaded revision `base`; Alice saves first.
-    services.scene_save_text(scene=scene, user=team.users["owner"], text="Alice's text.\n", base_revision_id=base)
-    result = services.scene_save_text(scene=scene, user=team.users["editor"], text="Bob's text.\n", base_revision_id=base)
+    services.scene_save_text(
+        scene=scene, user=team.users["owner"], text="Alice's text.\n", base_revision_id=base
+    )
+    result = services.scene_save_text(
+        scene=scene, user=team.users["editor"], text="Bob's text.\n", base_revision_id=base
+    )
     scene.refresh_from_db()
     assert result.conflict
     assert scene.text == "Alice's text.\n"  # the head is not overwritten…
     kept = Revision.objects.get(pk=result.revision.pk)
-    assert kept.text == "Bob's text.\n" and kept.origin == RevisionOrigin.CONFLICT  # …and Bob's is kept
+    assert (
+        kept.text == "Bob's text.\n" and kept.origin == RevisionOrigin.CONFLICT
+    )  # …and Bob's is kept
     assert kept.base_id == base
 
 
 def test_stale_save_through_the_page_shows_the_conflict(client, team):
     scene = team.scenes[0]
     base = scene.head_id
-    services.scene_save_text(scene=scene, user=team.users["owner"], text="Alice's text.\n", base_revision_id=base)
+    services.scene_save_text(
+        scene=scene, user=team.users["owner"], text="Alice's text.\n", base_revision_id=base
+    )
     client.force_login(team.users["editor"])
     url = reverse("scene_save", args=[team.project.pk, scene.pk])
-    response = client.post(url, {"text": "Bob's <b>text</b>.\n", "base_revision": base}, follow=True)
+    response = client.post(
+        url, {"text": "Bob's <b>text</b>.\n", "base_revision": base}, follow=True
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert "Conflicting save" in body
@@ -77,10 +92,13 @@ def test_stale_save_through_the_page_shows_the_conflict(client, team):
 def test_history_and_diff_views(client, team):
     scene = team.scenes[0]
     client.force_login(team.users["viewer"])
-    history = client.get(reverse("revision_list", args=[team.project.pk, scene.pk])).content.decode()
+    history = client.get(
+        reverse("revision_list", args=[team.project.pk, scene.pk])
+    ).content.decode()
     assert "r1" in history and "r2" in history
     diff = client.get(
-        reverse("revision_diff", args=[team.project.pk, scene.pk]) + "?a=1&b=2", HTTP_HX_REQUEST="true"
+        reverse("revision_diff", args=[team.project.pk, scene.pk]) + "?a=1&b=2",
+        HTTP_HX_REQUEST="true",
     ).content.decode()
     assert "<ins> amber</ins>" in diff or "<ins>amber</ins>" in diff
     assert "<html" not in diff  # the htmx request gets the partial
@@ -89,7 +107,10 @@ def test_history_and_diff_views(client, team):
 @pytest.mark.parametrize("query", ["?a=1", "?a=x&b=2", "?a=1&b=99"])
 def test_diff_rejects_bad_revision_numbers(client, team, query):
     client.force_login(team.users["viewer"])
-    response = client.get(reverse("revision_diff", args=[team.project.pk, team.scenes[0].pk]) + query, HTTP_HX_REQUEST="true")
+    response = client.get(
+        reverse("revision_diff", args=[team.project.pk, team.scenes[0].pk]) + query,
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code in (400, 404)
 
 

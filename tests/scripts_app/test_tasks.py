@@ -24,7 +24,9 @@ def test_nightly_cleanup_removes_only_expired_sessions(db):
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (runs in CI's Redis pass)")
+@pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (runs in CI's Redis pass)"
+)
 @pytest.mark.django_db(transaction=True)
 def test_real_worker_runs_cleanup_over_the_real_broker(settings):
     from celery.contrib.testing.worker import start_worker

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class DaphneServer:
             **(env or {}),
         }
         self.process: subprocess.Popen | None = None
-        self.log_path = ROOT / "data" / f"daphne-test-{self.port}.log"
+        self.log_path = Path(tempfile.gettempdir()) / f"cowrite-daphne-{self.port}.log"
 
     @property
     def pid(self) -> int | None:
@@ -65,7 +66,6 @@ class DaphneServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> "DaphneServer":
-        self.log_path.parent.mkdir(exist_ok=True)
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
             [

@@ -14,11 +14,23 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, **options):
         from daphne.cli import CommandLineInterface
 
+        from generation.services import bootstrap_start, bootstrap_status
+
         if not settings.REDIS_URL:
-            from cowrite.embedded import start_background_jobs
+            from cowrite.embedded import start_background_jobs, start_generation_worker
 
             start_background_jobs()
-            self.stdout.write("Embedded mode: background jobs run in this process.")
+            start_generation_worker()
+            self.stdout.write("Embedded mode: background jobs and generation run in this process.")
+        status = bootstrap_status()
+        if status == "needed":
+            version = bootstrap_start()
+            self.stdout.write(
+                f"No model yet: training {version.name} in the background "
+                f"(about {settings.COWRITE_BOOTSTRAP_SECONDS // 60} minutes); see /models/."
+            )
+        elif status == "no-corpus":
+            self.stdout.write("No bootstrap corpus: run `make run` to fetch it.")
         self.stdout.write(f"Cowrite is at http://{host}:{port}/")
         CommandLineInterface().run(
             [

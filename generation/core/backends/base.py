@@ -1,0 +1,75 @@
+"""The contract every generation backend fulfils.
+
+A backend turns a ``GenerationRequest`` (where / who / what, text so far, sampling
+settings) into text, streaming it as it is produced:
+
+* ``generate(request, on_text=None, cancel=None) -> GenerationResult`` blocks until the
+  request finishes. ``on_text(delta)`` is called from the calling thread with each new
+  piece of text: never half a character, never part of a stop string. Setting the
+  ``cancel`` event stops the request soon after (``finish_reason == "cancelled"``).
+* ``generate`` is safe to call from several threads at once; a backend that batches
+  (``local``) serves them together, others may serialise them.
+* ``close()`` releases the model/threads/connections. Backends are context managers.
+* Errors reaching the model or server raise ``BackendError``.
+
+``finish_reason`` is ``"stop"`` (end of scene or a stop string), ``"length"`` (token
+limit), ``"cancelled"`` or ``"error"`` (the local engine failed a step; logged).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from generation.core.sampling import SamplingParams
+
+
+class BackendError(RuntimeError):
+    """Raised when a backend cannot produce text (model missing, server down, bad reply)."""
+
+
+@dataclass
+class GenerationRequest:
+    heading: str = ""
+    cast: list[str] = field(default_factory=list)
+    synopsis: str = ""
+    text_prefix: str = ""  # the scene text so far, continued by the model
+    params: SamplingParams = field(default_factory=SamplingParams)
+    request_id: str | None = None
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    finish_reason: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    model: str | None = None  # the model version / name that wrote it
+
+
+class Backend(ABC):
+    """Base class: see the module docstring for the contract."""
+
+    name = "base"
+
+    @abstractmethod
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        """Generate text for ``request``, streaming deltas to ``on_text``; return the result."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (threads, models, connections)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

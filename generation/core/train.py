@@ -1,0 +1,418 @@
+"""Train (or resume training) a GPT on a built corpus.
+
+Commands (from the repository root)::
+
+    # 1. fetch the bootstrap plays and build the corpus (once)
+    python scripts/fetch_shakespeare.py --dest data/shakespeare --corpus data/corpus/shakespeare
+    # 2. first-start training of the tiny model on 2 CPU cores (~12 min)
+    python -m generation.core.train --preset tiny --corpus data/corpus/shakespeare \\
+        --out models/tiny-v1 --time-budget 720
+    # resume an interrupted run (same --out; --steps/--time-budget is the *total*)
+    python -m generation.core.train --preset tiny --corpus data/corpus/shakespeare \\
+        --out models/tiny-v1 --time-budget 720 --resume
+    # a GPU run of the small preset
+    python -m generation.core.train --preset small --corpus data/corpus/shakespeare \\
+        --out models/small-v1 --steps 3000 --batch-size 32
+
+``--out`` becomes a model version folder (see ``checkpoint.py``) with a ``resume/``
+subfolder (optimizer moments, step, RNG state as safetensors + JSON) so ``--resume``
+continues exactly where the last checkpoint left off.
+
+Validation loss is reported in bits per byte: the summed negative log-likelihood (nats)
+of every target token of the held-out text, / ln 2, / the number of UTF-8 bytes of that
+text. Unlike perplexity it does not depend on the tokenizer, so models with different
+vocabularies compare directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from generation.core.checkpoint import load_version, save_version
+from generation.core.corpus import load_documents, load_manifest
+from generation.core.model import GPT, PRESETS, GPTConfig
+from generation.core.prompting import format_document
+from generation.core.tokenizer import ScriptTokenizer
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "tiny"
+    steps: int | None = None  # total optimizer steps; or
+    time_budget: float | None = None  # total seconds of training (whichever ends first)
+    batch_size: int = 16
+    lr: float = 2e-3
+    min_lr_frac: float = 0.1  # cosine decays to lr * min_lr_frac
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 1337
+    vocab_size: int | None = None  # default: the preset's
+    eval_interval: int = 200  # steps between validations
+    eval_max_tokens: int = 50_000  # cap on validation tokens per periodic evaluation
+    checkpoint_interval: int = 500  # steps between resumable checkpoints
+    init_from: str | None = None  # a parent version folder to fine-tune (reuses its tokenizer)
+    model_overrides: dict = field(default_factory=dict)  # e.g. {"dropout": 0.1}
+    device: str | None = None  # default: cuda if available, else cpu
+    # torch CPU threads (process-wide!); None leaves torch's default. On a 2-core machine
+    # shared with other work, 1 thread ran ~3x faster than 2 (see docs/BENCHMARKS.md).
+    threads: int | None = None
+
+
+ProgressCallback = Callable[[dict], None]
+
+
+# --------------------------------------------------------------------------- data
+
+
+def encode_split(tok: ScriptTokenizer, docs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate documents into one token stream; return ``(ids, mask)`` arrays."""
+    ids, mask = [], []
+    for d in docs:
+        i, m = format_document(tok, d)
+        ids.extend(i)
+        mask.extend(m)
+    return np.asarray(ids, dtype=np.int64), np.asarray(mask, dtype=np.bool_)
+
+
+def get_batch(ids, mask, batch_size, block, gen: torch.Generator, device):
+    """Return random windows (x, y, m) of shape (B, T): inputs, next tokens, loss mask."""
+    starts = torch.randint(0, len(ids) - block - 1, (batch_size,), generator=gen).numpy()
+    x = np.stack([ids[s : s + block] for s in starts])
+    y = np.stack([ids[s + 1 : s + 1 + block] for s in starts])
+    m = np.stack([mask[s + 1 : s + 1 + block] for s in starts])
+    return (torch.from_numpy(a).to(device) for a in (x, y, m))
+
+
+@torch.no_grad()
+def evaluate_bpb(
+    model: GPT, tok: ScriptTokenizer, ids, mask, max_tokens: int, device, batch=16
+) -> dict:
+    """Return ``{"bpb", "loss", "tokens"}`` on the masked (text) targets of a token stream.
+
+    The stream is cut into non-overlapping windows so each target is predicted once.
+    Bytes are counted per target token (byte-level BPE: the tokens of a text together
+    hold exactly its UTF-8 bytes; ``<|end|>`` holds none).
+    """
+    model.eval()
+    T = model.cfg.block_size
+    nbytes_of = torch.tensor([len(b) for b in tok.token_bytes], dtype=torch.float64)
+    n = min(len(ids) - 1, max_tokens)
+    windows = [(s, min(T, n - s)) for s in range(0, n, T)]
+    nll = 0.0
+    nbytes = 0.0
+    ntok = 0
+    autocast = _autocast(device)
+    for i in range(0, len(windows), batch):
+        chunk = windows[i : i + batch]
+        L = max(t for _, t in chunk)
+        x = torch.zeros(len(chunk), L, dtype=torch.long)
+        y = torch.zeros(len(chunk), L, dtype=torch.long)
+        m = torch.zeros(len(chunk), L, dtype=torch.bool)
+        for j, (s, t) in enumerate(chunk):
+            x[j, :t] = torch.from_numpy(ids[s : s + t])
+            y[j, :t] = torch.from_numpy(ids[s + 1 : s + 1 + t])
+            m[j, :t] = torch.from_numpy(mask[s + 1 : s + 1 + t])
+        with autocast:
+            logits = model(x.to(device))
+        loss = torch.nn.functional.cross_entropy(
+            logits.float().flatten(0, 1), y.to(device).flatten(), reduction="none"
+        ).cpu()
+        mf = m.flatten()
+        nll += loss[mf].double().sum().item()
+        nbytes += nbytes_of[y.flatten()[mf]].sum().item()
+        ntok += int(mf.sum())
+    model.train()
+    return {
+        "bpb": nll / math.log(2) / max(nbytes, 1),
+        "loss": nll / max(ntok, 1),
+        "tokens": ntok,
+    }
+
+
+def _autocast(device):
+    if str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
+    """Return the learning rate: linear warmup over steps, then cosine over progress (0..1)."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    p = min(max(progress, 0.0), 1.0)
+    return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+# --------------------------------------------------------------------------- resume state
+
+
+def _save_resume(folder: Path, opt: torch.optim.Optimizer, state: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    osd = opt.state_dict()
+    for pid, st in osd["state"].items():
+        for k, v in st.items():
+            tensors[f"{pid}.{k}"] = (
+                v.detach().cpu().contiguous() if torch.is_tensor(v) else torch.tensor(v)
+            )
+    tensors["rng.data"] = state.pop("data_rng")
+    tensors["rng.torch"] = torch.get_rng_state()
+    save_file(tensors, str(folder / "optimizer.safetensors"))
+    groups = [
+        {k: v for k, v in g.items() if k != "params"} | {"params": g["params"]}
+        for g in osd["param_groups"]
+    ]
+    (folder / "state.json").write_text(json.dumps({**state, "param_groups": groups}, indent=2))
+
+
+def _load_resume(folder: Path, opt: torch.optim.Optimizer, data_gen: torch.Generator) -> dict:
+    state = json.loads((folder / "state.json").read_text())
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    data_gen.set_state(tensors.pop("rng.data"))
+    torch.set_rng_state(tensors.pop("rng.torch"))
+    opt_state: dict = {}
+    for key, v in tensors.items():
+        pid, name = key.split(".", 1)
+        opt_state.setdefault(int(pid), {})[name] = v
+    opt.load_state_dict({"state": opt_state, "param_groups": state.pop("param_groups")})
+    return state
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(
+    cfg: TrainConfig,
+    corpus_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    progress_cb: ProgressCallback | None = None,
+    resume: bool = False,
+    console: bool = True,
+) -> dict:
+    """Train a model on ``corpus_dir`` and save it as a version folder at ``out_dir``.
+
+    ``progress_cb`` receives dicts: ``{"event": "step", "step", "total_steps", "progress",
+    "loss", "lr", "tokens_per_s", "elapsed_s", "eta_s"}``, ``{"event": "eval", "step",
+    "val_bpb", "val_loss"}`` and finally ``{"event": "done", ...metrics}``. Return the
+    final metadata (``metrics`` holds ``val_bpb``).
+    """
+    if cfg.steps is None and cfg.time_budget is None:
+        raise ValueError("give steps or time_budget")
+    out = Path(out_dir)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(cfg.seed)
+    manifest = load_manifest(corpus_dir)
+    train_docs, val_docs = load_documents(corpus_dir, "train"), load_documents(corpus_dir, "val")
+    if not train_docs:
+        raise ValueError(f"{corpus_dir}: no training documents")
+
+    parent = None
+    if resume and (out / "resume" / "state.json").exists():
+        model, tok, meta = load_version(out, device)
+        parent = meta.get("parent")
+    elif cfg.init_from:
+        model, tok, meta = load_version(cfg.init_from, device)
+        parent = str(cfg.init_from)
+    else:
+        preset = PRESETS[cfg.preset]
+        vocab = cfg.vocab_size or preset.vocab_size
+
+        def texts():
+            for d in train_docs:
+                yield d["heading"]
+                yield ", ".join(d["cast"])
+                yield d["synopsis"]
+                yield d["text"]
+
+        tok = ScriptTokenizer.train(texts(), vocab_size=vocab)
+        mcfg = GPTConfig.from_dict(
+            {**preset.to_dict(), **cfg.model_overrides, "vocab_size": tok.vocab_size}
+        )
+        model = GPT(mcfg).to(device)
+    model.train()
+
+    train_ids, train_mask = encode_split(tok, train_docs)
+    val_ids, val_mask = encode_split(tok, val_docs) if val_docs else (None, None)
+    T = model.cfg.block_size
+
+    # Decay only matrices (not norms' gains): the usual AdamW recipe.
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+        fused=device.type == "cuda",
+    )
+    data_gen = torch.Generator().manual_seed(cfg.seed)
+    step, elapsed_before, history = 0, 0.0, []
+    if resume and (out / "resume" / "state.json").exists():
+        st = _load_resume(out / "resume", opt, data_gen)
+        step, elapsed_before, history = st["step"], st["elapsed_s"], st.get("history", [])
+
+    def emit(ev: dict) -> None:
+        if progress_cb:
+            progress_cb(ev)
+
+    def checkpoint(metrics: dict) -> None:
+        state = {
+            "step": step,
+            "elapsed_s": elapsed_before + (time.time() - t0),
+            "history": history,
+            "train_config": asdict(cfg),
+            "data_rng": data_gen.get_state(),
+        }
+        save_version(
+            out,
+            model,
+            tok,
+            parent=parent,
+            corpus_hash=manifest.get("corpus_hash"),
+            steps=step,
+            metrics=metrics,
+            extra={"train_config": asdict(cfg), "history": history},
+            write_extra=lambda tmp: _save_resume(tmp / "resume", opt, state),
+        )
+
+    def progress_now() -> float:
+        ps = step / cfg.steps if cfg.steps else 0.0
+        pt = (elapsed_before + time.time() - t0) / cfg.time_budget if cfg.time_budget else 0.0
+        return max(ps, pt)
+
+    tokens_per_step = cfg.batch_size * T
+    t0 = time.time()
+    t_last, tok_since = t0, 0
+    last_eval: dict = {}
+    autocast = _autocast(device)
+    while progress_now() < 1.0:
+        lr = lr_at(cfg, step, progress_now())
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y, m = get_batch(train_ids, train_mask, cfg.batch_size, T, data_gen, device)
+        with autocast:
+            _, loss = model(x, y, m)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        tok_since += tokens_per_step
+
+        now = time.time()
+        if now - t_last >= 2.0 or step == 1:
+            tps = tok_since / (now - t_last)
+            p = progress_now()
+            elapsed = elapsed_before + now - t0
+            eta = (elapsed / p - elapsed) if p > 0 else float("nan")
+            ev = {
+                "event": "step",
+                "step": step,
+                "total_steps": cfg.steps,
+                "progress": p,
+                "loss": loss.item(),
+                "lr": lr,
+                "tokens_per_s": tps,
+                "elapsed_s": elapsed,
+                "eta_s": eta,
+            }
+            emit(ev)
+            if console:
+                sys.stderr.write(
+                    f"\rstep {step} {100 * p:5.1f}% loss {ev['loss']:.3f} lr {lr:.2e} "
+                    f"{tps:,.0f} tok/s elapsed {elapsed:,.0f}s eta {eta:,.0f}s "
+                    f"val_bpb {last_eval.get('bpb', float('nan')):.3f}   "
+                )
+                sys.stderr.flush()
+            t_last, tok_since = now, 0
+        if val_ids is not None and step % cfg.eval_interval == 0:
+            last_eval = evaluate_bpb(model, tok, val_ids, val_mask, cfg.eval_max_tokens, device)
+            history.append({"step": step, "val_bpb": last_eval["bpb"], "train_loss": loss.item()})
+            emit(
+                {
+                    "event": "eval",
+                    "step": step,
+                    "val_bpb": last_eval["bpb"],
+                    "val_loss": last_eval["loss"],
+                }
+            )
+        if step % cfg.checkpoint_interval == 0:
+            checkpoint({"val_bpb": last_eval.get("bpb")})
+
+    metrics: dict = {
+        "train_loss": loss.item() if step else None,
+        "tokens_seen": step * tokens_per_step,
+    }
+    if val_ids is not None:
+        # The final figure covers the whole validation split, not the periodic cap.
+        final = evaluate_bpb(model, tok, val_ids, val_mask, len(val_ids), device)
+        metrics.update(val_bpb=final["bpb"], val_loss=final["loss"], val_tokens=final["tokens"])
+        history.append({"step": step, "val_bpb": final["bpb"]})
+    metrics["train_seconds"] = elapsed_before + time.time() - t0
+    checkpoint(metrics)
+    if console:
+        sys.stderr.write(f"\ndone: step {step} {json.dumps(metrics)}\n")
+    emit({"event": "done", "step": step, **metrics})
+    return json.loads((out / "metadata.json").read_text())
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--out", required=True)
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--steps", type=int)
+    g.add_argument("--time-budget", type=float, help="seconds")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup-steps", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--vocab-size", type=int)
+    ap.add_argument("--eval-interval", type=int, default=200)
+    ap.add_argument("--checkpoint-interval", type=int, default=500)
+    ap.add_argument("--init-from")
+    ap.add_argument("--device")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--resume", action="store_true")
+    a = ap.parse_args(argv)
+    cfg = TrainConfig(
+        preset=a.preset,
+        steps=a.steps,
+        time_budget=a.time_budget,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        warmup_steps=a.warmup_steps,
+        seed=a.seed,
+        vocab_size=a.vocab_size,
+        eval_interval=a.eval_interval,
+        checkpoint_interval=a.checkpoint_interval,
+        init_from=a.init_from,
+        device=a.device,
+        threads=a.threads,
+    )
+    meta = train(cfg, a.corpus, a.out, resume=a.resume)
+    print(json.dumps(meta["metrics"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,381 @@
+"""The generation worker: takes draft requests from the shared queue, runs them on the
+model with continuous batching, and streams their text to the scenes' rooms.
+
+One worker per device (``manage.py generation_worker``); in the embedded default the same
+coroutine runs inside the web process. How it works:
+
+- **Queue.** Draft requests ring a doorbell on a named channel that all workers read
+  (each message reaches one). The database is the queue of record: a worker *claims* a
+  passage with a conditional UPDATE (runs once), and also sweeps for queued passages
+  every second, so a lost or expired doorbell only delays a draft.
+- **Batching.** Each claimed passage runs as ``backend.generate(...)`` on a thread of its
+  own; the local backend serves them all from one engine that batches every step.
+- **Streaming.** ``on_text`` appends to a per-passage buffer; every ~50 ms a flusher sends
+  each scene one message with the new text of its passages, numbered (``seq``), so pages
+  can spot a gap and ask for a catch-up. Text so far is saved every second.
+- **Heartbeat.** Every ~2 s the worker beats its passages' heartbeat (and learns of
+  cancels); if it dies, ``reap_stalled_drafts`` fails them.
+- **Model switch.** Between batches: when another version becomes active, new passages go
+  to a backend loaded with it while the old one finishes its streams, then closes.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from scripts_app import drafts, events
+from scripts_app.models import Passage, PassageStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Stream:
+    """A passage being generated: its buffer of text not yet sent, and what was sent."""
+
+    passage_id: int
+    scene_id: int
+    cancel: threading.Event = field(default_factory=threading.Event)
+    pending: list[str] = field(default_factory=list)
+    sent_text: str = ""
+    seq: int = 0
+    tokens: int = 0
+    first_token_at: datetime | None = None
+    result: object = None
+    error: str = ""
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LoadedBackend:
+    """A backend with the model version it serves and how many streams use it."""
+
+    def __init__(self, version, backend):
+        self.version, self.backend = version, backend
+        self._users, self._lock = 0, threading.Lock()
+
+    @property
+    def users(self) -> int:
+        return self._users
+
+    def use(self, delta: int) -> None:
+        with self._lock:
+            self._users += delta
+
+    @property
+    def version_id(self) -> int | None:
+        return self.version.pk if self.version is not None else None
+
+
+def _device() -> str:
+    wanted = settings.COWRITE_GENERATION_DEVICE
+    if wanted != "auto":
+        return wanted
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _uses_versions() -> bool:
+    """Say whether the configured backend serves our own model versions (local engine)."""
+    return settings.COWRITE_GENERATION_BACKEND.endswith(".local.LocalBackend")
+
+
+def _load_backend(version):
+    from generation.core.backends import get_backend
+
+    options = dict(settings.COWRITE_GENERATION_BACKEND_OPTIONS)
+    if _uses_versions():
+        options.update(
+            model_dir=str(version.path),
+            device=_device(),
+            max_batch=settings.COWRITE_GENERATION_MAX_BATCH,
+        )
+    return get_backend(settings.COWRITE_GENERATION_BACKEND, **options)
+
+
+def _active_version():
+    from .services import active_version
+
+    return active_version()
+
+
+class GenerationWorker:
+    def __init__(self, name: str | None = None, max_streams: int | None = None):
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.max_streams = max_streams or settings.COWRITE_GENERATION_MAX_BATCH
+        self.streams: dict[int, Stream] = {}
+        self.current: LoadedBackend | None = None
+        self.retiring: list[LoadedBackend] = []
+        self.layer = get_channel_layer()
+        self.control_channel: str | None = None
+        self.stopping = asyncio.Event()
+        self.last_progress_save = 0.0
+        self.wakeup = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """Serve until ``stop()``; the streams in flight end as failed if it is killed."""
+        self.control_channel = await self.layer.new_channel("generation-worker.")
+        await self.layer.group_add(events.GENERATION_WORKERS, self.control_channel)
+        await self._switch_model_if_needed()
+        tasks = [
+            asyncio.create_task(self._doorbell_loop()),
+            asyncio.create_task(self._control_loop()),
+            asyncio.create_task(self._flush_loop()),
+            asyncio.create_task(self._housekeeping_loop()),
+        ]
+        log.info("Generation worker %s ready", self.name)
+        try:
+            await self.stopping.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.layer.group_discard(events.GENERATION_WORKERS, self.control_channel)
+            for stream in self.streams.values():
+                stream.cancel.set()
+            for loaded in [self.current, *self.retiring]:
+                if loaded is not None:
+                    loaded.backend.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    # ------------------------------------------------------------------ intake
+    async def _doorbell_loop(self) -> None:
+        while True:
+            message = await self.layer.receive(events.GENERATION_QUEUE)
+            if message.get("type") == "generate":
+                await self._try_claim(message["passage"])
+
+    async def _sweep(self) -> None:
+        """Claim queued passages whose doorbell was missed (oldest first)."""
+        free = self.max_streams - len(self.streams)
+        if free <= 0 or self.current is None:
+            return
+        ids = await database_sync_to_async(
+            lambda: list(
+                Passage.objects.filter(status=PassageStatus.QUEUED, cancel_requested=False)
+                .order_by("queued_at", "pk")
+                .values_list("pk", flat=True)[:free]
+            )
+        )()
+        for pk in ids:
+            await self._try_claim(pk)
+
+    async def _try_claim(self, passage_id: int) -> None:
+        if (
+            self.current is None
+            or len(self.streams) >= self.max_streams
+            or passage_id in self.streams
+        ):
+            return  # the sweep picks it up when there is room
+        loaded = self.current
+        passage = await database_sync_to_async(drafts.passage_claim)(
+            passage_id=passage_id, worker=self.name, version_id=loaded.version_id
+        )
+        if passage is None:
+            return
+        stream = Stream(passage_id=passage.pk, scene_id=passage.scene_id)
+        self.streams[passage.pk] = stream
+        loaded.use(+1)
+        threading.Thread(
+            target=self._generate,
+            args=(loaded, passage, stream),
+            daemon=True,
+            name=f"draft-{passage.pk}",
+        ).start()
+
+    def _generate(self, loaded: LoadedBackend, passage, stream: Stream) -> None:
+        """Run one passage on the backend (on its own thread; the backend batches them)."""
+        from generation.core.backends import GenerationRequest
+        from generation.core.sampling import SamplingParams
+
+        s = passage.settings
+        prompt = passage.prompt
+
+        def on_text(delta: str) -> None:
+            with stream.lock:
+                if stream.first_token_at is None:
+                    stream.first_token_at = datetime.now(UTC)
+                stream.pending.append(delta)
+                stream.tokens += 1
+
+        try:
+            params = SamplingParams(
+                max_new_tokens=int(s.get("max_new_tokens", 192)),
+                temperature=float(s.get("temperature", 0.8)),
+                top_k=int(s.get("top_k", 0)),
+                top_p=float(s.get("top_p", 1.0)),
+                min_p=float(s.get("min_p", 0.0)),
+                repetition_penalty=float(s.get("repetition_penalty", 1.0)),
+                seed=s.get("seed"),
+            )
+            request = GenerationRequest(
+                heading=prompt.get("heading", ""),
+                cast=prompt.get("cast", []),
+                synopsis=prompt.get("synopsis", ""),
+                text_prefix=prompt.get("text", ""),
+                params=params,
+                request_id=f"passage-{passage.pk}",
+            )
+            result = loaded.backend.generate(request, on_text=on_text, cancel=stream.cancel)
+            with stream.lock:
+                stream.result = result
+                if result.completion_tokens:
+                    stream.tokens = result.completion_tokens
+        except Exception as exc:  # reported on the passage; the worker goes on
+            log.exception("Draft %s failed", passage.pk)
+            with stream.lock:
+                stream.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            with stream.lock:
+                stream.done = True
+            loaded.use(-1)
+
+    # ------------------------------------------------------------------ streaming out
+    async def _flush_loop(self) -> None:
+        interval = settings.COWRITE_GENERATION_FLUSH_SECONDS
+        while True:
+            await asyncio.sleep(interval)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Send every stream's new text to its scene (one message per scene), end finished ones."""
+        by_scene: dict[int, list[dict]] = {}
+        finished: list[Stream] = []
+        for stream in list(self.streams.values()):
+            with stream.lock:
+                delta = "".join(stream.pending)
+                stream.pending.clear()
+                done = stream.done
+            if delta:
+                stream.seq += 1
+                stream.sent_text += delta
+                by_scene.setdefault(stream.scene_id, []).append(
+                    {"passage": stream.passage_id, "seq": stream.seq, "text": delta}
+                )
+            if done:
+                finished.append(stream)
+        for scene_id, items in by_scene.items():
+            await self.layer.group_send(
+                events.scene_room_group(scene_id),
+                {"type": "draft.delta", "items": items, "sent_at": time.time()},
+            )
+        now = time.monotonic()
+        if now - self.last_progress_save > 1.0 and self.streams:
+            self.last_progress_save = now
+            await database_sync_to_async(drafts.passage_progress)(
+                items=[
+                    {
+                        "id": s.passage_id,
+                        "text": s.sent_text,
+                        "seq": s.seq,
+                        "tokens": s.tokens,
+                        "first_token_at": s.first_token_at,
+                    }
+                    for s in self.streams.values()
+                    if s not in finished
+                ]
+            )
+        for stream in finished:
+            await self._finish(stream)
+        if finished:
+            self.wakeup.set()
+
+    async def _finish(self, stream: Stream) -> None:
+        result = stream.result
+        if stream.error:
+            reason, error = "error", f"The model failed: {stream.error}"
+        else:
+            reason, error = (result.finish_reason if result else "error"), ""
+        await database_sync_to_async(drafts.passage_finish)(
+            passage_id=stream.passage_id,
+            text=stream.sent_text,
+            seq=stream.seq,
+            tokens=stream.tokens,
+            reason=reason,
+            error=error,
+            first_token_at=stream.first_token_at,
+        )
+        self.streams.pop(stream.passage_id, None)
+
+    # ------------------------------------------------------------------ control
+    async def _control_loop(self) -> None:
+        while True:
+            message = await self.layer.receive(self.control_channel)
+            kind = message.get("type")
+            if kind == "generation.cancel":
+                stream = self.streams.get(message["passage"])
+                if stream is not None:
+                    stream.cancel.set()
+            elif kind == "generation.catchup":
+                await self._catch_up(message["scene"], message["reply_to"])
+
+    async def _catch_up(self, scene_id: int, reply_to: str) -> None:
+        """Send a page that just (re)connected the text so far of this scene's streams."""
+        for stream in list(self.streams.values()):
+            if stream.scene_id == scene_id:
+                await self.layer.send(
+                    reply_to,
+                    {
+                        "type": "draft.snapshot",
+                        "passage": stream.passage_id,
+                        "seq": stream.seq,
+                        "text": stream.sent_text,
+                    },
+                )
+
+    # ------------------------------------------------------------------ housekeeping
+    async def _housekeeping_loop(self) -> None:
+        last_beat = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):  # woken early when a stream ends
+                await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
+            self.wakeup.clear()
+            now = time.monotonic()
+            if now - last_beat >= settings.COWRITE_GENERATION_HEARTBEAT_SECONDS and self.streams:
+                last_beat = now
+                cancelled = await database_sync_to_async(drafts.passage_heartbeat)(
+                    passage_ids=list(self.streams)
+                )
+                for pk in cancelled:
+                    if pk in self.streams:
+                        self.streams[pk].cancel.set()
+            await self._switch_model_if_needed()
+            await self._sweep()
+
+    async def _switch_model_if_needed(self) -> None:
+        # Close retired backends whose streams are all done.
+        for loaded in list(self.retiring):
+            if loaded.users == 0:
+                self.retiring.remove(loaded)
+                await asyncio.to_thread(loaded.backend.close)
+        if not _uses_versions():
+            # An external model (Hugging Face folder, OpenAI-compatible server): load once.
+            if self.current is None:
+                self.current = LoadedBackend(None, await asyncio.to_thread(_load_backend, None))
+            return
+        version = await database_sync_to_async(_active_version)()
+        if version is None or (self.current is not None and self.current.version_id == version.pk):
+            return
+        try:
+            backend = await asyncio.to_thread(_load_backend, version)
+        except Exception:
+            log.exception("Could not load model version %s", version.name)
+            return
+        if self.current is not None:
+            self.retiring.append(self.current)  # finishes its streams, then closes
+        self.current = LoadedBackend(version, backend)
+        log.info("Worker %s now serves %s", self.name, version.name)
