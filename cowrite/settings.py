@@ -247,7 +247,8 @@ COWRITE_GENERATION_BACKEND_OPTIONS = json.loads(
 COWRITE_GENERATION_MAX_BATCH = int(os.environ.get("COWRITE_GENERATION_MAX_BATCH", "16"))
 COWRITE_GENERATION_FLUSH_SECONDS = 0.05  # token deltas are sent in batches this often
 COWRITE_GENERATION_HEARTBEAT_SECONDS = 2.0
-COWRITE_GENERATION_STALE_SECONDS = 15.0  # no heartbeat this long: the draft failed
+# No heartbeat this long: the draft failed (its worker died).
+COWRITE_GENERATION_STALE_SECONDS = float(os.environ.get("COWRITE_GENERATION_STALE_SECONDS", "15"))
 # Compaction of live documents: after this many quiet seconds, or this many updates.
 COWRITE_DOC_COMPACT_QUIET_SECONDS = 5
 COWRITE_DOC_COMPACT_MAX_PENDING = 500

@@ -38,6 +38,14 @@ from scripts_app.models import Passage, PassageStatus
 
 log = logging.getLogger(__name__)
 
+# Generated text is untrusted: a byte-level model can emit any byte, and PostgreSQL text
+# cannot hold NUL. C0 control characters other than tab and newline are dropped.
+_CONTROL = {c: None for c in range(32) if c not in (9, 10)} | {127: None}
+
+
+def clean_generated(text: str) -> str:
+    return text.translate(_CONTROL)
+
 
 @dataclass
 class Stream:
@@ -135,6 +143,8 @@ class GenerationWorker:
             asyncio.create_task(self._flush_loop()),
             asyncio.create_task(self._housekeeping_loop()),
         ]
+        for task in tasks:
+            task.add_done_callback(self._crashed)
         log.info("Generation worker %s ready", self.name)
         try:
             await self.stopping.wait()
@@ -151,6 +161,13 @@ class GenerationWorker:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def _crashed(self, task: asyncio.Task) -> None:
+        """A loop that dies takes the worker down (loudly): a supervisor restarts it, and
+        its drafts are failed by the heartbeat check rather than hanging."""
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Generation worker loop crashed", exc_info=task.exception())
+            self.stop()
 
     # ------------------------------------------------------------------ intake
     async def _doorbell_loop(self) -> None:
@@ -206,6 +223,7 @@ class GenerationWorker:
         prompt = passage.prompt
 
         def on_text(delta: str) -> None:
+            delta = clean_generated(delta)
             with stream.lock:
                 if stream.first_token_at is None:
                     stream.first_token_at = datetime.now(UTC)

@@ -122,7 +122,7 @@ def build_prompt(
         ids = tokenizer.encode(text)
         cut = tokenizer.decode(ids[over:])
         newline = cut.find("\n")
-        text = cut[newline + 1 :] if 0 <= newline < 200 else cut
+        text = (cut[newline + 1 :] if 0 <= newline < 200 else cut).lstrip("\n")
         dropped.append("start of the text")
         built = assemble()
     return built

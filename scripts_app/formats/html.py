@@ -11,7 +11,7 @@ import html
 import re
 
 from . import fountain
-from .model import SPEECH_TYPES, Element, ElementType, Script
+from .model import SPEECH_TYPES, Element, ElementType, Script, split_hidden
 
 __all__ = ["render_html", "render_html_document", "render_inline", "CSS"]
 
@@ -20,10 +20,11 @@ T = ElementType
 # Backslash-escaped markers become private-use characters while emphasis is matched.
 _ESCAPES = {"\\*": "\ue000", "\\_": "\ue001"}
 _UNESCAPES = {"\ue000": "*", "\ue001": "_"}
-_HIDDEN_RE = re.compile(r"(\[\[.*?\]\]|/\*.*?\*/)", re.S)
 # Markers must hug the emphasised text ("5 * 3 * 2" stays literal) and stay on one line.
-_BOLD_ITALIC_RE = re.compile(r"\*\*\*(?=\S)([^\n]+?)(?<=\S)\*\*\*")
-_BOLD_RE = re.compile(r"\*\*(?=\S)([^\n]+?)(?<=\S)\*\*")
+# The emphasised text may not contain its own closing marker: a failed match then stops at
+# the next marker instead of scanning the whole line, which keeps hostile input linear.
+_BOLD_ITALIC_RE = re.compile(r"\*\*\*(?=\S)((?:[^*\n]|\*(?!\*\*))+?)(?<=\S)\*\*\*")
+_BOLD_RE = re.compile(r"\*\*(?=\S)((?:[^*\n]|\*(?!\*))+?)(?<=\S)\*\*")
 _ITALIC_RE = re.compile(r"\*(?=\S)([^\n*]+?)(?<=\S)\*")
 # Underscores inside words (snake_case) are not emphasis.
 _UNDERLINE_RE = re.compile(r"(?<![A-Za-z0-9])_(?=\S)([^\n_]+?)(?<=\S)_(?![A-Za-z0-9])")
@@ -45,8 +46,8 @@ def _emphasis(text: str) -> str:
 def render_inline(text: str, *, notes: bool = True) -> str:
     """Return escaped HTML for one element's text with emphasis and inline notes."""
     parts = []
-    for i, piece in enumerate(_HIDDEN_RE.split(text)):
-        if i % 2 == 0:
+    for hidden, piece in split_hidden(text):
+        if not hidden:
             parts.append(_emphasis(piece))
         elif piece.startswith("[[") and notes:
             parts.append(f'<span class="fx-note">{_emphasis(piece[2:-2])}</span>')

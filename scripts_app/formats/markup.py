@@ -19,6 +19,8 @@ _TOKEN_RE = re.compile(r"<(/?)(strong|em|u)>|<br>\n")
 
 @dataclass(frozen=True, slots=True)
 class Run:
+    """A stretch of printed text in one style."""
+
     text: str
     bold: bool = False
     italic: bool = False

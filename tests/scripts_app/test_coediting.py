@@ -14,6 +14,7 @@ from django.test import Client
 from scripts_app import documents, services
 from scripts_app.models import Revision, RevisionOrigin, Scene, SceneUpdate
 from tests.support.servers import DaphneServer, http_post
+from tests.support.threads import in_thread, run_async
 from tests.support.yclient import YClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -114,7 +115,7 @@ def test_eight_clients_converge_with_disconnects_and_nothing_typed_is_lost(serve
             await c.disconnect()
         return final, typed, deleted
 
-    final, typed, deleted = asyncio.run(run())
+    final, typed, deleted = run_async(run())
     # Every unique character typed is there unless some client deleted it.
     assert markers(final) == typed - deleted
     assert typed and deleted
@@ -159,7 +160,7 @@ def test_server_restart_mid_session_loses_nothing(team):
         finally:
             srv.stop()
 
-    final, typed, deleted = asyncio.run(run())
+    final, typed, deleted = run_async(run())
     assert markers(final) == typed - deleted
     assert documents.compact(scene.pk) == final
 
@@ -185,7 +186,7 @@ def test_viewer_update_is_refused_and_never_reaches_others_or_the_log(server, te
             await c.disconnect()
         return logged_before, values
 
-    logged_before, (editor_text, viewer_text) = asyncio.run(run())
+    logged_before, (editor_text, viewer_text) = run_async(run())
     assert "VIEWER WAS HERE" not in editor_text and "COMMENTER TOO" not in editor_text
     assert SceneUpdate.objects.filter(scene=scene).count() == logged_before + 1
     assert "VIEWER" not in documents.doc_text(documents.load(scene.pk).doc)
@@ -223,7 +224,7 @@ def test_outsider_anonymous_and_tampered_rooms_are_refused(server, team):
         codes["leaked"] = "secret" in tampered.value() or "Alarms" in outsider.value()
         return codes
 
-    codes = asyncio.run(run())
+    codes = run_async(run())
     assert codes == {"outsider": 4404, "anonymous": 4401, "tampered": 4404, "leaked": False}
 
 
@@ -238,7 +239,7 @@ def test_bad_origin_is_refused(server, team):
         await wait_for(lambda: c.close_code is not None, 5)
         return c.close_code
 
-    assert asyncio.run(run()) in ("InvalidStatus", 1006, 403)
+    assert run_async(run()) in ("InvalidStatus", 1006, 403)
 
 
 def test_malformed_and_oversized_frames_close_the_socket_and_change_nothing(server, team, settings):
@@ -255,7 +256,7 @@ def test_malformed_and_oversized_frames_close_the_socket_and_change_nothing(serv
             results.append(c.close_code)
         return results
 
-    codes = asyncio.run(run())
+    codes = run_async(run())
     assert codes == [4400, 4400, 4400, 4400]
     assert not SceneUpdate.objects.filter(scene=scene).exists()
 
@@ -279,9 +280,9 @@ def test_server_side_restore_reaches_open_editors_with_non_ascii_text(server, te
         assert await wait_for(lambda: "😀 and more end." in b.value())
         # A restore on the server (through the real page) is a live edit every open
         # editor receives.
-        first = await asyncio.to_thread(Revision.objects.get, scene=scene, number=1)
+        first = await in_thread(Revision.objects.get, scene=scene, number=1)
         path = f"/projects/{team.project.pk}/scenes/{scene.pk}/revisions/1/restore/"
-        status = await asyncio.to_thread(
+        status = await in_thread(
             http_post, server.http_url, session_for(team.users["owner"]), path, {}
         )
         assert status == 200
@@ -289,7 +290,7 @@ def test_server_side_restore_reaches_open_editors_with_non_ascii_text(server, te
         for c in (a, b):
             await c.disconnect()
 
-    asyncio.run(run())
+    run_async(run())
     scene.refresh_from_db()
     # The live edits were kept as an auto-saved revision before the restore replaced them.
     autosave = Revision.objects.filter(scene=scene, origin=RevisionOrigin.AUTOSAVE).get()
@@ -363,5 +364,5 @@ def test_a_long_scene_with_heavy_history_syncs_over_one_mebibyte(server, team):
         await other.disconnect()
         return ok, values
 
-    ok, (a, b) = asyncio.run(run())
+    ok, (a, b) = run_async(run())
     assert ok and a == b == "Still editable. " + expected

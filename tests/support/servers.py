@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,13 +41,18 @@ class DaphneServer:
         env: dict | None = None,
         port: int | None = None,
         app: str = "cowrite.asgi:application",
+        serve: bool = False,
     ):
+        """``serve=True`` runs ``manage.py serve`` instead of bare Daphne: in the embedded
+        mode that also runs the background jobs and the generation worker in-process."""
         self.port = port or free_port()
         self.app = app
+        self.serve = serve
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url_for_current_connection(),
             "DJANGO_SETTINGS_MODULE": "cowrite.settings",
+            "MODEL_DIR": str(settings.MODEL_DIR),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
@@ -67,8 +73,18 @@ class DaphneServer:
 
     def start(self, timeout: float = 30) -> "DaphneServer":
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
-        self.process = subprocess.Popen(
-            [
+        if self.serve:
+            args = [
+                sys.executable,
+                "manage.py",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ]
+        else:
+            args = [
                 sys.executable,
                 "-m",
                 "daphne",
@@ -79,7 +95,9 @@ class DaphneServer:
                 "--websocket-max-message-size",
                 str(16 * 1024 * 1024),
                 self.app,
-            ],
+            ]
+        self.process = subprocess.Popen(
+            args,
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -156,3 +174,42 @@ def http_post(base_url: str, session: str, path: str, data: dict) -> int:
     )
     with opener.open(request) as response:
         return response.status
+
+
+class WorkerProcess:
+    """``manage.py generation_worker`` in a subprocess (needs REDIS_URL), killable."""
+
+    def __init__(self, env: dict | None = None):
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_current_connection(),
+            "DJANGO_SETTINGS_MODULE": "cowrite.settings",
+            "MODEL_DIR": str(settings.MODEL_DIR),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+        self.log_path = Path(tempfile.gettempdir()) / f"cowrite-worker-{os.getpid()}.log"
+
+    def start(self) -> "WorkerProcess":
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "generation_worker", "--name", "test-worker"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        (self.process.kill if kill else self.process.terminate)()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+        self.log.close()
