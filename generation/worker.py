@@ -49,10 +49,16 @@ def clean_generated(text: str) -> str:
 
 @dataclass
 class Stream:
-    """A passage being generated: its buffer of text not yet sent, and what was sent."""
+    """A request being generated: its buffer of text not yet sent, and what was sent.
 
-    passage_id: int
-    scene_id: int
+    A draft (``passage_id``, streamed to its scene's room) or an API completion
+    (``api_request``, streamed to the HTTP view's ``reply_to`` channel).
+    """
+
+    passage_id: int | None = None
+    scene_id: int | None = None
+    api_request: str | None = None
+    reply_to: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     pending: list[str] = field(default_factory=list)
     sent_text: str = ""
@@ -122,7 +128,9 @@ class GenerationWorker:
     def __init__(self, name: str | None = None, max_streams: int | None = None):
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.max_streams = max_streams or settings.COWRITE_GENERATION_MAX_BATCH
-        self.streams: dict[int, Stream] = {}
+        self.streams: dict[int, Stream] = {}  # drafts, by passage id
+        self.api_streams: dict[str, Stream] = {}  # API completions, by request id
+        self.api_pending: list[dict] = []  # API requests waiting for a free slot
         self.current: LoadedBackend | None = None
         self.retiring: list[LoadedBackend] = []
         self.layer = get_channel_layer()
@@ -153,7 +161,7 @@ class GenerationWorker:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.layer.group_discard(events.GENERATION_WORKERS, self.control_channel)
-            for stream in self.streams.values():
+            for stream in [*self.streams.values(), *self.api_streams.values()]:
                 stream.cancel.set()
             for loaded in [self.current, *self.retiring]:
                 if loaded is not None:
@@ -175,10 +183,30 @@ class GenerationWorker:
             message = await self.layer.receive(events.GENERATION_QUEUE)
             if message.get("type") == "generate":
                 await self._try_claim(message["passage"])
+            elif message.get("type") == "generate_api":
+                self.api_pending.append(message)
+                self._start_api_requests()
+
+    @property
+    def busy(self) -> int:
+        return len(self.streams) + len(self.api_streams)
+
+    def _start_api_requests(self) -> None:
+        """Start waiting API completions while there are free slots (in arrival order)."""
+        while self.api_pending and self.current is not None and self.busy < self.max_streams:
+            message = self.api_pending.pop(0)
+            stream = Stream(api_request=message["request"], reply_to=message["reply_to"])
+            self.api_streams[stream.api_request] = stream
+            request = {
+                "prompt": {"heading": message.get("heading", ""), "text": message.get("text", "")},
+                "settings": message["params"],
+                "request_id": f"api-{stream.api_request}",
+            }
+            self._spawn(self.current, request, stream)
 
     async def _sweep(self) -> None:
         """Claim queued passages whose doorbell was missed (oldest first)."""
-        free = self.max_streams - len(self.streams)
+        free = self.max_streams - self.busy
         if free <= 0 or self.current is None:
             return
         ids = await database_sync_to_async(
@@ -206,21 +234,29 @@ class GenerationWorker:
             return
         stream = Stream(passage_id=passage.pk, scene_id=passage.scene_id)
         self.streams[passage.pk] = stream
+        request = {
+            "prompt": passage.prompt,
+            "settings": passage.settings,
+            "request_id": f"passage-{passage.pk}",
+        }
+        self._spawn(loaded, request, stream)
+
+    def _spawn(self, loaded: LoadedBackend, request: dict, stream: Stream) -> None:
         loaded.use(+1)
         threading.Thread(
             target=self._generate,
-            args=(loaded, passage, stream),
+            args=(loaded, request, stream),
             daemon=True,
-            name=f"draft-{passage.pk}",
+            name=request["request_id"],
         ).start()
 
-    def _generate(self, loaded: LoadedBackend, passage, stream: Stream) -> None:
-        """Run one passage on the backend (on its own thread; the backend batches them)."""
+    def _generate(self, loaded: LoadedBackend, req: dict, stream: Stream) -> None:
+        """Run one request on the backend (on its own thread; the backend batches them)."""
         from generation.core.backends import GenerationRequest
         from generation.core.sampling import SamplingParams
 
-        s = passage.settings
-        prompt = passage.prompt
+        s = req["settings"]
+        prompt = req["prompt"]
 
         def on_text(delta: str) -> None:
             delta = clean_generated(delta)
@@ -238,6 +274,7 @@ class GenerationWorker:
                 top_p=float(s.get("top_p", 1.0)),
                 min_p=float(s.get("min_p", 0.0)),
                 repetition_penalty=float(s.get("repetition_penalty", 1.0)),
+                stop=list(s.get("stop") or []),
                 seed=s.get("seed"),
             )
             request = GenerationRequest(
@@ -246,15 +283,15 @@ class GenerationWorker:
                 synopsis=prompt.get("synopsis", ""),
                 text_prefix=prompt.get("text", ""),
                 params=params,
-                request_id=f"passage-{passage.pk}",
+                request_id=req["request_id"],
             )
             result = loaded.backend.generate(request, on_text=on_text, cancel=stream.cancel)
             with stream.lock:
                 stream.result = result
                 if result.completion_tokens:
                     stream.tokens = result.completion_tokens
-        except Exception as exc:  # reported on the passage; the worker goes on
-            log.exception("Draft %s failed", passage.pk)
+        except Exception as exc:  # reported to the requester; the worker goes on
+            log.exception("Generation %s failed", req["request_id"])
             with stream.lock:
                 stream.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -273,6 +310,16 @@ class GenerationWorker:
         """Send every stream's new text to its scene (one message per scene), end finished ones."""
         by_scene: dict[int, list[dict]] = {}
         finished: list[Stream] = []
+        for stream in list(self.api_streams.values()):
+            with stream.lock:
+                delta = "".join(stream.pending)
+                stream.pending.clear()
+                done = stream.done
+            if delta:
+                stream.sent_text += delta
+                await self.layer.send(stream.reply_to, {"type": "api.delta", "text": delta})
+            if done:
+                await self._finish_api(stream)
         for stream in list(self.streams.values()):
             with stream.lock:
                 delta = "".join(stream.pending)
@@ -312,6 +359,25 @@ class GenerationWorker:
         if finished:
             self.wakeup.set()
 
+    async def _finish_api(self, stream: Stream) -> None:
+        result = stream.result
+        usage = {
+            "prompt_tokens": getattr(result, "prompt_tokens", None) or 0,
+            "completion_tokens": stream.tokens,
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        await self.layer.send(
+            stream.reply_to,
+            {
+                "type": "api.done",
+                "finish_reason": result.finish_reason if result else "error",
+                "error": stream.error and f"The model failed: {stream.error}",
+                "usage": usage,
+            },
+        )
+        self.api_streams.pop(stream.api_request, None)
+        self.wakeup.set()
+
     async def _finish(self, stream: Stream) -> None:
         result = stream.result
         if stream.error:
@@ -338,6 +404,13 @@ class GenerationWorker:
                 stream = self.streams.get(message["passage"])
                 if stream is not None:
                     stream.cancel.set()
+            elif kind == "generation.cancel_api":
+                stream = self.api_streams.get(message["request"])
+                if stream is not None:
+                    stream.cancel.set()
+                self.api_pending = [
+                    m for m in self.api_pending if m["request"] != message["request"]
+                ]
             elif kind == "generation.catchup":
                 await self._catch_up(message["scene"], message["reply_to"])
 
@@ -372,6 +445,7 @@ class GenerationWorker:
                     if pk in self.streams:
                         self.streams[pk].cancel.set()
             await self._switch_model_if_needed()
+            self._start_api_requests()
             await self._sweep()
 
     async def _switch_model_if_needed(self) -> None:

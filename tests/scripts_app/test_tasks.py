@@ -35,7 +35,10 @@ def test_real_worker_runs_cleanup_over_the_real_broker(settings):
 
     assert not app.conf.task_always_eager and app.conf.broker_url.startswith("redis://")
     _sessions()
-    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+    # Name the queue: an earlier in-process worker may have narrowed the app's queue list.
+    with start_worker(
+        app, perform_ping_check=False, pool="solo", queues=["celery"], loglevel="WARNING"
+    ):
         result = nightly_cleanup.delay()
         assert result.get(timeout=30) == {"expired_sessions": 1}
     assert list(Session.objects.values_list("session_key", flat=True)) == ["new"]

@@ -1,0 +1,136 @@
+"""A scripted rater: a fixed, checkable taste used in place of a human for the feedback loop.
+
+The feedback-loop experiment is: sample several continuations per prompt, rate them, turn
+the ratings into preference pairs (``preference.make_pairs_from_ratings``), run DPO, and
+check that the next round of samples rates higher. A human rater is slow and noisy; this
+rater is instant and deterministic, so the experiment measures the *training loop* and not
+the rater. Its taste is deliberately simple, so anyone can check a score by hand.
+
+The rule (``rate(text, cast)`` returns a float in [1, 5])
+-------------------------------------------------------
+1. **Empty** text (nothing but whitespace) scores **1.0**.
+2. **Character cues.** A cue is a line that
+
+   * comes first in the passage or right after a blank line (as in Fountain),
+   * is followed by a non-empty line (the dialogue or a parenthetical),
+   * is in capitals: letters, digits, spaces and ``. ' - &`` only, at least one letter,
+     optionally followed by an extension in parentheses (``HAMLET (V.O.)``) and/or a
+     dual-dialogue caret ``^``; a line ending in ``:`` (``CUT TO:``) or starting with
+     ``INT``/``EXT``/``EST``/``I/E`` (a scene heading) is not a cue.
+
+   The cue's *name* is the line without its extension/caret, spaces collapsed. It is
+   **on cast** if it equals (case-insensitively) a name in the requested ``cast``.
+   ``cast_term = on-cast cues / all cues`` (0 when there are no cues: a passage without
+   dialogue earns no cast credit). Every off-cast cue therefore pulls the term down.
+3. **Repeated lines.** Take every non-empty line that is not a cue and not a
+   parenthetical (a line wholly in parentheses); compare them with whitespace collapsed
+   and case folded. ``duplicates`` = how many of them already appeared earlier.
+   ``repeat_term = 1 - duplicates / lines`` (1 when every line is new). Cue lines are left
+   out on purpose: the same speaker talking twice is normal, the same sentence twice is a
+   degenerate loop.
+4. ``score = 1 + 2 * cast_term + 2 * repeat_term``.
+
+Examples: a clean exchange between two requested characters scores 5; the same
+exchange where one of two cues names a stranger scores 4; a passage with no cues and no
+repeats scores 3; a passage that loops on one line with off-cast cues only scores about 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Capitals, digits and a little punctuation; must end on a name character (not a space).
+_CUE_RE = re.compile(r"^(?P<name>[A-Z0-9][A-Z0-9 .'\-&]*?[A-Z0-9.']|[A-Z])\s*(?:\([^)]*\))?\s*\^?$")
+# A scene heading (INT. / EXT. / EST. / INT./EXT. / I/E) is all caps too but is not a cue.
+_HEADING_RE = re.compile(r"^(?:INT\./EXT|INT/EXT|I/E|INT|EXT|EST)[. ]")
+
+
+def _norm(s: str) -> str:
+    """Collapse runs of whitespace and case-fold, for comparing names and lines."""
+    return " ".join(s.split()).casefold()
+
+
+def cue_name(line: str) -> str | None:
+    """Return the speaker's name if ``line`` *looks* like a character cue, else None.
+
+    Only the shape of the line is checked here; ``rate`` also requires the blank line
+    before and the dialogue line after.
+    """
+    s = line.strip()
+    if not s or s.endswith(":") or _HEADING_RE.match(s) or not any(c.isalpha() for c in s):
+        return None
+    m = _CUE_RE.match(s)
+    return " ".join(m.group("name").split()) if m else None
+
+
+@dataclass
+class Rating:
+    """The score and the counts it was computed from (handy when debugging the taste)."""
+
+    score: float
+    cues: int = 0  # character cues found
+    on_cast: int = 0  # ... naming someone in the requested cast
+    lines: int = 0  # non-empty, non-cue, non-parenthetical lines
+    duplicates: int = 0  # ... that repeat an earlier one
+    off_cast_names: tuple[str, ...] = ()  # distinct off-cast names, in order of appearance
+
+    @property
+    def cast_term(self) -> float:
+        return self.on_cast / self.cues if self.cues else 0.0
+
+    @property
+    def repeat_term(self) -> float:
+        return 1.0 - self.duplicates / self.lines if self.lines else 1.0
+
+
+def rate_details(text: str, cast: Iterable[str]) -> Rating:
+    """Rate a generated scene passage against the requested cast; return score + counts."""
+    if not text.strip():
+        return Rating(score=1.0)
+    if isinstance(cast, str):  # "HAMLET, HORATIO" as the prompt's cast field shows it
+        cast = cast.split(",")
+    wanted = {_norm(c) for c in cast if c.strip()}
+    lines = text.splitlines()
+    cues = on_cast = content = duplicates = 0
+    off_names: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(lines):
+        line = raw.strip()
+        if not line:
+            continue
+        # Fountain: a cue has a blank line (or the start of the passage) before it and its
+        # dialogue directly after it.
+        prev_blank = i == 0 or not lines[i - 1].strip()
+        next_text = i + 1 < len(lines) and bool(lines[i + 1].strip())
+        name = cue_name(line) if prev_blank and next_text else None
+        if name is not None:
+            cues += 1
+            if _norm(name) in wanted:
+                on_cast += 1
+            elif name not in off_names:
+                off_names.append(name)
+            continue
+        if line.startswith("(") and line.endswith(")"):
+            continue  # a parenthetical such as "(aside)" may well recur
+        content += 1
+        key = _norm(line)
+        if key in seen:
+            duplicates += 1
+        seen.add(key)
+    r = Rating(
+        score=0.0,
+        cues=cues,
+        on_cast=on_cast,
+        lines=content,
+        duplicates=duplicates,
+        off_cast_names=tuple(off_names),
+    )
+    r.score = 1.0 + 2.0 * r.cast_term + 2.0 * r.repeat_term
+    return r
+
+
+def rate(text: str, cast: Iterable[str]) -> float:
+    """Return the scripted rater's score of ``text`` in [1, 5] (see the module docstring)."""
+    return rate_details(text, cast).score
