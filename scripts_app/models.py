@@ -5,7 +5,7 @@ Writes go through ``services.py``; reads of user-owned objects go through ``acce
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 
 
@@ -61,6 +61,8 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    # A member may keep their ratings, comments and choices out of training data.
+    feedback_opt_out = models.BooleanField(default=False)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -281,3 +283,126 @@ class Passage(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in (PassageStatus.QUEUED, PassageStatus.STREAMING)
+
+
+# --- feedback on generated passages ------------------------------------------------------
+
+
+class FeedbackTag(models.Model):
+    """A tag collaborators can put on passages; each project edits its own set."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="feedback_tags")
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="feedback_tag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+DEFAULT_FEEDBACK_TAGS = ["great dialogue", "off-character", "repetitive", "wrong tone", "too long"]
+
+
+class Rating(models.Model):
+    """One collaborator's 1–5 rating of a passage (changeable: one row per user)."""
+
+    passage = models.ForeignKey(Passage, on_delete=models.CASCADE, related_name="ratings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField()
+    tags = models.ManyToManyField(FeedbackTag, blank=True, related_name="ratings")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["passage", "user"], name="rating_one_per_user"),
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="rating_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} rated passage {self.passage_id}: {self.score}"
+
+
+class PassageComment(models.Model):
+    """A comment on a passage, or on a span of it (``anchor_*`` in characters); threaded."""
+
+    passage = models.ForeignKey(Passage, on_delete=models.CASCADE, related_name="comments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    body = models.TextField(max_length=5000)
+    anchor_start = models.PositiveIntegerField(null=True, blank=True)
+    anchor_end = models.PositiveIntegerField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(anchor_start__isnull=True, anchor_end__isnull=True)
+                | Q(
+                    anchor_start__isnull=False,
+                    anchor_end__isnull=False,
+                    anchor_end__gt=F("anchor_start"),
+                ),
+                name="comment_anchor_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on passage {self.passage_id}"
+
+
+class PreferenceSource(models.TextChoices):
+    PICK = "pick", "Picked as best"
+    RANK = "rank", "Ranked higher"
+    ACCEPT = "accept", "Accepted into the scene"
+    EDIT = "edit", "Edited after acceptance"
+
+
+class Preference(models.Model):
+    """``chosen`` was preferred to ``rejected`` for the same prompt.
+
+    For an edit (``source=edit``), the chosen side is the human's text (``chosen_text``)
+    and ``rejected`` is what the model wrote.
+    """
+
+    rejected = models.ForeignKey(Passage, on_delete=models.CASCADE, related_name="preferences_lost")
+    chosen = models.ForeignKey(
+        Passage, on_delete=models.CASCADE, null=True, blank=True, related_name="preferences_won"
+    )
+    chosen_text = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=PreferenceSource.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(chosen__isnull=False) | ~Q(chosen_text=""), name="preference_has_chosen"
+            ),
+            models.CheckConstraint(condition=~Q(chosen=F("rejected")), name="preference_distinct"),
+            models.UniqueConstraint(
+                fields=["user", "chosen", "rejected", "source"],
+                condition=Q(chosen__isnull=False),
+                name="preference_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chosen_id or 'edit'} > {self.rejected_id} ({self.source})"

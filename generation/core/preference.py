@@ -48,14 +48,17 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
+from generation.core.engine import Engine
 from generation.core.model import GPT
 from generation.core.prompting import format_prompt
+from generation.core.rater import rate
+from generation.core.sampling import SamplingParams
 from generation.core.tokenizer import ScriptTokenizer
 
 PROMPT_KEYS = ("heading", "cast", "synopsis", "text_prefix")
@@ -70,6 +73,14 @@ ProgressCallback = Callable[[dict], None]
 class SFTExample:
     prompt: dict  # {"heading", "cast", "synopsis", "text_prefix"} (missing keys = empty)
     completion: str
+
+    def to_dict(self) -> dict:
+        """Return the TRL prompt-completion record ``{"prompt", "completion"}``."""
+        return {"prompt": dict(self.prompt), "completion": self.completion}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SFTExample:
+        return cls(prompt=dict(d["prompt"]), completion=d["completion"])
 
 
 @dataclass
@@ -305,7 +316,9 @@ def sft_train(
     torch.manual_seed(seed)
     data, skipped = encode_sft(tok, examples, model.cfg.block_size)
     if not data:
-        raise ValueError(f"no SFT example fits block_size {model.cfg.block_size}")
+        raise ValueError(
+            f"no SFT examples (given {len(examples)}, none fits block_size {model.cfg.block_size})"
+        )
     was_training = model.training
     model.to(device).train()
     opt = _make_optimizer(model, lr, weight_decay, device)
@@ -320,7 +333,8 @@ def sft_train(
             g["lr"] = cur_lr
         ids, cmask = collate([data[i] for i in batches.next()], tok.pad_id, device)
         # Shift by one: position t reads ids[:t+1] and predicts ids[t+1].
-        x, y, m = ids[:, :-1], ids[:, 1:], cmask[:, 1:]
+        # (contiguous: GPT.forward .view()s the targets and mask.)
+        x, y, m = ids[:, :-1], ids[:, 1:].contiguous(), cmask[:, 1:].contiguous()
         with _autocast(device):
             _, loss = model(x, y, m)  # mean CE over the True positions of m
         opt.zero_grad(set_to_none=True)
@@ -456,15 +470,21 @@ def dpo_train(
     weight_decay: float = 0.0,
     warmup_steps: int = 0,
     grad_clip: float = 1.0,
+    sft_weight: float = 0.0,
 ) -> dict:
     """Train ``policy`` in place with DPO against the frozen ``ref``; return metrics.
+
+    ``sft_weight`` > 0 adds ``sft_weight *`` the chosen completions' mean per-token NLL to
+    the loss (the "DPO + NLL" / RPO recipe). Plain DPO only cares about the *gap* between
+    chosen and rejected, and can push both likelihoods down until the text degrades (seen
+    with a tiny model at lr 1e-3); the NLL term keeps the chosen text likely.
 
     ``ref`` is put in eval mode with ``requires_grad_(False)`` and never changes (the
     function leaves it that way). Because it is frozen and deterministic, its log-probs
     are computed once for every pair up front, under ``no_grad``, instead of every step.
     Metrics (means over the last <=10 steps, on the training batches): ``{"steps",
-    "pairs", "skipped", "loss", "reward_accuracy", "reward_margin", "chosen_reward",
-    "rejected_reward", "loss_first", "train_seconds"}``.
+    "pairs", "skipped", "loss" (the DPO term), "reward_accuracy", "reward_margin",
+    "chosen_reward", "rejected_reward", "chosen_nll", "loss_first", "train_seconds"}``.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError("steps and batch_size must be >= 1")
@@ -474,7 +494,7 @@ def dpo_train(
     block = min(policy.cfg.block_size, ref.cfg.block_size)
     data, skipped = encode_pairs(tok, pairs, block)
     if not data:
-        raise ValueError(f"no preference pair fits block_size {block}")
+        raise ValueError(f"no preference pairs (given {len(pairs)}, none fits block_size {block})")
 
     ref.to(device).eval()
     ref.requires_grad_(False)
@@ -500,8 +520,11 @@ def dpo_train(
             logps = sequence_logps(policy, ids, cmask).float()  # (2B,)
         sel = torch.tensor(idx, device=device)
         loss, cr, rr = dpo_loss(logps[:B], logps[B:], ref_chosen[sel], ref_rejected[sel], beta)
+        # Mean NLL per chosen completion token (for the optional SFT term and for logging).
+        nll = -logps[:B].sum() / cmask[:B, 1:].sum().clamp(min=1)
+        total = loss + sft_weight * nll if sft_weight else loss
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
         opt.step()
         history.append(
@@ -511,6 +534,7 @@ def dpo_train(
                 "reward_margin": (cr - rr).mean().item(),
                 "chosen_reward": cr.mean().item(),
                 "rejected_reward": rr.mean().item(),
+                "chosen_nll": nll.item(),
             }
         )
         report.step(step + 1, lr=cur_lr, **history[-1])
@@ -591,3 +615,44 @@ def make_pairs_from_ratings(
             if score < best_score and best_score - score >= min_margin and text != best_text:
                 pairs.append(PreferencePair(dict(best_prompt), best_text, text))
     return pairs
+
+
+def sample_rated_groups(
+    model: GPT,
+    tok: ScriptTokenizer,
+    prompts: Sequence[dict],
+    *,
+    n: int,
+    params: SamplingParams,
+    seed: int = 0,
+    rate_fn: Callable[[str, dict], float] | None = None,
+    max_batch: int = 32,
+) -> list[list[tuple[dict, str, float]]]:
+    """Sample ``n`` completions per prompt and rate them; return one group per prompt.
+
+    The groups are the input of ``make_pairs_from_ratings``. Every sample gets its own
+    seed (``seed``, ``seed + 1``, ...), so a call is repeatable. ``rate_fn(text, prompt)``
+    defaults to the scripted rater against the prompt's cast (``rater.rate``). All samples
+    run batched through one ``Engine`` (continuous batching); the model's train/eval mode
+    is restored afterwards. Note: a sample cut off by ``max_new_tokens`` is rated as is,
+    and ``encode_example`` will still close it with <|end|> when it is trained on.
+    """
+    if rate_fn is None:
+
+        def rate_fn(text: str, prompt: dict) -> float:
+            return rate(text, prompt.get("cast", ()))
+
+    was_training = model.training
+    total = n * len(prompts)
+    engine = Engine(
+        model, tok.token_bytes, tok.end_id, max_batch=max_batch, max_queue=max(total, 1)
+    )
+    ids = [format_prompt(tok, **prompt_kwargs(p)) for p in prompts for _ in range(n)]
+    sps = [replace(params, seed=seed + k) for k in range(total)]
+    outs = engine.generate(ids, sps)
+    model.train(was_training)
+    groups = []
+    for i, p in enumerate(prompts):
+        texts = [o.text for o in outs[i * n : (i + 1) * n]]
+        groups.append([(p, t, float(rate_fn(t, p))) for t in texts])
+    return groups

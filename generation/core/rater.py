@@ -19,7 +19,8 @@ The rule (``rate(text, cast)`` returns a float in [1, 5])
      ``INT``/``EXT``/``EST``/``I/E`` (a scene heading) is not a cue.
 
    The cue's *name* is the line without its extension/caret, spaces collapsed. It is
-   **on cast** if it equals (case-insensitively) a name in the requested ``cast``.
+   **on cast** if it equals (case-insensitively, spaces collapsed) a name in the requested
+   ``cast`` (a list of names, or one comma-separated string as the prompt shows it).
    ``cast_term = on-cast cues / all cues`` (0 when there are no cues: a passage without
    dialogue earns no cast credit). Every off-cast cue therefore pulls the term down.
 3. **Repeated lines.** Take every non-empty line that is not a cue and not a
