@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 def _run_schedule(stop: threading.Event) -> None:
     from cowrite.celery import app
 
+    app.loader.import_default_modules()  # autodiscovery is lazy: register the tasks now
     schedule = {
         entry["task"]: float(entry["schedule"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }

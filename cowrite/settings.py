@@ -137,7 +137,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            "TEST": {"NAME": str(DATA_DIR / "test_cowrite.sqlite3")},
+            # A file (servers started by tests open it too), one per test run, so two
+            # runs at once (two developers' shells, helpers) do not clobber each other.
+            "TEST": {"NAME": str(DATA_DIR / f"test_cowrite_{os.getpid()}.sqlite3")},
         }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -261,3 +263,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}},
 }
+
+# --- Retraining on feedback (generation/retraining.py, generation/lifecycle.py) -----------
+# The beat checks every 10 minutes; a retraining starts when at least MIN_FEEDBACK ratings/
+# preferences arrived since the active version was made, at most once per INTERVAL.
+CELERY_BEAT_SCHEDULE["maybe-retrain"] = {
+    "task": "generation.tasks.maybe_retrain",
+    "schedule": 10 * 60,
+}
+CELERY_TASK_ROUTES["generation.tasks.retrain_version"] = {"queue": "training"}
+COWRITE_RETRAIN_MIN_FEEDBACK = int(os.environ.get("COWRITE_RETRAIN_MIN_FEEDBACK", "20"))
+COWRITE_RETRAIN_INTERVAL_SECONDS = int(os.environ.get("COWRITE_RETRAIN_INTERVAL_SECONDS", "21600"))
+COWRITE_RETRAIN_BPB_TOLERANCE = 0.02  # gate: held-out bits/byte may be at most 2 % worse
+COWRITE_RETRAIN_CONFIG = {}  # overrides of generation.retraining.RetrainConfig
+COWRITE_PREFERENCE_MIN_MARGIN = 1.0  # mean-rating margin between chosen and rejected
+COWRITE_HELDOUT_FRACTION = 0.2  # share of prompt groups / scenes held out from training

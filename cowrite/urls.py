@@ -7,5 +7,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("generation.urls")),
+    path("", include("scripts_app.urls_formats")),
+    path("", include("scripts_app.urls_feedback")),
     path("", include("scripts_app.urls")),
 ]

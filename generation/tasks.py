@@ -13,3 +13,26 @@ def train_version(version_id: int, corpus_dir: str, resume: bool = False) -> dic
         return {}
     version = training_run(version_id=version_id, corpus_dir=corpus_dir, resume=resume)
     return {"version": version.name, "status": version.status, "metrics": version.metrics}
+
+
+@shared_task(name="generation.tasks.retrain_version", acks_late=False)
+def retrain_version(version_id: int) -> dict:
+    """Retrain a registered version from its parent on the feedback (then the gate)."""
+    from .models import ModelVersion
+    from .retraining import retrain_run
+
+    if not ModelVersion.objects.filter(pk=version_id).exists():
+        return {}
+    version = retrain_run(version_id=version_id)
+    return {"version": version.name, "status": version.status, "metrics": version.metrics}
+
+
+@shared_task(name="generation.tasks.maybe_retrain")
+def maybe_retrain() -> dict:
+    """Beat: start a retraining when enough new feedback exists (see lifecycle.maybe_retrain)."""
+    from .lifecycle import maybe_retrain as check
+    from .lifecycle import reap_stale_runs
+
+    reaped = reap_stale_runs()
+    version = check()
+    return {"started": version.name if version else None, "reaped": reaped}

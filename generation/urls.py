@@ -4,6 +4,10 @@ from . import api, views
 
 urlpatterns = [
     path("models/", views.model_list, name="model_list"),
+    path("models/retrain/", views.model_retrain, name="model_retrain"),
+    path("models/<int:pk>/promote/", views.model_promote, name="model_promote"),
+    path("models/<int:pk>/rollback/", views.model_rollback, name="model_rollback"),
+    path("models/export/<str:kind>.jsonl", views.feedback_export, name="feedback_export"),
     path("account/tokens/", views.api_tokens, name="api_tokens"),
     # The OpenAI-compatible API (token auth, no session, no CSRF).
     path("v1/models", api.models_list, name="api_models"),

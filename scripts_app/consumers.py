@@ -16,19 +16,23 @@ handshake): 4401 not logged in, 4404 no such scene for this user, 4403 membershi
 4400 malformed frame, 4413 frame or document too large.
 """
 
+import asyncio
 import json
 import logging
 import time
+import weakref
 from html import escape
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.template.loader import render_to_string
 from pycrdt import (
     Decoder,
     Doc,
+    Text,
     YMessageType,
     YSyncMessageType,
     create_sync_message,
@@ -37,10 +41,10 @@ from pycrdt import (
     write_var_uint,
 )
 
-from . import documents, events
+from . import documents, events, feedback
 from . import drafts as drafts_service
 from .events import scene_doc_group
-from .models import Membership, Passage, Role, Scene
+from .models import Membership, Passage, Role, Scene, SceneUpdate
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +69,80 @@ def _role_for(user_id: int, project_id: int, scene_id: int) -> Role | None:
     return Role(role) if role else None
 
 
-def _accept_update(user_id: int, project_id: int, scene_id: int, data: bytes) -> Role | None:
-    """Re-check the role and, for an editor, log the update; return the role."""
-    role = _role_for(user_id, project_id, scene_id)
-    if role is not None and role.at_least(Role.EDITOR):
-        documents.append_update(scene_id=scene_id, data=data, user_id=user_id)
-    return role
+def _accept_updates(batch: list[tuple[int, int, int, bytes]]) -> list[Role | None]:
+    """Re-check each sender's role and log the editors' updates, in one transaction.
+
+    ``batch`` holds (user_id, project_id, scene_id, update); return each sender's role
+    (None: not a member, or the scene is not in that project). Three queries whatever
+    the batch size.
+    """
+    scene_ids = {scene_id for _, _, scene_id, _ in batch}
+    scene_project = dict(Scene.objects.filter(pk__in=scene_ids).values_list("pk", "project_id"))
+    roles = {
+        (user_id, project_id): Role(role)
+        for user_id, project_id, role in Membership.objects.filter(
+            user_id__in={u for u, _, _, _ in batch}, project_id__in=set(scene_project.values())
+        ).values_list("user_id", "project_id", "role")
+    }
+    results, rows = [], []
+    for user_id, project_id, scene_id, data in batch:
+        role = (
+            roles.get((user_id, project_id)) if scene_project.get(scene_id) == project_id else None
+        )
+        results.append(role)
+        if role is not None and role.at_least(Role.EDITOR):
+            rows.append(SceneUpdate(scene_id=scene_id, data=data, user_id=user_id))
+    with transaction.atomic():
+        SceneUpdate.objects.bulk_create(rows)
+    return results
+
+
+class UpdateLogWriter:
+    """Writes the updates that this process's sockets accept, in batches.
+
+    Each update still counts as saved only once its row is committed (the socket awaits
+    that before relaying it), but the updates that arrive while one batch is being written
+    go together in the next: one thread hop and three queries for many keystrokes, so a
+    burst of typing by many editors does not queue up behind one write each. There is no
+    timer: a lone keystroke is written at once.
+    """
+
+    _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def for_running_loop(cls) -> "UpdateLogWriter":
+        loop = asyncio.get_running_loop()
+        writer = cls._by_loop.get(loop)
+        if writer is None:
+            writer = cls._by_loop[loop] = cls()
+        return writer
+
+    def __init__(self):
+        self.pending: list[tuple[tuple, asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def append(
+        self, user_id: int, project_id: int, scene_id: int, data: bytes
+    ) -> Role | None:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append(((user_id, project_id, scene_id, data), future))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                roles = await database_sync_to_async(_accept_updates)([item for item, _ in batch])
+            except Exception as exc:  # the database is unreachable: every sender hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), role in zip(batch, roles, strict=True):
+                if not future.done():
+                    future.set_result(role)
 
 
 def _awareness_removal(client_ids: dict[int, int]) -> bytes:
@@ -174,11 +246,11 @@ class SceneDocConsumer(AsyncWebsocketConsumer):
             return  # an empty step 2 (the client had nothing new): nothing to store or relay
         # Not "did the state vector move": a pure deletion leaves it unchanged.
         self.mirror.apply_update(update)  # raises on a malformed update (MALFORMED)
-        if len(documents.doc_text(self.mirror)) > settings.COWRITE_SCENE_TEXT_MAX_CHARS:
+        if self._too_long():
             await self._reload_mirror()
             await self.close(code=4413)
             return
-        role = await database_sync_to_async(_accept_update)(
+        role = await UpdateLogWriter.for_running_loop().append(
             self.user_id, self.project_id, self.scene_id, update
         )
         self.role, self.role_checked = role, time.monotonic()
@@ -203,6 +275,16 @@ class SceneDocConsumer(AsyncWebsocketConsumer):
                 "update": True,
             },
         )
+
+    def _too_long(self) -> bool:
+        """Say whether the document is over the scene text limit (cheaply, per keystroke).
+
+        ``len()`` of a pycrdt Text is its UTF-8 size, which is at least its length in
+        characters: only a text that big needs to be counted exactly.
+        """
+        limit = settings.COWRITE_SCENE_TEXT_MAX_CHARS
+        ytext = self.mirror.get(documents.TEXT_NAME, type=Text)
+        return len(ytext) > limit and len(str(ytext)) > limit
 
     async def _reload_mirror(self) -> None:
         state = await database_sync_to_async(documents.load_state)(self.scene_id)
@@ -386,10 +468,12 @@ class SceneRoomConsumer(AsyncWebsocketConsumer):
         if await self._recheck_role() is None:
             return
         # Escaped once here; the same text goes to everyone, so no template per token.
+        # data-t: when the worker sent it (ms since the epoch), for latency measurements.
+        sent = int(event.get("sent_at", 0) * 1000)
         await self.send(
             text_data="".join(
                 f'<div hx-swap-oob="beforeend:#passage-{int(i["passage"])}-text">'
-                f'<span data-seq="{int(i["seq"])}">{escape(i["text"])}</span></div>'
+                f'<span data-seq="{int(i["seq"])}" data-t="{sent}">{escape(i["text"])}</span></div>'
                 for i in event["items"]
             )
         )
@@ -433,7 +517,12 @@ class SceneRoomConsumer(AsyncWebsocketConsumer):
         if passage is None:
             return ""
         drafts_service.with_queue_positions([passage])
+        feedback.feedback_summary([passage], viewer=self.user)
         return render_to_string(
             "partials/passage.html",
             {"passage": passage, "can_edit": self.role.at_least(Role.EDITOR), "oob": True},
         )
+
+    async def feedback_changed(self, event):
+        for passage_id in event["passages"]:
+            await self._send_card(passage_id)

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import documents, events
+from . import documents, events, feedback
 from .models import DraftTask, Passage, PassageStatus, RevisionOrigin, Scene
 
 PRESETS = {
@@ -295,6 +295,7 @@ def passage_accept(*, passage: Passage, user, mode: str):
         _set_text(scene, new_text, user)
         scene.head, scene.last_edited_by = revision, user
         scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
+        feedback.preference_from_accept(passage=passage, user=user)
         events.draft_final(scene.pk, passage.pk)
     return revision
 
@@ -456,6 +457,7 @@ def recent_groups(scene: Scene, limit: int = 20) -> list[list[Passage]]:
             .order_by("-queued_at", "alternative")
         )
     )
+    feedback.feedback_summary(passages)
     by_group: dict = {}
     for p in passages:
         by_group.setdefault(p.group, []).append(p)

@@ -77,3 +77,11 @@ def enqueue_generation(passage_ids: list[int]) -> None:
 def cancel_generation(passage_id: int) -> None:
     """Ask every worker to stop a passage (the one running it does)."""
     _send_after_commit(GENERATION_WORKERS, {"type": "generation.cancel", "passage": passage_id})
+
+
+def feedback_changed(scene_id: int, passage_ids: list[int]) -> None:
+    """Tell the scene's pages that feedback on these passages changed: re-render the cards."""
+    _send_after_commit(
+        scene_room_group(scene_id),
+        {"type": "feedback.changed", "passages": [int(p) for p in passage_ids]},
+    )

@@ -52,9 +52,10 @@ class ImportSummary:
 
 def split_notes(notes: str) -> tuple[str, str | None]:
     """Return (the user's notes, the front matter below the marker or None)."""
-    head, marker, front = (notes or "").partition(FRONT_MATTER_MARKER)
+    notes = _lf(notes or "")  # notes saved from a browser textarea have CRLF line ends
+    head, marker, front = notes.partition(FRONT_MATTER_MARKER)
     if not marker:
-        return notes or "", None
+        return notes, None
     return head.rstrip("\n"), front.removeprefix("\n")
 
 
@@ -186,7 +187,9 @@ def _store(*, user, imported, filename: str, project: Project | None) -> Project
         for i, (heading, text, _) in enumerate(rows)
     )
     if scenes and scenes[0].pk is None:  # a backend without RETURNING
-        scenes = list(Scene.objects.filter(project=project, position__gte=start).order_by("position"))
+        scenes = list(
+            Scene.objects.filter(project=project, position__gte=start).order_by("position")
+        )
     revisions = Revision.objects.bulk_create(
         Revision(scene=scene, number=1, text=scene.text, author=user, origin=RevisionOrigin.IMPORT)
         for scene in scenes
@@ -206,9 +209,7 @@ def _store(*, user, imported, filename: str, project: Project | None) -> Project
         Through(scene_id=scene.pk, character_id=by_name[name].pk)
         for scene, (_, _, cast) in zip(scenes, rows, strict=True)
         for name in dict.fromkeys(
-            services.normalize_character_name(n)
-            for n in cast
-            if n not in summary.skipped_cues
+            services.normalize_character_name(n) for n in cast if n not in summary.skipped_cues
         )
     )
     summary.scenes = len(scenes)

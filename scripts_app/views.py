@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import drafts, services
+from . import drafts, feedback, services
 from .access import (
     access_character,
     access_membership,
@@ -47,8 +47,12 @@ def _form_errors(form) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
-def _fail(request, message: str, to: str, status: int = 400):
-    """Report a rejected action: a message and a redirect, or a 400 fragment for htmx."""
+def _fail(request, message: str, to: str, status: int = 422):
+    """Report a rejected action: a message and a redirect, or a 4xx fragment for htmx.
+
+    422, not 400: with DEBUG on, django-htmx's debug script replaces the whole page with
+    the body of any 400/403/404/500 answer to an htmx request.
+    """
     if request.htmx:
         return render(request, "partials/error.html", {"message": message}, status=status)
     messages.error(request, message)
@@ -352,7 +356,7 @@ def _navigator(project):
     )
 
 
-def _scene_context(membership, scene, *, text_form=None, conflict=None):
+def _scene_context(request, membership, scene, *, text_form=None, conflict=None):
     project = membership.project
     characters = list(project.characters.all())
     revisions = scene.revisions.select_related("author").only(
@@ -377,6 +381,7 @@ def _scene_context(membership, scene, *, text_form=None, conflict=None):
             },
         ),
         "conflict": conflict,
+        **drafts_context(request, membership, scene),
     }
 
 
@@ -391,7 +396,7 @@ def scene_detail(request, project_id, scene_id):
         if conflict_rev is not None:
             conflict = _conflict_context(scene, conflict_rev)
     return render(
-        request, "scene_detail.html", _scene_context(membership, scene, conflict=conflict)
+        request, "scene_detail.html", _scene_context(request, membership, scene, conflict=conflict)
     )
 
 
@@ -441,7 +446,7 @@ def scene_save(request, project_id, scene_id):
         )
     except ValidationError as exc:
         # Keep what was typed on the page: re-render with the form, not a redirect.
-        context = _scene_context(membership, scene, text_form=form)
+        context = _scene_context(request, membership, scene, text_form=form)
         context["save_error"] = _errors(exc)
         return render(request, "scene_detail.html", context, status=400)
     if result.conflict:
@@ -621,6 +626,7 @@ def _passage(user, project_id, scene_id, passage_id, need):
 def passage_card(request, project_id, scene_id, passage_id):
     membership, _, passage = _passage(request.user, project_id, scene_id, passage_id, Role.VIEWER)
     drafts.with_queue_positions([passage])
+    feedback.feedback_summary([passage], viewer=request.user)
     return render(
         request,
         "partials/passage.html",

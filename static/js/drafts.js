@@ -79,3 +79,129 @@
     }
   });
 })();
+
+// Feedback on drafts (rate, tag, comment, pick, rank, record an edit): htmx forms in each
+// card. What follows only keeps them pleasant while cards re-render live.
+(function () {
+  "use strict";
+  if (!document.getElementById("drafts-panel")) return;
+
+  // A refused action on a draft (feedback, accept, retry) answers 4xx with a message
+  // aimed at a message slot; htmx 2 drops 4xx bodies unless told to swap them.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    const status = event.detail.xhr.status;
+    const elt = event.detail.elt;
+    if (status >= 400 && status < 500 && elt && elt.closest && elt.closest(".passage-feedback, .passage-actions")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // A card re-rendered by someone else's action must not eat what this user is typing:
+  // keep typed text, open/closed panels, the comment's selected span, and the focus.
+  function stash(root, skip) {
+    const state = { text: {}, open: {}, anchors: {}, focus: null };
+    root.querySelectorAll("textarea[id]").forEach(function (t) {
+      if (t.value !== t.defaultValue && !(skip && skip.contains(t))) state.text[t.id] = t.value;
+    });
+    root.querySelectorAll("details[id]").forEach(function (d) { state.open[d.id] = d.open; });
+    root.querySelectorAll("form.fb-comment[id]").forEach(function (f) {
+      if (f.elements.anchor_start.value && !(skip && skip.contains(f))) {
+        state.anchors[f.id] = anchorOfForm(f);
+      }
+    });
+    const active = document.activeElement;
+    if (active && active.id && root.contains(active) && !(skip && skip.contains(active))) {
+      state.focus = { id: active.id, start: active.selectionStart, end: active.selectionEnd };
+    }
+    return state;
+  }
+
+  function restore(state) {
+    for (const [id, value] of Object.entries(state.text)) {
+      const t = document.getElementById(id);
+      if (t) t.value = value;
+    }
+    for (const [id, open] of Object.entries(state.open)) {
+      const d = document.getElementById(id);
+      if (d && d.open !== open) d.open = open;
+    }
+    for (const [id, anchor] of Object.entries(state.anchors)) {
+      const f = document.getElementById(id);
+      if (f) setAnchor(f, anchor);
+    }
+    if (state.focus) {
+      const el = document.getElementById(state.focus.id);
+      if (el) {
+        el.focus();
+        if (state.focus.start != null && el.setSelectionRange) {
+          el.setSelectionRange(state.focus.start, state.focus.end);
+        }
+      }
+    }
+  }
+
+  document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+    const target = event.detail.target;
+    if (!target.closest || !target.closest(".passage, .passage-feedback")) return;
+    const state = stash(target, null);
+    setTimeout(function () { restore(state); }, 0);
+  });
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    const target = event.detail.target;
+    if (!target || !target.classList || !target.classList.contains("passage-feedback")) return;
+    if (!event.detail.shouldSwap) return;
+    // The form that was sent starts afresh; the others keep what was typed.
+    const state = stash(target, event.detail.requestConfig && event.detail.requestConfig.elt);
+    setTimeout(function () { restore(state); }, 0);
+  });
+
+  // Comment on a span: the words selected in a finished draft's text become the anchor of
+  // the next comment on that card, in characters (code points) as the server counts them.
+  function anchorOfForm(form) {
+    return {
+      start: form.elements.anchor_start.value,
+      end: form.elements.anchor_end.value,
+      text: form.elements.anchor_text.value,
+    };
+  }
+
+  function setAnchor(form, anchor) {
+    form.elements.anchor_start.value = anchor ? anchor.start : "";
+    form.elements.anchor_end.value = anchor ? anchor.end : "";
+    form.elements.anchor_text.value = anchor ? anchor.text : "";
+    const line = form.querySelector(".fb-anchor");
+    if (line) {
+      line.hidden = !anchor;
+      line.querySelector("[data-anchor-quote]").textContent = anchor
+        ? anchor.text.length > 80 ? anchor.text.slice(0, 79) + "…" : anchor.text
+        : "";
+    }
+  }
+
+  function onSelect() {
+    const sel = window.getSelection();
+    if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return;
+    const range = sel.getRangeAt(0);
+    const start = range.startContainer.nodeType === 1 ? range.startContainer : range.startContainer.parentElement;
+    const box = start && start.closest(".passage-text");
+    if (!box || !box.contains(range.endContainer)) return;
+    const card = box.closest(".passage");
+    const form = card && document.getElementById(card.id + "-comment-form");
+    if (!form) return;
+    const before = document.createRange();
+    before.selectNodeContents(box);
+    before.setEnd(range.startContainer, range.startOffset);
+    const quote = range.toString();
+    const from = Array.from(before.toString()).length;
+    setAnchor(form, { start: String(from), end: String(from + Array.from(quote).length), text: quote });
+  }
+  document.addEventListener("mouseup", onSelect);
+  document.addEventListener("keyup", function (event) { if (event.shiftKey) onSelect(); });
+
+  document.body.addEventListener("click", function (event) {
+    const clear = event.target.closest && event.target.closest("[data-anchor-clear]");
+    if (clear) setAnchor(clear.closest("form"), null);
+  });
+  // After a comment is sent, its anchor is spent (the form re-renders empty).
+})();

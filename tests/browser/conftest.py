@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import DaphneServer
+from tests.support.servers import DaphneServer, generation_stack
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -75,6 +75,18 @@ def page(new_page):
 def app_server(transactional_db):
     """The app under Daphne (websockets included), on the test database."""
     with DaphneServer() as server:
+        yield server
+
+
+@pytest.fixture
+def app_stack(transactional_db, settings, tmp_path):
+    """The app with generation and a tiny model: one embedded process, or Daphne plus a
+    generation worker process when REDIS_URL is set."""
+    from tests.support.models import register_tiny_version
+
+    settings.MODEL_DIR = tmp_path / "models"
+    register_tiny_version(settings.MODEL_DIR)
+    with generation_stack() as (server, _):
         yield server
 
 

@@ -1,8 +1,6 @@
 """The OpenAI-compatible API, through the official ``openai`` client, against a real server
 and a real generation worker (in-process in the embedded pass, separate with Redis)."""
 
-import os
-
 import openai
 import pytest
 from django.urls import reverse
@@ -10,22 +8,17 @@ from django.urls import reverse
 from generation.api import token_create
 from generation.models import ApiToken
 from tests.support.models import register_tiny_version
-from tests.support.servers import DaphneServer, WorkerProcess
+from tests.support.servers import generation_stack
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-REDIS = bool(os.environ.get("REDIS_URL"))
 
 
 @pytest.fixture
 def stack(settings, tmp_path, db):
     settings.MODEL_DIR = tmp_path / "models"
     register_tiny_version(settings.MODEL_DIR)
-    server = DaphneServer(serve=not REDIS).start()
-    worker = WorkerProcess().start() if REDIS else None
-    yield server
-    if worker is not None:
-        worker.stop()
-    server.stop()
+    with generation_stack() as (server, _):
+        yield server
 
 
 @pytest.fixture

@@ -9,23 +9,16 @@ import random
 from collections import Counter
 
 import pytest
-from django.test import Client
 
 from scripts_app import documents, services
 from scripts_app.models import Revision, RevisionOrigin, Scene, SceneUpdate
-from tests.support.servers import DaphneServer, http_post
+from tests.support.servers import DaphneServer, http_post, session_for
 from tests.support.threads import in_thread, run_async
 from tests.support.yclient import YClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 SPICE = ["—", "’", "é", "😀", "“", "ß", "漢"]
-
-
-def session_for(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
 
 
 @pytest.fixture
@@ -366,3 +359,25 @@ def test_a_long_scene_with_heavy_history_syncs_over_one_mebibyte(server, team):
 
     ok, (a, b) = run_async(run())
     assert ok and a == b == "Still editable. " + expected
+
+
+def test_an_edit_past_the_scene_size_limit_is_refused(server, team, settings):
+    scene = team.scenes[0]
+
+    async def run():
+        big, other = make_client(server, team, "editor"), make_client(server, team, "owner")
+        for c in (big, other):
+            await c.connect()
+            await asyncio.wait_for(c.synced.wait(), 20)
+        await big.insert(0, "é" * (settings.COWRITE_SCENE_TEXT_MAX_CHARS + 1))
+        await wait_for(lambda: big.close_code is not None, 10)
+        await other.insert(0, "Still fine. ")
+        await asyncio.sleep(0.5)
+        values = big.close_code, other.value()
+        await other.disconnect()
+        return values
+
+    code, other_text = run_async(run())
+    assert code == 4413
+    assert "é" * 10 not in other_text and other_text.startswith("Still fine. ")
+    assert "é" * 10 not in documents.doc_text(documents.load(scene.pk).doc)

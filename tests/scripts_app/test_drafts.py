@@ -6,23 +6,16 @@ import asyncio
 import os
 
 import pytest
-from django.test import Client
 
 from scripts_app import drafts
 from scripts_app.models import Passage, PassageStatus, Revision, RevisionOrigin
 from tests.support.models import register_tiny_version
 from tests.support.roomclient import RoomClient
-from tests.support.servers import DaphneServer, WorkerProcess
+from tests.support.servers import generation_stack, session_for
 from tests.support.threads import in_thread, run_async
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 REDIS = bool(os.environ.get("REDIS_URL"))
-
-
-def session_for(user) -> str:
-    c = Client()
-    c.force_login(user)
-    return c.cookies["sessionid"].value
 
 
 @pytest.fixture
@@ -34,13 +27,8 @@ def model(settings, tmp_path):
 @pytest.fixture
 def stack(team, model):
     """Web + generation: one embedded process, or Daphne + a worker process with Redis."""
-    env = {"COWRITE_GENERATION_STALE_SECONDS": "3"}
-    server = DaphneServer(serve=not REDIS, env=env).start()
-    worker = WorkerProcess(env=env).start() if REDIS else None
-    yield server, worker
-    if worker is not None:
-        worker.stop()
-    server.stop()
+    with generation_stack(env={"COWRITE_GENERATION_STALE_SECONDS": "3"}) as pair:
+        yield pair
 
 
 def room(server, team, who, scene=None):
@@ -345,9 +333,9 @@ def test_accepting_a_passage_appends_or_replaces_as_a_revision(team, model, clie
         {"mode": "append"},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 400 and "Only a finished draft" in response.content.decode()
+    assert response.status_code == 422 and "Only a finished draft" in response.content.decode()
     response = client.post(url, {"mode": "replace"}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 400 and "has changed since" in response.content.decode()
+    assert response.status_code == 422 and "has changed since" in response.content.decode()
 
 
 def test_prompt_builder_fits_the_budget_and_records_what_it_cut(team, model):
@@ -393,3 +381,43 @@ def test_prompt_builder_fits_the_budget_and_records_what_it_cut(team, model):
     )
     assert "Before this: INT. STATION - NIGHT — Alarms." in short.synopsis
     assert "Cast: MARA — Engineer" in short.synopsis and short.dropped == []
+
+
+def test_switching_the_active_version_keeps_streams_in_flight(stack, team, settings):
+    from generation import services as gen_services
+    from generation.models import ModelVersion
+    from tests.support.models import build_tiny_version
+
+    server, _ = stack
+    scene = team.scenes[0]
+    build_tiny_version(settings.MODEL_DIR / "tiny-test-v2", seed=1)
+    v2 = ModelVersion.objects.create(
+        name="tiny-test-v2", preset="test", folder="tiny-test-v2", status="candidate"
+    )
+
+    async def run():
+        editor = room(server, team, "editor")
+        await editor.connect()
+        await asyncio.sleep(0.3)
+        await editor.request_draft(task="new", max_new_tokens=500, seed=21)
+        assert await until(lambda: editor.deltas)
+        first = await in_thread(lambda: Passage.objects.get(scene=scene))
+        await in_thread(gen_services.version_activate, version=v2)
+        await asyncio.sleep(1.5)  # the worker looks between batches (every second)
+        await editor.request_draft(task="new", max_new_tokens=20, seed=22)
+        assert await until(lambda: Passage.objects.filter(scene=scene).count() == 2)
+        ids = await in_thread(
+            lambda: list(Passage.objects.filter(scene=scene).values_list("pk", flat=True))
+        )
+        assert await until(_done(ids), 90)
+        await until(lambda: all(editor.cards.get(i) for i in ids), 10)
+        text = editor.streamed_text(first.pk)
+        await editor.close()
+        return first.pk, text
+
+    first_id, streamed = run_async(run())
+    first = Passage.objects.get(pk=first_id)
+    second = Passage.objects.exclude(pk=first_id).get(scene=scene)
+    assert first.status == PassageStatus.DONE and first.model_version.name == "tiny-test-v1"
+    assert streamed == first.text  # not dropped, not cut
+    assert second.status == PassageStatus.DONE and second.model_version.name == "tiny-test-v2"

@@ -13,7 +13,7 @@ import time
 import websockets
 
 DELTA_RE = re.compile(
-    r'<div hx-swap-oob="beforeend:#passage-(\d+)-text"><span data-seq="(\d+)">(.*?)</span></div>',
+    r'<div hx-swap-oob="beforeend:#passage-(\d+)-text"><span data-seq="(\d+)" data-t="(\d+)">(.*?)</span></div>',
     re.S,
 )
 TEXT_RE = re.compile(
@@ -36,7 +36,7 @@ class RoomClient:
         self.card_texts: dict[int, str] = {}
         self.errors: list[str] = []
         self.frames = 0
-        self.on_delta = None  # optional callback(passage, seq, text, received_at)
+        self.on_delta = None  # optional callback(passage, seq, text, received_at, sent_at)
 
     async def connect(self) -> None:
         self.ws = await websockets.connect(self.url, additional_headers=self.headers, max_size=None)
@@ -58,7 +58,7 @@ class RoomClient:
         ws = self.ws
         try:
             async for frame in ws:
-                received_at = time.perf_counter()
+                received_at = time.time()
                 self.frames += 1
                 self._parse(frame, received_at)
         except websockets.ConnectionClosed:
@@ -67,11 +67,11 @@ class RoomClient:
             self.close_code = ws.close_code
 
     def _parse(self, frame: str, received_at: float) -> None:
-        for pid, seq, text in DELTA_RE.findall(frame):
+        for pid, seq, sent, text in DELTA_RE.findall(frame):
             pid, seq, text = int(pid), int(seq), html.unescape(text)
             self.deltas.setdefault(pid, []).append((seq, text))
             if self.on_delta:
-                self.on_delta(pid, seq, text, received_at)
+                self.on_delta(pid, seq, text, received_at, int(sent) / 1000)
         for pid, status in CARD_RE.findall(frame):
             self.cards[int(pid)] = status
         for pid, seq, text in TEXT_RE.findall(frame):

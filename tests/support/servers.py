@@ -1,5 +1,6 @@
 """A real Daphne server in a subprocess, serving the app against the test database."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -18,6 +19,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def session_for(user) -> str:
+    """Log ``user`` in and return the session cookie value a browser would send."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def _child_env(extra: dict | None) -> dict:
+    """The environment of a server or worker process: the test database and model folder."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url_for_current_connection(),
+        "DJANGO_SETTINGS_MODULE": "cowrite.settings",
+        "MODEL_DIR": str(settings.MODEL_DIR),
+        "PYTHONUNBUFFERED": "1",
+        **(extra or {}),
+    }
 
 
 def database_url_for_current_connection() -> str:
@@ -48,14 +70,7 @@ class DaphneServer:
         self.port = port or free_port()
         self.app = app
         self.serve = serve
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url_for_current_connection(),
-            "DJANGO_SETTINGS_MODULE": "cowrite.settings",
-            "MODEL_DIR": str(settings.MODEL_DIR),
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
+        self.env = _child_env(env)
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.gettempdir()) / f"cowrite-daphne-{self.port}.log"
 
@@ -180,14 +195,7 @@ class WorkerProcess:
     """``manage.py generation_worker`` in a subprocess (needs REDIS_URL), killable."""
 
     def __init__(self, env: dict | None = None):
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url_for_current_connection(),
-            "DJANGO_SETTINGS_MODULE": "cowrite.settings",
-            "MODEL_DIR": str(settings.MODEL_DIR),
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
+        self.env = _child_env(env)
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.gettempdir()) / f"cowrite-worker-{os.getpid()}.log"
 
@@ -213,3 +221,19 @@ class WorkerProcess:
             self.process.wait()
         self.process = None
         self.log.close()
+
+
+@contextlib.contextmanager
+def generation_stack(env: dict | None = None):
+    """The app with generation: one embedded ``manage.py serve`` process, or, with
+    REDIS_URL set, Daphne plus a separate ``generation_worker`` process. Yields
+    ``(server, worker_or_None)``."""
+    redis = bool(os.environ.get("REDIS_URL"))
+    server = DaphneServer(serve=not redis, env=env).start()
+    worker = WorkerProcess(env=env).start() if redis else None
+    try:
+        yield server, worker
+    finally:
+        if worker is not None:
+            worker.stop()
+        server.stop()

@@ -77,7 +77,6 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data created. Log in at http://127.0.0.1:8000 as "
-                f"'{DEMO_USERNAME}' with password '{DEMO_PASSWORD}'."
+                f"Demo data created. Log in as '{DEMO_USERNAME}' with password '{DEMO_PASSWORD}'."
             )
         )

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views_formats as views
+
+urlpatterns = [
+    path("projects/import/", views.script_import_new, name="script_import_new"),
+    path("projects/<int:project_id>/import/", views.script_import_into, name="script_import_into"),
+    path("projects/<int:project_id>/export/", views.script_export, name="script_export"),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/export/",
+        views.scene_export,
+        name="scene_export",
+    ),
+    path("projects/<int:project_id>/reports/", views.script_reports, name="script_reports"),
+    path("projects/<int:project_id>/length/", views.script_length, name="script_length"),
+]

@@ -1,0 +1,235 @@
+"""Views for screenplay import, export and reports. Thin: access checks through
+``access.py``, writes through ``imports.script_import``, files from ``exports``.
+
+Imports run inside the request: a 120-page script imports in about 10 ms (a 10 MB one in
+about 1.5 s), so a background job would only add latency; the form shows a progress line
+(htmx ``hx-indicator``) while the upload and import run.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import exports, imports
+from .access import access_project, access_scene
+from .formats import fountain, reports
+from .models import Role, Scene
+
+ACCEPT = ".fountain,.fdx,.txt,.spmd,.text"
+BAD_EXPORT = (
+    "Choose a format (Fountain, Final Draft, PDF or HTML) and a paper size (US Letter or A4)."
+)
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(
+        choices=[(k, v[2]) for k, v in exports.FORMATS.items()],
+        initial="pdf",
+        widget=forms.RadioSelect,
+    )
+    paper = forms.ChoiceField(choices=[("letter", "US Letter"), ("a4", "A4")], required=False)
+    numbers = forms.BooleanField(required=False, label="Scene numbers in the margins (PDF)")
+
+
+class _UploadLimit(FileUploadHandler):
+    """Stop reading an upload as soon as it passes the limit (nothing big hits the disk)."""
+
+    def __init__(self, request, max_bytes: int):
+        super().__init__(request)
+        self.max_bytes = max_bytes
+        self.too_big = False
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.max_bytes:
+            self.too_big = True
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def _limit_mb() -> str:
+    return f"{settings.COWRITE_UPLOAD_MAX_BYTES / (1024 * 1024):g} MB"
+
+
+def _import_page(request, *, project, error: str = "", status: int = 200):
+    action = (
+        reverse("script_import_into", args=[project.pk])
+        if project
+        else reverse("script_import_new")
+    )
+    context = {"project": project, "action": action, "error": error, "accept": ACCEPT}
+    context["limit"] = _limit_mb()
+    if request.htmx:
+        # htmx swaps only 2xx responses: the form comes back with its message in it.
+        return render(request, "formats/partials/import_form.html", context)
+    return render(request, "formats/import.html", context, status=status)
+
+
+def _import(request, project=None):
+    if request.method == "GET":
+        return _import_page(request, project=project)
+    limit = _UploadLimit(request, settings.COWRITE_UPLOAD_MAX_BYTES)
+    request.upload_handlers.insert(0, limit)
+    return _import_post(request, project, limit)
+
+
+@csrf_protect
+def _import_post(request, project, limit):
+    upload = request.FILES.get("file")
+    if limit.too_big:
+        error = f"This file is too large: the limit is {_limit_mb()}. Upload a smaller file."
+        return _import_page(request, project=project, error=error, status=400)
+    if upload is None:
+        error = "Choose a .fountain, .fdx or plain text file to import."
+        return _import_page(request, project=project, error=error, status=400)
+    try:
+        result = imports.script_import(
+            user=request.user, upload=upload, filename=upload.name, project=project
+        )
+    except ValidationError as exc:
+        error = " ".join(exc.messages) + " Nothing was imported."
+        return _import_page(request, project=project, error=error, status=400)
+    summary = result.import_summary
+    text = (
+        f"Imported {summary.scenes} scene{'s' if summary.scenes != 1 else ''} and "
+        f"{summary.characters_new} new character{'s' if summary.characters_new != 1 else ''}"
+    )
+    if summary.characters_reused:
+        text += f" ({summary.characters_reused} already in the project)"
+    text += "."
+    if summary.kept_in_notes:
+        text += " The title page and opening text are kept in the project notes."
+    messages.success(request, text)
+    if summary.skipped_cues:
+        messages.warning(
+            request,
+            "These cues are not valid character names and were left out of the cast: "
+            + ", ".join(summary.skipped_cues[:10])
+            + ". Rename them in the scenes, then add them as characters.",
+        )
+    if request.htmx:
+        return HttpResponseClientRedirect(result.get_absolute_url())
+    return redirect(result)
+
+
+# CSRF is checked in ``_import_post``, after the upload limit is installed: Django's CSRF
+# middleware would otherwise read the whole body before the view runs.
+@csrf_exempt
+@login_required
+@require_http_methods(["GET", "POST"])
+def script_import_new(request):
+    return _import(request)
+
+
+@csrf_exempt
+@login_required
+@require_http_methods(["GET", "POST"])
+def script_import_into(request, project_id):
+    membership = access_project(request.user, project_id, Role.EDITOR)
+    return _import(request, membership.project)
+
+
+def _download(export: exports.Export) -> HttpResponse:
+    response = HttpResponse(export.content, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_GET
+def script_export(request, project_id):
+    """The export form (no format chosen) or the download of the whole script."""
+    membership = access_project(request.user, project_id)
+    project = membership.project
+    if "format" not in request.GET:
+        scenes = Scene.objects.filter(project=project).only("id", "position", "heading")
+        return render(
+            request,
+            "formats/export.html",
+            {"project": project, "form": ExportForm(), "scenes": scenes},
+        )
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, BAD_EXPORT)
+        return redirect("script_export", project_id=project.pk)
+    data = form.cleaned_data
+    return _download(
+        exports.export_project(
+            project, data["format"], paper=data["paper"] or "letter", numbers=data["numbers"]
+        )
+    )
+
+
+@login_required
+@require_GET
+def scene_export(request, project_id, scene_id):
+    _, scene = access_scene(request.user, project_id, scene_id)
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, BAD_EXPORT)
+        return redirect("script_export", project_id=project_id)
+    data = form.cleaned_data
+    return _download(
+        exports.export_scene(
+            scene, data["format"], paper=data["paper"] or "letter", numbers=data["numbers"]
+        )
+    )
+
+
+def _duration(seconds: int) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min" if minutes else f"{seconds} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+@login_required
+@require_GET
+def script_reports(request, project_id):
+    membership = access_project(request.user, project_id)
+    project = membership.project
+    scenes = list(
+        Scene.objects.filter(project=project).only("id", "position", "heading", "text", "project")
+    )
+    report = reports.script_report(fountain.parse(exports.project_source(project, scenes)))
+    rows = []
+    for row in report.scenes:
+        scene = scenes[row.index] if len(report.scenes) == len(scenes) else None
+        rows.append({"r": row, "scene": scene, "time": _duration(row.seconds)})
+    return render(
+        request,
+        "formats/reports.html",
+        {
+            "project": project,
+            "report": report,
+            "rows": rows,
+            "total_time": _duration(report.seconds),
+            "mismatch": len(report.scenes) != len(scenes),
+            "scene_count": len(scenes),
+        },
+    )
+
+
+@login_required
+@require_GET
+def script_length(request, project_id):
+    """The header fragment "N pages · ~M min", loaded after the project page."""
+    membership = access_project(request.user, project_id)
+    report = exports.project_report(membership.project)
+    return render(
+        request,
+        "formats/partials/length.html",
+        {"project": membership.project, "report": report, "time": _duration(report.seconds)},
+    )

@@ -1,0 +1,399 @@
+"""The learning loop: dataset rules, export, gate, retraining, promote/rollback, schedule."""
+
+import json
+import os
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from generation import datasets, lifecycle, retraining, services
+from generation.models import ModelVersion, VersionStatus
+from scripts_app.models import Passage, Preference, Rating, Revision
+from tests.conftest import make_user
+from tests.support.models import register_tiny_version
+
+SMALL = {"sft_steps": 2, "dpo_steps": 2, "batch_size": 2, "eval_max_tokens": 2000}
+
+
+@pytest.fixture
+def model_dir(settings, tmp_path):
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.DATA_DIR = tmp_path
+    settings.COWRITE_RETRAIN_CONFIG = SMALL
+    return settings.MODEL_DIR
+
+
+def _group(scene, texts, heading="INT. STATION - NIGHT", cast=("MARA",)):
+    g = uuid.uuid4()
+    prompt = {"heading": heading, "cast": list(cast), "synopsis": "Alarms.", "text": ""}
+    return [
+        Passage.objects.create(
+            scene=scene,
+            group=g,
+            alternative=i,
+            alternatives=len(texts),
+            task="new",
+            prompt=prompt,
+            status="done",
+            text=t,
+        )
+        for i, t in enumerate(texts)
+    ]
+
+
+def _rate(passage, user, score):
+    Rating.objects.create(passage=passage, user=user, score=score)
+
+
+@pytest.fixture
+def fed(team):
+    """A training-allowed project with rated groups, picks, an edit and an accept."""
+    team.project.allow_training = True
+    team.project.save()
+    u = team.users
+    scene = team.scenes[0]
+    a = _group(scene, ["MARA\nGood.\n", "MARA\nOkay.\n", "GHOST\nBad.\nBad.\n"])
+    _rate(a[0], u["owner"], 5)
+    _rate(a[1], u["owner"], 4)  # margin 1.0 from the best: paired
+    _rate(a[1], u["editor"], 5)  # mean 4.5: margin 0.5, not paired
+    _rate(a[2], u["owner"], 2)
+    b = _group(scene, ["MARA\nPicked.\n", "MARA\nNot picked.\n"], heading="INT. HULL - DAY")
+    Preference.objects.create(chosen=b[0], rejected=b[1], user=u["editor"], source="pick")
+    c = _group(scene, ["MARA\nAccepted.\n"], heading="INT. DECK - DAY")
+    Revision.objects.create(
+        scene=scene, number=99, text="x", origin="passage", passage=c[0], author=u["owner"]
+    )
+    Preference.objects.create(
+        chosen_text="MARA\nEdited by a human.\n", rejected=c[0], user=u["owner"], source="edit"
+    )
+    return {"a": a, "b": b, "c": c, "team": team}
+
+
+def _pairs(ds):
+    return {(p.chosen, p.rejected) for p in ds.pairs + ds.heldout_pairs}
+
+
+def test_dataset_rules_pairs_margins_and_sft(fed):
+    ds = datasets.build_dataset(fraction=0.0)
+    assert _pairs(ds) == {
+        ("MARA\nGood.\n", "GHOST\nBad.\nBad.\n"),  # best-rated vs lower by >= 1.0
+        ("MARA\nPicked.\n", "MARA\nNot picked.\n"),  # a pick
+        ("MARA\nEdited by a human.\n", "MARA\nAccepted.\n"),  # an edit
+    }
+    pair = next(p for p in ds.pairs if p.chosen == "MARA\nGood.\n")
+    assert pair.prompt == {
+        "heading": "INT. STATION - NIGHT",
+        "cast": ["MARA"],
+        "synopsis": "Alarms.",
+        "text_prefix": "",
+    }
+    sft = {e.completion for e in ds.sft}
+    assert sft == {"MARA\nGood.\n", "MARA\nOkay.\n", "MARA\nAccepted.\n"}  # >= 4 or accepted
+    assert {e.completion for e in ds.scenes} == {"Alarms pulse amber.\n\nMARA\nIt's holding.\n"}
+    labels = {u.completion: u.label for u in ds.unpaired}
+    assert labels["GHOST\nBad.\nBad.\n"] is False and labels["MARA\nAccepted.\n"] is True
+    # A smaller margin lets the near-miss in.
+    assert ("MARA\nGood.\n", "MARA\nOkay.\n") in _pairs(datasets.build_dataset(margin=0.5))
+
+
+def test_pairs_only_within_one_prompt_group(fed):
+    u = fed["team"].users
+    # A "pick" across two different requests is ignored.
+    Preference.objects.create(
+        chosen=fed["a"][0], rejected=fed["b"][1], user=u["owner"], source="pick"
+    )
+    for p in datasets.build_dataset(fraction=0.0).pairs:
+        groups = {x.group for x in Passage.objects.filter(text__in=[p.chosen, p.rejected])} - {None}
+        assert len(groups) <= 1 or p.chosen.startswith("MARA\nEdited")
+    assert ("MARA\nGood.\n", "MARA\nNot picked.\n") not in _pairs(datasets.build_dataset())
+
+
+def test_opt_out_and_allow_training_are_respected(fed):
+    team = fed["team"]
+    m = team.membership["editor"]
+    m.feedback_opt_out = True
+    m.save()
+    ds = datasets.build_dataset(fraction=0.0)
+    assert ("MARA\nPicked.\n", "MARA\nNot picked.\n") not in _pairs(ds)  # the editor's pick
+    # The editor's 5 no longer lifts "Okay." (owner's 4 alone): margin 1.0 -> paired now.
+    assert ("MARA\nGood.\n", "MARA\nOkay.\n") in _pairs(ds)
+    assert datasets.feedback_count_since(None) == 4  # owner: 3 ratings + 1 edit
+    team.project.allow_training = False
+    team.project.save()
+    ds = datasets.build_dataset(fraction=0.0)
+    assert not (ds.pairs or ds.sft or ds.scenes or ds.unpaired)
+    assert datasets.feedback_count_since(None) == 0
+
+
+def test_heldout_split_is_stable_and_never_trains(fed):
+    scene = fed["team"].scenes[0]
+    owner = fed["team"].users["owner"]
+    for i in range(30):
+        g = _group(scene, [f"MARA\nLine {i}.\n", f"GHOST\nNo {i}.\n"], heading=f"INT. R{i}")
+        _rate(g[0], owner, 5)
+        _rate(g[1], owner, 1)
+    ds = datasets.build_dataset(fraction=0.3)
+    assert ds.heldout_pairs and ds.pairs
+    assert not ds.keys["train"] & ds.keys["heldout"]
+    train_texts = {p.chosen for p in ds.pairs} | {e.completion for e in ds.sft}
+    held_texts = {p.chosen for p in ds.heldout_pairs} | {e.completion for e in ds.heldout_sft}
+    assert not train_texts & held_texts
+    # More data never moves an existing group between the splits.
+    g = _group(scene, ["MARA\nNew.\n", "GHOST\nNew.\n"], heading="INT. NEW")
+    _rate(g[0], owner, 5)
+    _rate(g[1], owner, 1)
+    again = datasets.build_dataset(fraction=0.3)
+    assert ds.keys["heldout"] <= again.keys["heldout"] and ds.keys["train"] <= again.keys["train"]
+
+
+def test_export_loads_with_datasets_and_has_trl_columns(fed, tmp_path, settings):
+    from django.core.management import call_command
+
+    settings.COWRITE_HELDOUT_FRACTION = 0.0  # everything in the training files
+    hf = pytest.importorskip("datasets")
+    call_command("export_feedback", str(tmp_path / "out"))
+    pref = hf.load_dataset(
+        "json", data_files=str(tmp_path / "out" / "preference.jsonl"), split="train"
+    )
+    assert {"prompt", "chosen", "rejected"} <= set(pref.column_names) and len(pref) >= 1
+    assert isinstance(pref[0]["prompt"], str) and "INT." in pref[0]["prompt"]
+    unp = hf.load_dataset(
+        "json", data_files=str(tmp_path / "out" / "unpaired.jsonl"), split="train"
+    )
+    assert {"prompt", "completion", "label"} <= set(unp.column_names)
+    assert all(isinstance(x, bool) for x in unp["label"])
+
+
+def test_export_view_permissions(client, fed, settings):
+    settings.COWRITE_HELDOUT_FRACTION = 0.0
+    url = reverse("feedback_export", args=["preference"])
+    client.force_login(fed["team"].users["editor"])
+    assert client.get(url).status_code == 403  # not an owner
+    client.force_login(fed["team"].users["owner"])
+    r = client.get(url)
+    assert r.status_code == 200 and "attachment" in r["Content-Disposition"]
+    rows = [json.loads(line) for line in r.content.decode().splitlines()]
+    assert rows and all({"prompt", "chosen", "rejected"} <= set(x) for x in rows)
+    # Another user's own project: none of the team's data.
+    from scripts_app import services as script_services
+
+    stranger = make_user("stranger")
+    p = script_services.project_create(user=stranger, title="Mine")
+    p.allow_training = True
+    p.save()
+    client.force_login(stranger)
+    assert client.get(url).content == b""
+
+
+def test_gate():
+    ok, reason = retraining.gate(
+        {
+            "heldout_bpb": 2.0,
+            "parent_heldout_bpb": 2.0,
+            "pref_accuracy": 0.6,
+            "parent_pref_accuracy": 0.5,
+        },
+        0.02,
+    )
+    assert ok and reason.startswith("Promoted")
+    ok, reason = retraining.gate({"heldout_bpb": 2.1, "parent_heldout_bpb": 2.0}, 0.02)
+    assert not ok and "held-out scenes" in reason
+    ok, reason = retraining.gate({"pref_accuracy": 0.4, "parent_pref_accuracy": 0.5}, 0.02)
+    assert not ok and "preference accuracy" in reason
+    assert retraining.gate({}, 0.02)[0]  # nothing to compare on does not block
+
+
+def _active(model_dir):
+    v = register_tiny_version(model_dir, status="candidate")
+    return services.version_activate(version=v)
+
+
+def _hold_out_scenes_and_group_a(monkeypatch, fed):
+    held = {str(fed["a"][0].group)}
+    monkeypatch.setattr(
+        datasets, "is_heldout", lambda key, fraction=None: key.startswith("scene:") or key in held
+    )
+
+
+@pytest.mark.slow
+def test_retrain_promotes_or_keeps_candidate(fed, model_dir, settings, monkeypatch):
+    _hold_out_scenes_and_group_a(monkeypatch, fed)
+    parent = _active(model_dir)
+    v = lifecycle.retrain_start(fed["team"].users["owner"], launch=False)
+    settings.COWRITE_RETRAIN_BPB_TOLERANCE = 10.0
+    v = retraining.retrain_run(version_id=v.pk)
+    assert v.status == VersionStatus.ACTIVE and v.parent == parent
+    assert (v.path / "model.safetensors").exists() and v.loss_curve
+    m = v.metrics
+    assert m["parent_heldout_bpb"] > 0 and m["heldout_bpb"] > 0 and m["gate"]["promote"]
+    assert m["data"]["pairs"] + m["data"]["heldout_pairs"] >= 3
+    parent.refresh_from_db()
+    assert parent.status == VersionStatus.RETIRED
+    # A gate nothing can pass keeps the next one a candidate, with the reason.
+    settings.COWRITE_RETRAIN_BPB_TOLERANCE = -0.9
+    w = retraining.retrain_run(version_id=lifecycle.retrain_start(launch=False).pk)
+    assert w.status == VersionStatus.CANDIDATE and "worse than its parent" in w.status_reason
+    assert services.active_version() == v
+
+
+def test_promote_and_rollback_keep_exactly_one_active(db, model_dir):
+    old = _active(model_dir)
+    new = register_tiny_version(model_dir, name="tiny-test-v2", status="candidate")
+    lifecycle.version_promote(new)
+    assert list(ModelVersion.objects.filter(status="active")) == [new]
+    with pytest.raises(lifecycle.LifecycleError):
+        lifecycle.version_promote(old)  # retired, not a candidate
+    lifecycle.version_rollback(old)
+    assert list(ModelVersion.objects.filter(status="active")) == [old]
+    with pytest.raises(lifecycle.LifecycleError):
+        lifecycle.version_rollback(old)  # already active
+    assert ModelVersion.objects.get(pk=new.pk).status == VersionStatus.RETIRED
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_a_crash_or_kill_mid_training_leaves_the_active_version(fed, model_dir, monkeypatch, exc):
+    from generation.core import preference
+
+    active = _active(model_dir)
+    v = lifecycle.retrain_start(launch=False)
+
+    def explode(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(preference, "dpo_train", explode)
+    monkeypatch.setattr(preference, "sft_train", explode)
+    with pytest.raises(type(exc)):
+        retraining.retrain_run(version_id=v.pk)
+    v.refresh_from_db()
+    assert v.status == VersionStatus.FAILED and type(exc).__name__ in v.status_reason
+    assert services.active_version() == active
+
+
+def test_a_killed_process_is_reaped_as_failed(db, model_dir):
+    active = _active(model_dir)
+    v = lifecycle.retrain_start(launch=False)
+    assert lifecycle.running_retraining() == v
+    with pytest.raises(lifecycle.LifecycleError, match="already training"):
+        lifecycle.retrain_start(launch=False)
+    ModelVersion.objects.filter(pk=v.pk).update(progress={"updated_at": 0})  # went silent
+    assert lifecycle.reap_stale_runs() == 1
+    v.refresh_from_db()
+    assert v.status == VersionStatus.FAILED and services.active_version() == active
+
+
+def test_schedule_needs_enough_feedback_and_respects_the_interval(fed, model_dir, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    active = _active(model_dir)
+    settings.COWRITE_RETRAIN_MIN_FEEDBACK = 3
+    assert lifecycle.maybe_retrain(launch=False) is None  # all feedback predates the model
+    old = timezone.now() - datetime.timedelta(days=1)
+    ModelVersion.objects.filter(pk=active.pk).update(created_at=old)
+    settings.COWRITE_RETRAIN_MIN_FEEDBACK = 100
+    assert lifecycle.maybe_retrain(launch=False) is None
+    settings.COWRITE_RETRAIN_MIN_FEEDBACK = 3
+    v = lifecycle.maybe_retrain(launch=False)
+    assert v is not None and v.train_config["kind"] == "retrain"
+    ModelVersion.objects.filter(pk=v.pk).update(status="failed")
+    assert lifecycle.maybe_retrain(launch=False) is None  # within the interval
+    settings.COWRITE_RETRAIN_INTERVAL_SECONDS = 0
+    assert lifecycle.maybe_retrain(launch=False) is not None
+    assert "maybe-retrain" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_model_page_buttons_and_permissions(client, fed, model_dir):
+    team = fed["team"]
+    active = _active(model_dir)
+    for p in fed["a"]:
+        Passage.objects.filter(pk=p.pk).update(model_version=active)
+    cand = register_tiny_version(model_dir, name="tiny-test-v2", status="candidate")
+    cand.parent = active
+    cand.metrics = {
+        "heldout_bpb": 2.0,
+        "parent_heldout_bpb": 2.1,
+        "gate": {"promote": False, "reason": "x"},
+    }
+    cand.save()
+    client.force_login(team.users["editor"])
+    body = client.get(reverse("model_list")).content.decode()
+    assert "Retrain now" not in body and "Promote" not in body
+    assert "Ratings of its passages: 4 ratings" in body and "2.100" in body
+    assert client.post(reverse("model_retrain")).status_code == 403
+    assert client.post(reverse("model_promote", args=[cand.pk])).status_code == 403
+    client.force_login(team.users["owner"])
+    body = client.get(reverse("model_list")).content.decode()
+    assert "Retrain now" in body and "Promote" not in body
+    r = client.post(reverse("model_retrain"), follow=True)  # launched on commit (never here)
+    assert "Retraining started" in r.content.decode()
+    r = client.post(reverse("model_retrain"), follow=True)
+    assert "already training" in r.content.decode()  # a clear error, nothing started
+    ModelVersion.objects.filter(status="training").delete()
+    assert client.post(reverse("model_promote", args=[cand.pk])).status_code == 403
+    staff = make_user("admin")
+    staff.is_staff = True
+    staff.save()
+    client.force_login(staff)
+    body = client.get(reverse("model_list")).content.decode()
+    assert "Promote" in body and "csrfmiddlewaretoken" in body
+    r = client.post(reverse("model_promote", args=[cand.pk]), follow=True)
+    assert "is now the active model" in r.content.decode()
+    assert services.active_version() == cand
+    r = client.post(reverse("model_promote", args=[cand.pk]), follow=True)
+    assert "Only a candidate can be promoted" in r.content.decode()  # a clear error
+    client.post(reverse("model_rollback", args=[active.pk]))
+    assert services.active_version() == active
+    assert client.get(reverse("model_retrain")).status_code == 405  # POST only
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (runs in CI's Redis pass)"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_retrains_end_to_end(model_dir, settings):
+    from celery.contrib.testing.worker import start_worker
+
+    from cowrite.celery import app
+    from generation.tasks import retrain_version
+    from scripts_app import services as script_services
+    from scripts_app.models import Membership, Role
+
+    owner = make_user("owner")
+    project = script_services.project_create(user=owner, title="T")
+    project.allow_training = True
+    project.save()
+    assert Membership.objects.filter(project=project, user=owner, role=Role.OWNER).exists()
+    scene = script_services.scene_create(
+        project=project, user=owner, heading="INT. A - DAY", text="MARA\nHello.\n"
+    )
+    g = _group(scene, ["MARA\nGood.\n", "GHOST\nBad.\n"])
+    _rate(g[0], owner, 5)
+    _rate(g[1], owner, 1)
+    settings.COWRITE_RETRAIN_BPB_TOLERANCE = 10.0
+    parent = _active(model_dir)
+    version = lifecycle.retrain_start(owner, launch=False)
+    with start_worker(
+        app, perform_ping_check=False, pool="solo", queues=["training"], loglevel="WARNING"
+    ):
+        out = retrain_version.apply_async(kwargs={"version_id": version.pk}, queue="training").get(
+            timeout=120
+        )
+    assert out["status"] == "active" and out["metrics"]["gate"]["promote"]
+    assert ModelVersion.objects.get(pk=parent.pk).status == VersionStatus.RETIRED
+
+
+def test_embedded_launch_runs_a_child_process(
+    db, model_dir, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.REDIS_URL = ""
+    _active(model_dir)
+    calls = []
+    monkeypatch.setattr(lifecycle.subprocess, "Popen", lambda cmd, **kw: calls.append(cmd))
+    with django_capture_on_commit_callbacks(execute=True):
+        v = lifecycle.retrain_start()
+    assert len(calls) == 1 and calls[0][-3:-1] == ["shell", "-c"]
+    assert f"retrain_run(version_id={v.pk})" in calls[0][-1]
