@@ -51,6 +51,8 @@ from tests.support.servers import DaphneServer, WorkerProcess  # noqa: E402
 
 
 def setup(scenes: int, per_scene: int):
+    """One project per scene (the per-project cap on running drafts stays out of the
+    way), each with its own editors; returns [(project, scene, sessions)]."""
     from django.contrib.auth import get_user_model
 
     from generation.models import ModelVersion
@@ -58,39 +60,37 @@ def setup(scenes: int, per_scene: int):
     call_command("migrate", verbosity=0)
     stamp = int(time.time() * 1000)
     User = get_user_model()
-    users = [
-        User.objects.create_user(f"b{stamp}-{i}", password="x" * 12)
-        for i in range(scenes * per_scene)
-    ]
-    project = services.project_create(user=users[0], title=f"Fan-out {stamp}")
-    for u in users[1:]:
-        Membership.objects.create(project=project, user=u, role=Role.EDITOR)
-    mara = services.character_create(project=project, name="Mara")
-    rows = [
-        services.scene_create(
+    rooms = []
+    for i in range(scenes):
+        users = [
+            User.objects.create_user(f"b{stamp}-{i}-{k}", password="x" * 12)
+            for k in range(per_scene)
+        ]
+        project = services.project_create(user=users[0], title=f"Fan-out {stamp} #{i}")
+        for u in users[1:]:
+            Membership.objects.create(project=project, user=u, role=Role.EDITOR)
+        mara = services.character_create(project=project, name="Mara")
+        scene = services.scene_create(
             project=project,
             user=users[0],
             heading=f"INT. ROOM {i} - NIGHT",
             text="MARA\nWho's there?\n",
             cast_ids=[mara.pk],
         )
-        for i in range(scenes)
-    ]
-    sessions = []
-    for u in users:
-        c = Client()
-        c.force_login(u)
-        sessions.append(c.cookies["sessionid"].value)
+        sessions = []
+        for u in users:
+            c = Client()
+            c.force_login(u)
+            sessions.append(c.cookies["sessionid"].value)
+        rooms.append((project, scene, sessions))
     if not ModelVersion.objects.filter(status="active").exists():
         from tests.support.models import register_tiny_version
 
         register_tiny_version(settings.MODEL_DIR, name=f"bench-{stamp}")
-    return project, rows, sessions
+    return rooms
 
 
-async def run_pass(
-    server, project, scenes, sessions, per_scene, requests_per_scene, alternatives, tokens, backend
-):
+async def run_pass(server, rooms, per_scene, requests_per_scene, alternatives, tokens, backend):
     latencies: list[float] = []
     first_token: dict[int, float] = {}
     clients: list[RoomClient] = []
@@ -99,15 +99,9 @@ async def run_pass(
         latencies.append(received_at - sent_at)  # both on this machine's wall clock
         first_token.setdefault(pid, received_at)
 
-    for s_idx, scene in enumerate(scenes):
+    for project, scene, sessions in rooms:
         for k in range(per_scene):
-            c = RoomClient(
-                server.ws_url,
-                project.pk,
-                scene.pk,
-                sessions[s_idx * per_scene + k],
-                server.http_url,
-            )
+            c = RoomClient(server.ws_url, project.pk, scene.pk, sessions[k], server.http_url)
             c.on_delta = on_delta
             clients.append(c)
     for c in clients:
@@ -116,15 +110,16 @@ async def run_pass(
         env={
             "COWRITE_GENERATION_BACKEND": backend[0],
             "COWRITE_GENERATION_BACKEND_OPTIONS": json.dumps(backend[1]),
-            "COWRITE_GENERATION_MAX_BATCH": str(len(scenes) * requests_per_scene * alternatives),
+            "COWRITE_GENERATION_MAX_BATCH": str(len(rooms) * requests_per_scene * alternatives),
             "OMP_NUM_THREADS": "1",  # one core for the model, one for Daphne and the clients
         }
     ).start()
     await asyncio.sleep(6.0)  # the worker loads its model and joins the queue
     before = set(Passage.objects.values_list("pk", flat=True))
     requested_at = time.time()
-    for s_idx in range(len(scenes)):
+    for s_idx in range(len(rooms)):
         requester = clients[s_idx * per_scene]
+        await asyncio.sleep(0.01)
         for r in range(requests_per_scene):
             await requester.request_draft(
                 task="continue",
@@ -133,9 +128,12 @@ async def run_pass(
                 seed=100 + r,
                 preset="balanced",
             )
-    expected = len(scenes) * requests_per_scene * alternatives
+    expected = len(rooms) * requests_per_scene * alternatives
     deadline = time.time() + 600
     while time.time() < deadline:
+        errors = [e for c in clients for e in c.errors]
+        if errors:
+            raise SystemExit(f"a draft request was refused: {errors[0]}")
         done = (
             Passage.objects.exclude(pk__in=before)
             .exclude(status__in=["queued", "streaming"])
@@ -178,7 +176,7 @@ async def run_pass(
         "ttft_p99_ms": 1000 * max(ttft),
         "tokens_per_s": tokens_total / (finished_at - requested_at),
         "delivered_tokens_per_s": tokens_total
-        * (len(clients) // len(scenes))
+        * (len(clients) // len(rooms))
         / (finished_at - requested_at),
         "missing": missing,
         "duplicated": duplicated,
@@ -196,7 +194,7 @@ def main():
     parser.add_argument("--echo-rate", type=float, default=50.0, help="echo tokens/s per stream")
     args = parser.parse_args()
 
-    project, scenes, sessions = setup(args.scenes, args.clients_per_scene)
+    rooms = setup(args.scenes, args.clients_per_scene)
     passes = {
         "model": ("generation.core.backends.local.LocalBackend", {}),
         "echo": ("bench.echo_backend.EchoBackend", {"tokens_per_second": args.echo_rate}),
@@ -207,9 +205,7 @@ def main():
             results[name] = asyncio.run(
                 run_pass(
                     server,
-                    project,
-                    scenes,
-                    sessions,
+                    rooms,
                     args.clients_per_scene,
                     args.requests_per_scene,
                     args.alternatives,
