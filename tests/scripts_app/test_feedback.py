@@ -2,7 +2,6 @@
 the training opt-out, the card's summary, and a live re-render through the scene room."""
 
 import asyncio
-import os
 import re
 import urllib.parse
 import urllib.request
@@ -24,7 +23,7 @@ from scripts_app.models import (
 )
 from tests.support.models import register_tiny_version
 from tests.support.roomclient import RoomClient
-from tests.support.servers import DaphneServer, WorkerProcess
+from tests.support.servers import generation_stack, session_for
 from tests.support.threads import in_thread, run_async
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -500,7 +499,6 @@ def test_many_comments_start_collapsed(team, alts):
 
 # --- live: a rating re-renders the card in every page on the scene ----------------------------
 
-REDIS = bool(os.environ.get("REDIS_URL"))
 AVERAGE_RE = re.compile(r'<article id="passage-(\d+)".*?class="fb-average"[^>]*>★ ([\d.]+)<', re.S)
 
 
@@ -520,14 +518,6 @@ class FeedbackRoomClient(RoomClient):
             self.can_rate[int(pid)] = 'name="score"' in frame
 
 
-def session_for(user) -> str:
-    from django.test import Client
-
-    c = Client()
-    c.force_login(user)
-    return c.cookies["sessionid"].value
-
-
 @pytest.fixture
 def model(settings, tmp_path):
     settings.MODEL_DIR = tmp_path / "models"
@@ -536,12 +526,8 @@ def model(settings, tmp_path):
 
 @pytest.fixture
 def stack(team, model):
-    server = DaphneServer(serve=not REDIS).start()
-    worker = WorkerProcess().start() if REDIS else None
-    yield server
-    if worker is not None:
-        worker.stop()
-    server.stop()
+    with generation_stack() as (server, _):
+        yield server
 
 
 def http_post(server, path: str, session: str, data: dict) -> int:
