@@ -112,7 +112,8 @@ async def run_pass(server, rooms, per_scene, requests_per_scene, alternatives, t
             "COWRITE_GENERATION_BACKEND_OPTIONS": json.dumps(backend[1]),
             "COWRITE_GENERATION_MAX_BATCH": str(len(rooms) * requests_per_scene * alternatives),
             "OMP_NUM_THREADS": "1",  # one core for the model, one for Daphne and the clients
-        }
+        },
+        nice=NICE,
     ).start()
     await asyncio.sleep(6.0)  # the worker loads its model and joins the queue
     before = set(Passage.objects.values_list("pk", flat=True))
@@ -184,7 +185,11 @@ async def run_pass(server, rooms, per_scene, requests_per_scene, alternatives, t
     }
 
 
+NICE = 0
+
+
 def main():
+    global NICE
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenes", type=int, default=10)
     parser.add_argument("--clients-per-scene", type=int, default=5)
@@ -192,7 +197,14 @@ def main():
     parser.add_argument("--alternatives", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--echo-rate", type=float, default=50.0, help="echo tokens/s per stream")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="run the worker at this niceness (CPU box shared with the web)",
+    )
     args = parser.parse_args()
+    NICE = args.worker_nice
 
     rooms = setup(args.scenes, args.clients_per_scene)
     passes = {

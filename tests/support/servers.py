@@ -194,8 +194,9 @@ def http_post(base_url: str, session: str, path: str, data: dict) -> int:
 class WorkerProcess:
     """``manage.py generation_worker`` in a subprocess (needs REDIS_URL), killable."""
 
-    def __init__(self, env: dict | None = None):
+    def __init__(self, env: dict | None = None, nice: int = 0):
         self.env = _child_env(env)
+        self.nice = nice
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.gettempdir()) / f"cowrite-worker-{os.getpid()}.log"
 
@@ -204,6 +205,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "generation_worker", "--name", "test-worker"],
             cwd=ROOT,
+            preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
