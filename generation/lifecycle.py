@@ -14,9 +14,6 @@ are one transaction that retires the previous active version (``services.version
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -73,28 +70,18 @@ def retrain_start(user=None, *, launch: bool = True, config: dict | None = None)
 
 
 def retrain_launch(version: ModelVersion) -> None:
-    """Run ``retraining.retrain_run`` where this deployment runs long jobs: a Celery task on
-    the ``training`` queue with ``REDIS_URL``, else a child process (the web process stays
-    responsive)."""
-    if settings.REDIS_URL:
-        from .tasks import retrain_version
+    """Run ``retraining.retrain_run`` where this deployment runs long jobs."""
+    from .tasks import retrain_version
 
-        transaction.on_commit(
-            lambda: retrain_version.apply_async(kwargs={"version_id": version.pk}, queue="training")
-        )
-        return
     code = (
         f"from generation.retraining import retrain_run; retrain_run(version_id={int(version.pk)})"
     )
-    cmd = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "shell", "-c", code]
-    log_path = settings.DATA_DIR / f"training-{version.name}.log"
-
-    def spawn():
-        with open(log_path, "ab") as log_file:
-            subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        log.info("Retraining %s in the background; log: %s", version.name, log_path)
-
-    transaction.on_commit(spawn)
+    services.background_launch(
+        version=version,
+        task=retrain_version,
+        kwargs={"version_id": version.pk},
+        manage_argv=["shell", "-c", code],
+    )
 
 
 def version_promote(

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from . import services
 from .models import ModelVersion, VersionStatus
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,7 @@ def gate(metrics: dict, tolerance: float | None = None) -> tuple[bool, str]:
 def _general_val_docs() -> list[dict]:
     from generation.core.corpus import load_documents
 
-    from .services import bootstrap_corpus_dir
-
-    d = bootstrap_corpus_dir()
+    d = services.bootstrap_corpus_dir()
     if not (d / "val.jsonl").exists():
         return []
     try:
@@ -151,9 +150,8 @@ class _Curve:
     """Progress recorder for the two phases (SFT then DPO) on one step axis."""
 
     def __init__(self, version_id: int, sft_steps: int, total: int):
-        from .services import ProgressRecorder
 
-        self.rec = ProgressRecorder(version_id)
+        self.rec = services.ProgressRecorder(version_id)
         self.offset, self.total, self.phase = 0, total, "sft"
         self.sft_steps = sft_steps
 
@@ -191,11 +189,7 @@ def retrain_run(*, version_id: int, config: dict | None = None) -> ModelVersion:
     try:
         return _retrain(version, config)
     except BaseException as exc:
-        ModelVersion.objects.filter(pk=version.pk).update(
-            status=VersionStatus.FAILED,
-            status_reason=f"Retraining failed: {type(exc).__name__}: {exc}",
-            finished_at=timezone.now(),
-        )
+        services.version_failed(version_id=version.pk, what="Retraining", exc=exc)
         raise
 
 

@@ -108,6 +108,15 @@ def _jsonable(v) -> bool:
     )
 
 
+def version_failed(*, version_id: int, what: str, exc: BaseException) -> None:
+    """Mark a run failed with the reason; the active version is left as it is."""
+    ModelVersion.objects.filter(pk=version_id).update(
+        status=VersionStatus.FAILED,
+        status_reason=f"{what} failed: {type(exc).__name__}: {exc}",
+        finished_at=timezone.now(),
+    )
+
+
 def training_run(*, version_id: int, corpus_dir: str, resume: bool = False) -> ModelVersion:
     """Train a registered version to completion (in this process) and record the result.
 
@@ -125,11 +134,7 @@ def training_run(*, version_id: int, corpus_dir: str, resume: bool = False) -> M
             cfg, corpus_dir, version.path, progress_cb=recorder, resume=resume, console=False
         )
     except BaseException as exc:
-        ModelVersion.objects.filter(pk=version.pk).update(
-            status=VersionStatus.FAILED,
-            status_reason=f"Training failed: {type(exc).__name__}: {exc}",
-            finished_at=timezone.now(),
-        )
+        version_failed(version_id=version.pk, what="Training", exc=exc)
         raise
     version.refresh_from_db()
     version.metrics = meta.get("metrics", {})
@@ -210,32 +215,33 @@ def bootstrap_start(*, launch=True) -> ModelVersion | None:
 
 def training_launch(*, version: ModelVersion, corpus_dir: Path, resume: bool = False) -> None:
     """Run ``training_run`` where this deployment runs long jobs (see module docstring)."""
-    if settings.REDIS_URL:
-        from .tasks import train_version
+    from .tasks import train_version
 
-        transaction.on_commit(
-            lambda: train_version.apply_async(
-                kwargs={"version_id": version.pk, "corpus_dir": str(corpus_dir), "resume": resume},
-                queue="training",
-            )
-        )
-        return
-    cmd = [
-        sys.executable,
-        str(Path(settings.BASE_DIR) / "manage.py"),
-        "train_model",
-        "--version-id",
-        str(version.pk),
-        "--corpus",
-        str(corpus_dir),
-    ]
+    argv = ["train_model", "--version-id", str(version.pk), "--corpus", str(corpus_dir)]
     if resume:
-        cmd.append("--resume")
+        argv.append("--resume")
+    background_launch(
+        version=version,
+        task=train_version,
+        kwargs={"version_id": version.pk, "corpus_dir": str(corpus_dir), "resume": resume},
+        manage_argv=argv,
+    )
+
+
+def background_launch(*, version: ModelVersion, task, kwargs: dict, manage_argv: list[str]) -> None:
+    """Start a long job after the current transaction commits: ``task`` on the Celery
+    ``training`` queue with REDIS_URL, else ``manage.py <manage_argv>`` as a detached child
+    process logging to ``DATA_DIR/training-<version>.log`` (the web process stays responsive,
+    and the job survives a restart of the server)."""
+    if settings.REDIS_URL:
+        transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, queue="training"))
+        return
+    cmd = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *manage_argv]
     log_path = settings.DATA_DIR / f"training-{version.name}.log"
 
     def spawn():
         with open(log_path, "ab") as log_file:
             subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        log.info("Training %s in the background; log: %s", version.name, log_path)
+        log.info("%s runs in the background; log: %s", version.name, log_path)
 
     transaction.on_commit(spawn)

@@ -20,6 +20,8 @@ from django.utils import timezone
 
 from . import documents, events, feedback
 from .models import DraftTask, Passage, PassageStatus, RevisionOrigin, Scene
+from .prompts import build_prompt
+from .services import add_revision, scene_commit_text, scene_sync_live, validate_scene_text
 
 PRESETS = {
     "balanced": {
@@ -180,8 +182,6 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
             raise ValidationError("The selection is outside the scene's text; select it again.")
         selection = (spec.selection_start, spec.selection_end)
         selection_text = text[spec.selection_start : spec.selection_end]
-    from .prompts import build_prompt
-
     prompt = build_prompt(
         scene=scene,
         task=spec.task,
@@ -250,8 +250,6 @@ def passage_accept(*, passage: Passage, user, mode: str):
     The text goes in through the live document, so everyone editing sees it at once;
     the result is a revision whose origin is the passage.
     """
-    from .services import add_revision, scene_sync_live
-
     if passage.status != PassageStatus.DONE:
         raise ValidationError("Only a finished draft can be accepted.")
     if not passage.text.strip():
@@ -279,8 +277,6 @@ def passage_accept(*, passage: Passage, user, mode: str):
                 else ("\n" if current.endswith("\n") else "\n\n")
             )
             new_text = current + glue + passage.text.strip("\n") + "\n"
-        from .services import _set_text, validate_scene_text
-
         validate_scene_text(new_text)
         revision = add_revision(
             scene=scene,
@@ -289,12 +285,9 @@ def passage_accept(*, passage: Passage, user, mode: str):
             origin=RevisionOrigin.PASSAGE,
             label=f"Accepted draft {passage.pk}",
             base=scene.head,
+            passage=passage,
         )
-        revision.passage = passage
-        revision.save(update_fields=["passage"])
-        _set_text(scene, new_text, user)
-        scene.head, scene.last_edited_by = revision, user
-        scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
+        scene_commit_text(scene=scene, text=new_text, user=user, revision=revision)
         feedback.preference_from_accept(passage=passage, user=user)
         events.draft_final(scene.pk, passage.pk)
     return revision

@@ -246,6 +246,7 @@ def add_revision(
     label: str = "",
     base=None,
     restored_from=None,
+    passage=None,
 ) -> Revision:
     """Append a revision to the scene's history (the caller holds the scene's row lock)."""
     number = (scene.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -258,6 +259,7 @@ def add_revision(
         label=label[:120],
         base=base,
         restored_from=restored_from,
+        passage=passage,
     )
 
 
@@ -284,11 +286,16 @@ def scene_sync_live(*, scene_id: int, autosave: bool) -> Scene:
     return scene
 
 
-def _set_text(scene: Scene, text: str, user) -> None:
-    """Make ``text`` the scene's text, through the live document when there is one."""
+def scene_commit_text(*, scene: Scene, text: str, user, revision: Revision) -> None:
+    """Make ``text`` (just saved as ``revision``) the scene's text and head.
+
+    The text goes through the live document when there is one, so every open editor gets
+    it as an edit. Call with the scene's row locked (``scene_sync_live``).
+    """
     if scene.has_live_doc():
         documents.replace_text(scene_id=scene.pk, new_text=text, user_id=user.pk if user else None)
-    scene.text = text
+    scene.text, scene.head, scene.last_edited_by = text, revision, user
+    scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
 
 
 @transaction.atomic
@@ -428,9 +435,7 @@ def scene_save_text(
     revision = add_revision(
         scene=scene, text=text, author=user, origin=RevisionOrigin.SAVE, label=label, base=base
     )
-    _set_text(scene, text, user)
-    scene.head, scene.last_edited_by = revision, user
-    scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
+    scene_commit_text(scene=scene, text=text, user=user, revision=revision)
     return SaveResult(revision, conflict=False, head=revision)
 
 
@@ -470,7 +475,5 @@ def revision_restore(*, revision: Revision, user) -> Revision:
         base=scene.head,
         restored_from=revision,
     )
-    _set_text(scene, revision.text, user)
-    scene.head, scene.last_edited_by = new, user
-    scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
+    scene_commit_text(scene=scene, text=revision.text, user=user, revision=new)
     return new

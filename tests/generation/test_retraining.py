@@ -392,7 +392,8 @@ def test_embedded_launch_runs_a_child_process(
     settings.REDIS_URL = ""
     _active(model_dir)
     calls = []
-    monkeypatch.setattr(lifecycle.subprocess, "Popen", lambda cmd, **kw: calls.append(cmd))
+    # The child process is started by the shared launcher in generation.services.
+    monkeypatch.setattr(services.subprocess, "Popen", lambda cmd, **kw: calls.append(cmd))
     with django_capture_on_commit_callbacks(execute=True):
         v = lifecycle.retrain_start()
     assert len(calls) == 1 and calls[0][-3:-1] == ["shell", "-c"]
