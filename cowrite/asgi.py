@@ -13,8 +13,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 from cowrite.routing import websocket_urlpatterns  # noqa: E402
+
+# Import the URLconf (and every view module behind it) now rather than on the first
+# request: that import would otherwise run on the event loop (the first ``{% url %}`` in a
+# card rendered for a websocket) and stall every open socket for as long as it takes.
+get_resolver().url_patterns  # noqa: B018
 
 application = ProtocolTypeRouter(
     {

@@ -147,11 +147,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channels and Celery ---------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+
+    def _redis_db(url: str) -> str:
+        from urllib.parse import urlparse
+
+        return urlparse(url).path.strip("/") or "0"
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
-        }
+        },
+        # Scene rooms (draft streams, cards): Redis pub/sub. A group message is published
+        # once and each server process receives it once and hands it to its own sockets
+        # (the core layer stores and pops one message per socket, four round trips each).
+        # No storage: a socket that misses a delta sees the gap and asks for a catch-up.
+        "rooms": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Pub/sub ignores Redis database numbers: the prefix carries it, so two
+            # installations (or a test run and a benchmark) on one Redis stay apart.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"cowrite-rooms-{_redis_db(REDIS_URL)}"},
+        },
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
@@ -160,10 +176,11 @@ else:
     # Capacity: group_send silently drops messages for a member whose queue is full (the
     # default is 100); a burst of typing by many editors must not hit that.
     CHANNEL_LAYERS = {
-        "default": {
+        alias: {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
             "CONFIG": {"capacity": 1000, "expiry": 60},
         }
+        for alias in ("default", "rooms")
     }
     # Embedded mode: no broker; tasks run in the calling process.
     CELERY_BROKER_URL = "memory://"

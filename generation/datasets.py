@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
-from generation.core.preference import PreferencePair, SFTExample
+from generation.core.examples import PreferencePair, SFTExample
 
 
 def _setting(name: str, default):

@@ -5,10 +5,13 @@ is the model it starts from (the active one when it was started):
 
 1. build the dataset (``generation.datasets``): SFT examples (accepted / well-rated
    passages + the team's scenes) and preference pairs, with a held-out split;
-2. SFT on the training examples (``preference.sft_train``), then DPO on the training pairs
-   against a frozen copy of the starting model (``preference.frozen_copy``), with a small
+2. one round (``preference.retrain_round``): SFT on the training examples (the team's
+   scenes cut into windows that fit the context, ``preference.scene_windows``) plus as
+   many windows of general text from the bootstrap corpus (``replay``, per SFT example;
+   keeps the model from forgetting how to write), then DPO on the training pairs against
+   a frozen copy of the starting model (``preference.frozen_copy``), with a small
    learning rate and the ``sft_weight`` NLL term (plain DPO at a high learning rate
-   wrecks a tiny model); a step is skipped when it has no data;
+   wrecks a tiny model); a phase is skipped when it has no data;
 3. evaluate the result AND its parent on held-out data: validation bits/byte on the
    held-out scenes (``heldout_bpb``) and on general text (the bootstrap corpus' val split,
    if present: ``general_bpb``), preference accuracy and reward margin on held-out pairs
@@ -57,6 +60,16 @@ class RetrainConfig:
     threads: int | None = 1
     device: str = "cpu"
     eval_max_tokens: int = 50_000
+    # Windows of general text (the bootstrap corpus' training split) mixed into the SFT
+    # data, per SFT example: keeps the model from forgetting general writing (0 = off).
+    replay: float = 1.0
+
+    def round_settings(self):
+        from generation.core.preference import RetrainSettings
+
+        return RetrainSettings(
+            **{k: getattr(self, k) for k in RetrainSettings.__dataclass_fields__}
+        )
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainConfig:
@@ -106,6 +119,31 @@ def _general_val_docs() -> list[dict]:
     except Exception:  # a broken corpus must not fail the run; it just is not measured
         log.exception("Could not read the general validation text in %s", d)
         return []
+
+
+def _replay_examples(n: int, seed: int) -> list:
+    """``n`` windows of general text from the bootstrap corpus' training split (none if
+    the corpus is absent or unreadable)."""
+    import random
+
+    from generation.core.corpus import load_documents
+    from generation.core.preference import scene_windows
+
+    d = services.bootstrap_corpus_dir()
+    if n <= 0 or not (d / "train.jsonl").exists():
+        return []
+    try:
+        docs = load_documents(d, "train")
+    except Exception:
+        log.exception("Could not read the general training text in %s", d)
+        return []
+    rng = random.Random(seed)
+    out = []
+    for doc in rng.sample(docs, min(len(docs), n)):
+        windows = scene_windows(doc, doc.get("text", ""))
+        if windows:
+            out.append(rng.choice(windows))
+    return out
 
 
 def _docs_of(examples) -> list[dict]:
@@ -197,7 +235,7 @@ def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
     import torch
 
     from generation.core.checkpoint import load_version, save_version
-    from generation.core.preference import dpo_train, frozen_copy, sft_train
+    from generation.core.preference import frozen_copy, retrain_round, scene_windows
 
     from . import datasets, lifecycle
 
@@ -208,9 +246,12 @@ def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     ds = datasets.build_dataset()
-    train_sft = ds.sft + ds.scenes
+    # The team's scenes, cut to fit the model's context (a whole scene rarely does).
+    scene_examples = [w for e in ds.scenes for w in scene_windows(e.prompt, e.completion)]
+    train_sft = ds.sft + scene_examples
     if not train_sft and not ds.pairs:
         raise ValueError("No training data: no feedback or scenes from projects that allow it.")
+    replay = _replay_examples(round(cfg.replay * len(train_sft)), cfg.seed)
     model, tok, meta = load_version(parent.path, device=cfg.device)
     ref = frozen_copy(model)  # the starting model: DPO reference and the parent's figures
     general = _general_val_docs()
@@ -219,40 +260,20 @@ def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
     curve = _Curve(version.pk, sft_steps, max(sft_steps + dpo_steps, 1))
     curve.note(step=0, progress=0.0, phase="evaluating parent")
     parent_eval = evaluate(ref, ref, tok, ds, general, cfg)
-    metrics: dict = {"data": ds.summary()}
-    if sft_steps:
-        curve.phase_start("sft", 0)
-        m = sft_train(
-            model,
-            tok,
-            train_sft,
-            steps=sft_steps,
-            batch_size=cfg.batch_size,
-            lr=cfg.sft_lr,
-            seed=cfg.seed,
-            device=cfg.device,
-            progress_cb=curve,
-            warmup_steps=cfg.warmup_steps,
-        )
-        metrics["sft"] = {k: v for k, v in m.items() if isinstance(v, (int, float))}
-    if dpo_steps:
-        curve.phase_start("dpo", sft_steps)
-        m = dpo_train(
-            model,
-            ref,
-            tok,
-            ds.pairs,
-            steps=dpo_steps,
-            batch_size=cfg.batch_size,
-            lr=cfg.dpo_lr,
-            beta=cfg.beta,
-            seed=cfg.seed,
-            device=cfg.device,
-            progress_cb=curve,
-            warmup_steps=cfg.warmup_steps,
-            sft_weight=cfg.sft_weight,
-        )
-        metrics["dpo"] = {k: v for k, v in m.items() if isinstance(v, (int, float))}
+    metrics: dict = {"data": {**ds.summary(), "replay": len(replay)}}
+    ran = retrain_round(
+        model,
+        ref,
+        tok,
+        train_sft,
+        ds.pairs,
+        cfg.round_settings(),
+        replay=replay if train_sft else (),
+        on_phase=curve.phase_start,
+        progress_cb=curve,
+    )
+    for phase, m in ran.items():
+        metrics[phase] = {k: v for k, v in m.items() if isinstance(v, (int, float))}
     curve.note(step=sft_steps + dpo_steps, progress=0.92, phase="evaluating")
     new_eval = evaluate(model, ref, tok, ds, general, cfg)
     metrics.update(new_eval)

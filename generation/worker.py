@@ -133,7 +133,8 @@ class GenerationWorker:
         self.api_pending: list[dict] = []  # API requests waiting for a free slot
         self.current: LoadedBackend | None = None
         self.retiring: list[LoadedBackend] = []
-        self.layer = get_channel_layer()
+        self.layer = get_channel_layer()  # the queue, control messages, API replies
+        self.rooms = get_channel_layer(events.ROOMS_LAYER)  # draft streams to the pages
         self.control_channel: str | None = None
         self.stopping = asyncio.Event()
         self.last_progress_save = 0.0
@@ -334,7 +335,7 @@ class GenerationWorker:
             if done:
                 finished.append(stream)
         for scene_id, items in by_scene.items():
-            await self.layer.group_send(
+            await self.rooms.group_send(
                 events.scene_room_group(scene_id),
                 {"type": "draft.delta", "items": items, "sent_at": time.time()},
             )
@@ -418,7 +419,7 @@ class GenerationWorker:
         """Send a page that just (re)connected the text so far of this scene's streams."""
         for stream in list(self.streams.values()):
             if stream.scene_id == scene_id:
-                await self.layer.send(
+                await self.rooms.send(
                     reply_to,
                     {
                         "type": "draft.snapshot",

@@ -23,8 +23,10 @@ import time
 import weakref
 from html import escape
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -41,6 +43,8 @@ from pycrdt import (
     write_var_uint,
 )
 
+from generation.models import ModelVersion
+
 from . import documents, events, feedback
 from . import drafts as drafts_service
 from .events import scene_doc_group
@@ -55,6 +59,9 @@ EMPTY_UPDATE = b"\x00\x00"
 
 # How long an outbound relay trusts the last role check (inbound edits check every time).
 ROLE_RECHECK_SECONDS = 2.0
+# The same for the scene room, whose sockets are also told at once when access changes
+# (``events.access_changed``): this is only the safety net for a lost notice.
+ROOM_ROLE_RECHECK_SECONDS = 10.0
 
 
 def _role_for(user_id: int, project_id: int, scene_id: int) -> Role | None:
@@ -153,8 +160,33 @@ def _awareness_removal(client_ids: dict[int, int]) -> bytes:
     return bytes([YMessageType.AWARENESS]) + write_message(body)
 
 
-class SceneDocConsumer(AsyncWebsocketConsumer):
+class LightDispatchMixin:
+    """Skip Channels' per-message database housekeeping for relay events.
+
+    Channels (4.2+) runs ``close_old_connections`` on the database thread before *every*
+    handler. That thread is one per process, shared by every socket's queries, so each
+    relayed keystroke or token first queues behind whatever query is running (a card
+    load, a draft request): measured, that hop was most of the drafts fan-out latency.
+    The handlers of ``light_types`` touch the database only through
+    ``database_sync_to_async``, which closes old connections itself, so they go straight
+    to the handler.
+    """
+
+    light_types: frozenset[str] = frozenset()
+
+    async def dispatch(self, message):
+        if message["type"] in self.light_types:
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is not None:
+                await handler(message)
+                return
+        await super().dispatch(message)
+
+
+class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
     """One socket of one collaborator on one scene's live document."""
+
+    light_types = frozenset({"doc.relay", "awareness.query"})
 
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
@@ -338,16 +370,30 @@ class SceneDocConsumer(AsyncWebsocketConsumer):
 # --- the scene room: draft requests and streams (htmx ws extension, JSON in, HTML out) --------
 
 
-class SceneRoomConsumer(AsyncWebsocketConsumer):
+class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
     """One page open on one scene: draft events out; draft requests and cancels in.
 
     Incoming frames are the JSON that htmx's ws extension sends for ``ws-send`` forms
     (an ``action`` field picks the handler). Outgoing frames are HTML fragments that htmx
-    swaps out of band. Role checks: on connect, on every incoming message, and on outgoing
-    events at most every ROLE_RECHECK_SECONDS.
+    swaps out of band. Role checks: on connect, on every incoming message, at once when
+    the project's access changes (``events.access_changed``: a member removed or demoted,
+    a scene or the project deleted), and otherwise on outgoing events at most every
+    ROOM_ROLE_RECHECK_SECONDS (so the token stream does not wait on the database).
     """
 
     MAX_MESSAGE_BYTES = 64 * 1024
+    channel_layer_alias = events.ROOMS_LAYER
+    light_types = frozenset(
+        {
+            "access.changed",
+            "draft.created",
+            "draft.status",
+            "draft.final",
+            "draft.delta",
+            "draft.snapshot",
+            "feedback.changed",
+        }
+    )
 
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
@@ -365,23 +411,45 @@ class SceneRoomConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         self.group = events.scene_room_group(self.scene_id)
+        self.access_group = events.project_access_group(self.project_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.access_group, self.channel_name)
         self.joined = True
+        # Card updates of existing passages go through their own queue (in order), so
+        # the token stream never waits for a card's database load or rendering.
+        self.card_jobs: asyncio.Queue = asyncio.Queue()
+        self.card_task = asyncio.create_task(self._card_loop())
         await self._request_catch_up()
 
     async def disconnect(self, code):
         if self.joined:
+            self.card_task.cancel()
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.access_group, self.channel_name)
+
+    async def _card_loop(self) -> None:
+        while True:
+            passage_id, event_id = await self.card_jobs.get()
+            try:
+                await self._send_card(passage_id, event_id)
+            except Exception:  # one card failing must not stop the others
+                log.exception("Could not send the card of passage %s", passage_id)
+
+    async def access_changed(self, event):
+        if event.get("user") in (None, self.user.pk):
+            await self._recheck_role(force=True)
 
     async def _request_catch_up(self) -> None:
-        # Streams in flight send their text so far to this socket (late joiner, reconnect).
-        await self.channel_layer.group_send(
+        # Streams in flight send their text so far to this socket (late joiner, reconnect):
+        # the request goes to the workers over the default layer, the answer comes back to
+        # this socket's channel on the rooms layer.
+        await get_channel_layer().group_send(
             events.GENERATION_WORKERS,
             {"type": "generation.catchup", "scene": self.scene_id, "reply_to": self.channel_name},
         )
 
     async def _recheck_role(self, force: bool = False) -> Role | None:
-        if force or time.monotonic() - self.role_checked > ROLE_RECHECK_SECONDS:
+        if force or time.monotonic() - self.role_checked > ROOM_ROLE_RECHECK_SECONDS:
             self.role = await database_sync_to_async(_role_for)(
                 self.user.pk, self.project_id, self.scene_id
             )
@@ -444,25 +512,56 @@ class SceneRoomConsumer(AsyncWebsocketConsumer):
         )
 
     # ------------------------------------------------------------------ outgoing
+    # Every page on the scene hears each event. What an event names is loaded once per
+    # server process (SharedLoads) and rendered once per kind of viewer (editor or not;
+    # a finished card's feedback controls are the viewer's own, so those render per user):
+    # a card update costs one set of queries per process, not one per socket, and no
+    # socket's token stream waits behind the others' card renders.
     async def draft_created(self, event):
         if await self._recheck_role() is None:
             return
-        html = await database_sync_to_async(self._render_group)(event["group"])
+        html = event.get("html")
         if html:
-            await self.send(text_data=html)
+            await self.send(
+                text_data=html["editor" if self.role.at_least(Role.EDITOR) else "other"]
+            )
+            return
+        group = str(event["group"])
+        loaded = await SharedLoads.get(
+            ("group", self.scene_id, group, event.get("event")),
+            lambda: _load_group(self.scene_id, group),
+        )
+        if loaded is not None:
+            await self.send(text_data=loaded.render(self.role.at_least(Role.EDITOR), self.user))
 
     async def draft_status(self, event):
-        await self._send_card(event["passage"])
-
-    async def draft_final(self, event):
-        await self._send_card(event["passage"])
-
-    async def _send_card(self, passage_id: int) -> None:
+        head = event.get("head")
+        if head is None:
+            self.card_jobs.put_nowait((event["passage"], event.get("event")))
+            return
         if await self._recheck_role() is None:
             return
-        html = await database_sync_to_async(self._render_card)(passage_id)
-        if html:
-            await self.send(text_data=html)
+        await self.send(text_data=_head_html(int(event["passage"]), head))
+
+    async def draft_final(self, event):
+        # Safe to send after later deltas of other passages: a passage's own deltas all
+        # come before its final event, and nothing streams into it afterwards.
+        self.card_jobs.put_nowait((event["passage"], event.get("event")))
+
+    async def feedback_changed(self, event):
+        for passage_id in event["passages"]:
+            self.card_jobs.put_nowait((passage_id, event.get("event")))
+
+    async def _send_card(self, passage_id, event_id) -> None:
+        if await self._recheck_role() is None:
+            return
+        passage_id = int(passage_id)
+        loaded = await SharedLoads.get(
+            ("card", self.scene_id, passage_id, event_id),
+            lambda: _load_card(self.scene_id, passage_id),
+        )
+        if loaded is not None:
+            await self.send(text_data=loaded.render(self.role.at_least(Role.EDITOR), self.user))
 
     async def draft_delta(self, event):
         if await self._recheck_role() is None:
@@ -493,36 +592,112 @@ class SceneRoomConsumer(AsyncWebsocketConsumer):
             )
         )
 
-    def _render_group(self, group: str) -> str:
-        passages = drafts_service.with_queue_positions(
-            list(
-                Passage.objects.filter(scene_id=self.scene_id, group=group)
-                .select_related("model_version", "requested_by", "scene")
-                .order_by("alternative")
+
+class SharedLoads:
+    """Loads shared by the sockets of one server process that handle the same room event.
+
+    The first socket to handle an event starts the load (on the database thread); the
+    others await the same future. Keys carry the event's id, so a later event loads
+    afresh; entries are dropped after ``TTL`` seconds. An event without an id is not
+    shared. One memo per event loop (a server process runs one).
+    """
+
+    TTL = 30.0
+    _by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    async def get(cls, key: tuple, load):
+        if key[-1] is None:
+            return await database_sync_to_async(load)()
+        loop = asyncio.get_running_loop()
+        memo = cls._by_loop.setdefault(loop, {})
+        future = memo.get(key)
+        if future is None:
+            future = asyncio.ensure_future(database_sync_to_async(load)())
+            memo[key] = future
+            loop.call_later(cls.TTL, memo.pop, key, None)
+        return await future
+
+
+class _Rendered:
+    """Passages loaded for one event, rendered at most once per kind of viewer.
+
+    A finished card's feedback part is the viewer's own (their stars, tags, pick, which
+    comments they may resolve), so it is rendered per *viewer state*: viewers whose
+    state is the same (e.g. every editor who has not rated yet) share one rendering.
+    ``_viewer_key`` lists everything of the viewer that the feedback templates read.
+    """
+
+    def __init__(self, template: str, context: dict, per_user: bool):
+        self.template, self.context, self.per_user = template, context, per_user
+        self.html: dict[tuple, str] = {}
+
+    def render(self, can_edit: bool, user) -> str:
+        key = (can_edit, self._viewer_key(user) if self.per_user else None)
+        html = self.html.get(key)
+        if html is None:
+            html = render_to_string(
+                self.template, {**self.context, "can_edit": can_edit, "user": user, "oob": True}
             )
-        )
-        if not passages:
-            return ""
-        return render_to_string(
-            "partials/draft_group.html",
-            {"passages": passages, "can_edit": self.role.at_least(Role.EDITOR), "oob": True},
+            self.html[key] = html
+        return html
+
+    def _viewer_key(self, user) -> tuple:
+        fb = getattr(self.context.get("passage"), "feedback", None)
+        if fb is None:
+            return ("user", user.pk)  # unknown shape: do not share
+        me = next((m for m in fb.members if m.user_id == user.pk), None)
+        if me is None:
+            return ("not a member",)
+        authors = {c.user_id for th in fb.threads for c in (th.comment, *th.replies)}
+        return (
+            me.role,
+            me.score,
+            tuple(me.tag_ids),
+            me.picked,
+            user.pk if user.pk in authors else None,
         )
 
-    def _render_card(self, passage_id: int) -> str:
-        passage = (
-            Passage.objects.filter(pk=passage_id, scene_id=self.scene_id)
+
+def _head_html(passage_id: int, head: dict) -> str:
+    """A card's header from event data (no database): see ``drafts.head_of``."""
+    passage = Passage(
+        pk=passage_id,
+        status=str(head.get("status", "")),
+        alternative=int(head.get("alternative", 0)),
+        alternatives=int(head.get("alternatives", 1)),
+        settings=dict(head.get("settings") or {}),
+    )
+    passage.model_version = ModelVersion(name=str(head.get("model") or ""))
+    return render_to_string("partials/passage_head.html", {"passage": passage, "oob": True})
+
+
+def _load_group(scene_id: int, group: str) -> _Rendered | None:
+    passages = drafts_service.with_queue_positions(
+        list(
+            Passage.objects.filter(scene_id=scene_id, group=group)
             .select_related("model_version", "requested_by", "scene")
-            .first()
+            .prefetch_related("revisions")
+            .order_by("alternative")
         )
-        if passage is None:
-            return ""
-        drafts_service.with_queue_positions([passage])
-        feedback.feedback_summary([passage], viewer=self.user)
-        return render_to_string(
-            "partials/passage.html",
-            {"passage": passage, "can_edit": self.role.at_least(Role.EDITOR), "oob": True},
-        )
+    )
+    if not passages:
+        return None
+    return _Rendered("partials/draft_group.html", {"passages": passages}, per_user=False)
 
-    async def feedback_changed(self, event):
-        for passage_id in event["passages"]:
-            await self._send_card(passage_id)
+
+def _load_card(scene_id: int, passage_id: int) -> _Rendered | None:
+    passage = (
+        Passage.objects.filter(pk=passage_id, scene_id=scene_id)
+        .select_related("model_version", "requested_by", "scene")
+        .prefetch_related("revisions")
+        .first()
+    )
+    if passage is None:
+        return None
+    drafts_service.with_queue_positions([passage])
+    feedback.feedback_summary([passage])  # the viewer's own controls: rendered per user
+    per_user = passage.status == "done"
+    return _Rendered("partials/passage.html", {"passage": passage}, per_user=per_user)

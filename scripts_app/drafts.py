@@ -213,9 +213,26 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
             )
             for i in range(spec.alternatives)
         ]
-        events.draft_created(scene.pk, group)
+        events.draft_created(scene.pk, group, html=group_html(passages))
         events.enqueue_generation([p.pk for p in passages])
     return passages
+
+
+def group_html(passages: list[Passage]) -> dict[str, str]:
+    """A new request's cards as every page shows them, rendered once here (for editors
+    and for everyone else) and carried by the event: no page loads anything for it."""
+    from django.db.models import prefetch_related_objects
+    from django.template.loader import render_to_string
+
+    with_queue_positions(passages)
+    prefetch_related_objects(passages, "revisions")  # one query, not one per card
+    return {
+        kind: render_to_string(
+            "partials/draft_group.html",
+            {"passages": passages, "can_edit": kind == "editor", "oob": True},
+        )
+        for kind in ("editor", "other")
+    }
 
 
 def draft_cancel(*, passage: Passage) -> Passage:
@@ -320,9 +337,22 @@ def passage_claim(*, passage_id: int, worker: str, version_id: int | None) -> Pa
     )
     if not updated:
         return None
-    passage = Passage.objects.select_related("scene").get(pk=passage_id)
-    events.draft_status(passage.scene_id, passage.pk)
+    passage = Passage.objects.select_related("scene", "model_version").get(pk=passage_id)
+    events.draft_status(passage.scene_id, passage.pk, head=head_of(passage))
     return passage
+
+
+def head_of(passage: Passage) -> dict:
+    """What a card's header shows, as event data: a page swaps just the header when a
+    draft starts streaming (no database read per page, and the text streamed so far is
+    left alone)."""
+    return {
+        "alternative": passage.alternative,
+        "alternatives": passage.alternatives,
+        "status": passage.status,
+        "model": passage.model_version.name if passage.model_version else "",
+        "settings": {k: passage.settings.get(k) for k in ("preset", "temperature", "seed")},
+    }
 
 
 def passage_progress(*, items: list[dict]) -> None:

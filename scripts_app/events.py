@@ -5,6 +5,8 @@ current database transaction commits (so nobody hears of a row that then rolls b
 carries a typed payload that consumers handle with one method per type.
 """
 
+import uuid
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -16,9 +18,20 @@ def scene_doc_group(scene_id: int) -> str:
     return f"scene-{int(scene_id)}-doc"
 
 
-def _send_after_commit(group: str, message: dict) -> None:
+def _event_id() -> str:
+    """A fresh id for one room event: the sockets of one server process that receive the
+    same event load what it names once, together (see ``consumers.SharedLoads``)."""
+    return uuid.uuid4().hex
+
+
+# The channel layer of the scene rooms (see settings.CHANNEL_LAYERS): draft streams, cards
+# and access notices go through it; the generation queue and co-editing use "default".
+ROOMS_LAYER = "rooms"
+
+
+def _send_after_commit(group: str, message: dict, alias: str = ROOMS_LAYER) -> None:
     def send():
-        async_to_sync(get_channel_layer().group_send)(group, message)
+        async_to_sync(get_channel_layer(alias).group_send)(group, message)
 
     transaction.on_commit(send)
 
@@ -34,6 +47,25 @@ def send_doc_update(scene_id: int, update: bytes) -> None:
             "sender": None,
             "update": True,
         },
+        alias="default",
+    )
+
+
+# --- access: who may see a project ---------------------------------------------------------
+
+
+def project_access_group(project_id: int) -> str:
+    """Name the group of every live page of one project (told when access changes)."""
+    return f"project-{int(project_id)}-access"
+
+
+def access_changed(project_id: int, user_id: int | None = None) -> None:
+    """Tell a project's open pages that a member's role changed or they were removed
+    (``user_id``), or that scenes or the project went away (``None``: everyone): those
+    sockets check their access again at once instead of at their next periodic check."""
+    _send_after_commit(
+        project_access_group(project_id),
+        {"type": "access.changed", "user": None if user_id is None else int(user_id)},
     )
 
 
@@ -48,19 +80,33 @@ def scene_room_group(scene_id: int) -> str:
     return f"scene-{int(scene_id)}-room"
 
 
-def draft_created(scene_id: int, group) -> None:
-    """Tell the scene's pages that a draft request (all its alternatives) was queued."""
-    _send_after_commit(scene_room_group(scene_id), {"type": "draft.created", "group": str(group)})
+def draft_created(scene_id: int, group, html: dict | None = None) -> None:
+    """Tell the scene's pages that a draft request (all its alternatives) was queued.
+
+    ``html`` (``drafts.group_html``): the cards, rendered for editors and for others."""
+    message = {"type": "draft.created", "group": str(group), "event": _event_id()}
+    if html is not None:
+        message["html"] = html
+    _send_after_commit(scene_room_group(scene_id), message)
 
 
-def draft_status(scene_id: int, passage_id: int) -> None:
-    """Tell the scene's pages that a passage changed state (e.g. started streaming)."""
-    _send_after_commit(scene_room_group(scene_id), {"type": "draft.status", "passage": passage_id})
+def draft_status(scene_id: int, passage_id: int, head: dict | None = None) -> None:
+    """Tell the scene's pages that a passage changed state (e.g. started streaming).
+
+    With ``head`` (``drafts.head_of``), pages swap just the card's header from the event;
+    without, they re-render the card."""
+    message = {"type": "draft.status", "passage": passage_id, "event": _event_id()}
+    if head is not None:
+        message["head"] = head
+    _send_after_commit(scene_room_group(scene_id), message)
 
 
 def draft_final(scene_id: int, passage_id: int) -> None:
     """Tell the scene's pages that a passage ended (or was accepted): re-render its card."""
-    _send_after_commit(scene_room_group(scene_id), {"type": "draft.final", "passage": passage_id})
+    _send_after_commit(
+        scene_room_group(scene_id),
+        {"type": "draft.final", "passage": passage_id, "event": _event_id()},
+    )
 
 
 def enqueue_generation(passage_ids: list[int]) -> None:
@@ -76,12 +122,18 @@ def enqueue_generation(passage_ids: list[int]) -> None:
 
 def cancel_generation(passage_id: int) -> None:
     """Ask every worker to stop a passage (the one running it does)."""
-    _send_after_commit(GENERATION_WORKERS, {"type": "generation.cancel", "passage": passage_id})
+    _send_after_commit(
+        GENERATION_WORKERS, {"type": "generation.cancel", "passage": passage_id}, alias="default"
+    )
 
 
 def feedback_changed(scene_id: int, passage_ids: list[int]) -> None:
     """Tell the scene's pages that feedback on these passages changed: re-render the cards."""
     _send_after_commit(
         scene_room_group(scene_id),
-        {"type": "feedback.changed", "passages": [int(p) for p in passage_ids]},
+        {
+            "type": "feedback.changed",
+            "passages": [int(p) for p in passage_ids],
+            "event": _event_id(),
+        },
     )

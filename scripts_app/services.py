@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 
-from . import documents
+from . import documents, events
 from .models import (
     Character,
     Membership,
@@ -109,9 +109,11 @@ def project_update(*, project: Project, **fields) -> Project:
     return project
 
 
+@transaction.atomic
 def project_delete(*, project: Project, confirm_title: str) -> None:
     if (confirm_title or "").strip() != project.title:
         raise ValidationError("Type the project's exact title to delete it.")
+    events.access_changed(project.pk)
     project.delete()
 
 
@@ -165,6 +167,7 @@ def member_set_role(*, membership: Membership, role: str) -> Membership:
         raise ValidationError("A project keeps at least one owner: make someone else owner first.")
     membership.role = role
     membership.save(update_fields=["role"])
+    events.access_changed(membership.project_id, membership.user_id)
     return membership
 
 
@@ -182,6 +185,7 @@ def member_remove(*, membership: Membership) -> None:
             "or delete the project."
         )
     membership.delete()
+    events.access_changed(membership.project_id, membership.user_id)
 
 
 # --- characters ---------------------------------------------------------------------------
@@ -354,6 +358,7 @@ def scene_delete(*, scene: Scene) -> None:
     Project.objects.select_for_update().filter(pk=scene.project_id).first()
     project_id, position = scene.project_id, scene.position
     scene.delete()
+    events.access_changed(project_id)
     Scene.objects.filter(project_id=project_id, position__gt=position).update(
         position=F("position") - 1
     )

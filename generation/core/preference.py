@@ -55,47 +55,23 @@ import torch
 import torch.nn.functional as F
 
 from generation.core.engine import Engine
+from generation.core.examples import (  # noqa: F401 (re-exported: the public names)
+    PROMPT_KEYS,
+    PreferencePair,
+    SFTExample,
+    prompt_kwargs,
+)
+from generation.core.examples import prompt_key as _prompt_key
 from generation.core.model import GPT
 from generation.core.prompting import format_prompt
 from generation.core.rater import rate
 from generation.core.sampling import SamplingParams
 from generation.core.tokenizer import ScriptTokenizer
 
-PROMPT_KEYS = ("heading", "cast", "synopsis", "text_prefix")
-
 ProgressCallback = Callable[[dict], None]
 
 
 # --------------------------------------------------------------------------- datasets
-
-
-@dataclass
-class SFTExample:
-    prompt: dict  # {"heading", "cast", "synopsis", "text_prefix"} (missing keys = empty)
-    completion: str
-
-    def to_dict(self) -> dict:
-        """Return the TRL prompt-completion record ``{"prompt", "completion"}``."""
-        return {"prompt": dict(self.prompt), "completion": self.completion}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SFTExample:
-        return cls(prompt=dict(d["prompt"]), completion=d["completion"])
-
-
-@dataclass
-class PreferencePair:
-    prompt: dict
-    chosen: str
-    rejected: str
-
-    def to_dict(self) -> dict:
-        """Return the TRL preference record ``{"prompt", "chosen", "rejected"}``."""
-        return {"prompt": dict(self.prompt), "chosen": self.chosen, "rejected": self.rejected}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PreferencePair:
-        return cls(prompt=dict(d["prompt"]), chosen=d["chosen"], rejected=d["rejected"])
 
 
 class Encoded(NamedTuple):
@@ -104,22 +80,6 @@ class Encoded(NamedTuple):
 
     ids: list[int]
     n_completion: int
-
-
-def prompt_kwargs(prompt: dict) -> dict:
-    """Return the ``format_prompt`` keyword arguments of a prompt dict (other keys ignored)."""
-    return {k: prompt[k] for k in PROMPT_KEYS if prompt.get(k) is not None}
-
-
-def _prompt_key(prompt: dict) -> tuple:
-    """Return a hashable, normalised form of a prompt (cast as a tuple) for comparisons."""
-    p = prompt_kwargs(prompt)
-    return (
-        p.get("heading", ""),
-        tuple(p.get("cast", ())),
-        p.get("synopsis", ""),
-        p.get("text_prefix", ""),
-    )
 
 
 def encode_example(
@@ -656,3 +616,114 @@ def sample_rated_groups(
         texts = [o.text for o in outs[i * n : (i + 1) * n]]
         groups.append([(p, t, float(rate_fn(t, p))) for t in texts])
     return groups
+
+
+# --------------------------------------------------------------------------- one retraining
+
+
+def scene_windows(prompt: dict, text: str, max_chars: int = 700) -> list[SFTExample]:
+    """Cut a long scene into SFT examples that fit a small context.
+
+    A whole scene is usually longer than a tiny model's block, and ``encode_example``
+    skips a completion that does not fit. So the text is cut at blank lines (Fountain
+    element boundaries) into windows of at most ``max_chars`` (a single longer element is
+    its own window). The first window is "write this scene" (``text_prefix`` empty);
+    each later one is "continue" with the text before it as ``text_prefix``
+    (``encode_example`` keeps its most recent tokens). Examples in scene order.
+    """
+    blocks = [b.strip("\n") for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    windows: list[str] = []
+    cur: list[str] = []
+    for block in blocks:
+        if cur and len("\n\n".join([*cur, block])) > max_chars:
+            windows.append("\n\n".join(cur) + "\n")
+            cur = []
+        cur.append(block)
+    if cur:
+        windows.append("\n\n".join(cur) + "\n")
+    out, before = [], ""
+    for w in windows:
+        p = {k: prompt.get(k) for k in ("heading", "cast", "synopsis")}
+        p["text_prefix"] = before
+        out.append(SFTExample(p, w))
+        before = (before + ("\n" if before else "") + w)[-4 * max_chars :]
+    return out
+
+
+@dataclass
+class RetrainSettings:
+    """How one retraining round trains (``generation.retraining`` and the experiment)."""
+
+    sft_steps: int = 60
+    dpo_steps: int = 60
+    batch_size: int = 8
+    sft_lr: float = 3e-4
+    dpo_lr: float = 1e-4
+    beta: float = 0.1
+    sft_weight: float = 1.0
+    warmup_steps: int = 5
+    seed: int = 1337
+    device: str = "cpu"
+
+
+def retrain_round(
+    model: GPT,
+    ref: GPT,
+    tok: ScriptTokenizer,
+    sft_examples: Sequence[SFTExample],
+    pairs: Sequence[PreferencePair],
+    s: RetrainSettings,
+    *,
+    replay: Sequence[SFTExample] = (),
+    on_phase: Callable[[str, int], None] | None = None,
+    progress_cb: ProgressCallback | None = None,
+) -> dict:
+    """One retraining on feedback, in place: SFT on ``sft_examples`` + ``replay``, then DPO
+    (with the ``sft_weight`` NLL term) on ``pairs`` against the frozen ``ref`` (the model
+    the round started from). A phase with no data is skipped.
+
+    ``replay`` is general text mixed into the SFT data (windows of the corpus the model was
+    pretrained on): feedback data is small and narrow, and a tiny model fine-tuned on it
+    alone forgets how to write anything else (general bits/byte 0.5 -> 2.2 over six
+    rounds in the feedback experiment, see docs/BENCHMARKS.md). ``on_phase(name, offset)``
+    is called when a phase starts, with the steps done so far. Returns
+    ``{"sft": metrics, "dpo": metrics}`` for the phases that ran.
+    """
+    out: dict = {}
+    sft = [*sft_examples, *replay]
+    offset = 0
+    if sft and s.sft_steps:
+        if on_phase:
+            on_phase("sft", offset)
+        out["sft"] = sft_train(
+            model,
+            tok,
+            sft,
+            steps=s.sft_steps,
+            batch_size=s.batch_size,
+            lr=s.sft_lr,
+            seed=s.seed,
+            device=s.device,
+            progress_cb=progress_cb,
+            warmup_steps=s.warmup_steps,
+        )
+        offset += s.sft_steps
+    if pairs and s.dpo_steps:
+        if on_phase:
+            on_phase("dpo", offset)
+        out["dpo"] = dpo_train(
+            model,
+            ref,
+            tok,
+            pairs,
+            steps=s.dpo_steps,
+            batch_size=s.batch_size,
+            lr=s.dpo_lr,
+            beta=s.beta,
+            seed=s.seed,
+            device=s.device,
+            progress_cb=progress_cb,
+            warmup_steps=s.warmup_steps,
+            sft_weight=s.sft_weight,
+        )
+    return out

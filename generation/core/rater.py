@@ -34,6 +34,20 @@ The rule (``rate(text, cast)`` returns a float in [1, 5])
 Examples: a clean exchange between two requested characters scores 5; the same
 exchange where one of two cues names a stranger scores 4; a passage with no cues and no
 repeats scores 3; a passage that loops on one line with off-cast cues only scores about 1.
+
+A second taste: "brisk" (``rate(text, cast, taste="brisk")``)
+------------------------------------------------------------
+A team that wants quick exchanges rather than long speeches. Same parsing; a *speech* is
+a cue with the lines under it (up to the next blank line, parentheticals left out); it is
+*short* if it has one or two lines. ``exchange_term = min(short speeches, 3) / 3`` and
+``score = 1 + 2 * exchange_term + 2 * repeat_term``: three short speeches without a
+repeated line score 5; prose without cues scores 3; one long speech scores 3.
+
+Why two: the ``tiny`` model the app trains on first start (13 minutes on two cores) never
+names the requested cast (0 % of its cues, see docs/BENCHMARKS.md), so under the cast
+taste every one of its drafts scores the same and there is nothing for feedback to
+reinforce. It does write speeches of varied length, so the brisk taste is one it meets
+sometimes, and the experiment can show whether feedback makes it meet it more often.
 """
 
 from __future__ import annotations
@@ -76,6 +90,8 @@ class Rating:
     lines: int = 0  # non-empty, non-cue, non-parenthetical lines
     duplicates: int = 0  # ... that repeat an earlier one
     off_cast_names: tuple[str, ...] = ()  # distinct off-cast names, in order of appearance
+    short_speeches: int = 0  # cues with one or two lines of speech under them
+    empty: bool = False  # nothing but whitespace
 
     @property
     def cast_term(self) -> float:
@@ -85,21 +101,47 @@ class Rating:
     def repeat_term(self) -> float:
         return 1.0 - self.duplicates / self.lines if self.lines else 1.0
 
+    @property
+    def exchange_term(self) -> float:
+        return min(self.short_speeches, 3) / 3
+
+    def score_for(self, taste: str) -> float:
+        """The score under a taste ("cast" or "brisk"); 1.0 for empty text."""
+        if self.empty:
+            return 1.0
+        if taste == "cast":
+            return 1.0 + 2.0 * self.cast_term + 2.0 * self.repeat_term
+        if taste == "brisk":
+            return 1.0 + 2.0 * self.exchange_term + 2.0 * self.repeat_term
+        raise ValueError(f"unknown taste {taste!r} (choose one of {', '.join(TASTES)})")
+
+
+TASTES = ("cast", "brisk")
+
 
 def rate_details(text: str, cast: Iterable[str]) -> Rating:
     """Rate a generated scene passage against the requested cast; return score + counts."""
     if not text.strip():
-        return Rating(score=1.0)
+        return Rating(score=1.0, empty=True)
     if isinstance(cast, str):  # "HAMLET, HORATIO" as the prompt's cast field shows it
         cast = cast.split(",")
     wanted = {_norm(c) for c in cast if c.strip()}
     lines = text.splitlines()
-    cues = on_cast = content = duplicates = 0
+    cues = on_cast = content = duplicates = short = 0
     off_names: list[str] = []
     seen: set[str] = set()
+    speech = None  # lines under the current cue (None: not in a speech)
+
+    def end_speech():
+        nonlocal short
+        if speech is not None and 1 <= speech <= 2:
+            short += 1
+
     for i, raw in enumerate(lines):
         line = raw.strip()
         if not line:
+            end_speech()
+            speech = None
             continue
         # Fountain: a cue has a blank line (or the start of the passage) before it and its
         # dialogue directly after it.
@@ -107,6 +149,8 @@ def rate_details(text: str, cast: Iterable[str]) -> Rating:
         next_text = i + 1 < len(lines) and bool(lines[i + 1].strip())
         name = cue_name(line) if prev_blank and next_text else None
         if name is not None:
+            end_speech()
+            speech = 0
             cues += 1
             if _norm(name) in wanted:
                 on_cast += 1
@@ -115,6 +159,8 @@ def rate_details(text: str, cast: Iterable[str]) -> Rating:
             continue
         if line.startswith("(") and line.endswith(")"):
             continue  # a parenthetical such as "(aside)" may well recur
+        if speech is not None:
+            speech += 1
         content += 1
         key = _norm(line)
         if key in seen:
@@ -128,10 +174,12 @@ def rate_details(text: str, cast: Iterable[str]) -> Rating:
         duplicates=duplicates,
         off_cast_names=tuple(off_names),
     )
-    r.score = 1.0 + 2.0 * r.cast_term + 2.0 * r.repeat_term
+    end_speech()
+    r.short_speeches = short
+    r.score = r.score_for("cast")
     return r
 
 
-def rate(text: str, cast: Iterable[str]) -> float:
+def rate(text: str, cast: Iterable[str], taste: str = "cast") -> float:
     """Return the scripted rater's score of ``text`` in [1, 5] (see the module docstring)."""
-    return rate_details(text, cast).score
+    return rate_details(text, cast).score_for(taste)

@@ -20,6 +20,12 @@ TEXT_RE = re.compile(
     r'<div id="passage-(\d+)-text" class="passage-text" data-seq="(\d+)"[^>]*>(.*?)</div>', re.S
 )
 CARD_RE = re.compile(r'<article id="passage-(\d+)" class="passage status-(\w+)"')
+# A header swapped on its own (a draft started streaming): its state.
+HEAD_RE = re.compile(
+    r'<header id="passage-(\d+)-head" class="passage-head" hx-swap-oob="outerHTML">.*?'
+    r'data-status="(\w+)"',
+    re.S,
+)
 ERROR_RE = re.compile(r'<div class="msg msg-error" role="alert">(.*?)</div>', re.S)
 
 
@@ -73,6 +79,8 @@ class RoomClient:
             if self.on_delta:
                 self.on_delta(pid, seq, text, received_at, int(sent) / 1000)
         for pid, status in CARD_RE.findall(frame):
+            self.cards[int(pid)] = status
+        for pid, status in HEAD_RE.findall(frame):
             self.cards[int(pid)] = status
         for pid, seq, text in TEXT_RE.findall(frame):
             pid = int(pid)

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from generation.core import preference as pref
 from generation.core.model import GPT, GPTConfig
 from generation.core.preference import (
     Encoded,
@@ -314,3 +315,31 @@ def test_dpo_sft_weight_keeps_chosen_text_likely(tok):
     assert metrics["chosen_reward"] > 0 and metrics["rejected_reward"] < 0
     chosen = [SFTExample(p.prompt, p.chosen) for p in PAIRS]
     assert completion_loss(policy, tok, chosen)["loss"] < completion_loss(ref, tok, chosen)["loss"]
+
+
+def test_scene_windows_cut_at_blank_lines_and_carry_the_text_before():
+    prompt = {"heading": "INT. HALL - NIGHT", "cast": ["MARA"], "synopsis": "S.", "x": 1}
+    blocks = [f"MARA\nLine number {i}." for i in range(30)]
+    text = "\n\n".join(blocks) + "\n"
+    windows = pref.scene_windows(prompt, text, max_chars=100)
+    assert len(windows) > 3
+    # Nothing lost, nothing doubled, order kept; every window within the limit.
+    assert "\n".join(w.completion for w in windows).replace("\n\n", "\n") == text.replace(
+        "\n\n", "\n"
+    )
+    assert all(len(w.completion) <= 101 for w in windows)
+    assert windows[0].prompt == {
+        "heading": "INT. HALL - NIGHT",
+        "cast": ["MARA"],
+        "synopsis": "S.",
+        "text_prefix": "",
+    }
+    for prev, w in zip(windows, windows[1:], strict=False):
+        assert w.prompt["text_prefix"].endswith(prev.completion)
+    # One element longer than the limit is a window of its own; empty text gives none.
+    long = "A" * 300
+    assert [w.completion for w in pref.scene_windows(prompt, f"{long}\n\nB\n", 100)] == [
+        long + "\n",
+        "B\n",
+    ]
+    assert pref.scene_windows(prompt, "  \n\n ") == []
