@@ -5,8 +5,9 @@ worker separate from the server, and 50 websocket clients over 10 scenes.
     .venv/bin/python bench/bench_drafts.py --scenes 10 --clients-per-scene 5 --tokens 128
 
 Two passes in the same run, same clients and requests:
-  model — the worker runs drafts on a model version (a tiny random-weight one by default,
-          or --model-dir for a trained version) through the continuous-batching engine;
+  model — the worker runs drafts on a model version (random weights, the ``tiny`` preset's
+          size: 4 layers × 256; the active version if the database has one) through the
+          continuous-batching engine;
   echo  — the worker runs bench/echo_backend.EchoBackend (no model: fixed words at a fixed
           rate), so the model path's overhead is visible.
 Prints per-delta fan-out latency (worker send → client receive, from the ``data-t`` stamp

@@ -158,10 +158,11 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
         },
-        # Scene rooms (draft streams, cards): Redis pub/sub. A group message is published
-        # once and each server process receives it once and hands it to its own sockets
-        # (the core layer stores and pops one message per socket, four round trips each).
-        # No storage: a socket that misses a delta sees the gap and asks for a catch-up.
+        # Live pages (co-editing relays, draft streams, cards): Redis pub/sub. A group
+        # message is published once and each server process receives it once and hands it
+        # to its own sockets (the core layer stores and pops one message per socket, four
+        # round trips each). No storage: a page that misses a delta sees the gap and asks
+        # for a catch-up; an editor that misses a relay heals on its next sync.
         "rooms": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             # Pub/sub ignores Redis database numbers: the prefix carries it, so two

@@ -187,6 +187,7 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
     """One socket of one collaborator on one scene's live document."""
 
     light_types = frozenset({"doc.relay", "awareness.query"})
+    channel_layer_alias = events.ROOMS_LAYER  # fan-out to the scene's sockets: pub/sub
 
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]

@@ -24,8 +24,9 @@ def _event_id() -> str:
     return uuid.uuid4().hex
 
 
-# The channel layer of the scene rooms (see settings.CHANNEL_LAYERS): draft streams, cards
-# and access notices go through it; the generation queue and co-editing use "default".
+# The channel layer of live pages (see settings.CHANNEL_LAYERS): co-editing relays, draft
+# streams, cards and access notices go through it (fan-out); the generation queue and the
+# workers' control messages use "default" (stored, each queue message to one reader).
 ROOMS_LAYER = "rooms"
 
 
@@ -47,7 +48,6 @@ def send_doc_update(scene_id: int, update: bytes) -> None:
             "sender": None,
             "update": True,
         },
-        alias="default",
     )
 
 
