@@ -79,6 +79,11 @@ def load(scene_id: int) -> Loaded:
     return Loaded(doc, ids)
 
 
+def live_text(scene_id: int) -> str:
+    """Return the scene's text as the live document has it now (state plus log)."""
+    return doc_text(load(scene_id).doc)
+
+
 def load_state(scene_id: int) -> bytes:
     """Return the scene's whole document as one update."""
     return load(scene_id).doc.get_update()

@@ -3,6 +3,9 @@ for too low a role), validates with a form, and calls a service. htmx requests g
 partial they target; plain requests get the whole page, so every link works without JS.
 """
 
+import asyncio
+
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -14,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import drafts, feedback, services
+from . import documents, drafts, feedback, services
 from .access import (
     access_character,
     access_membership,
@@ -460,13 +463,35 @@ def scene_save(request, project_id, scene_id):
     return redirect(scene)
 
 
+# How long the live editor's save waits for the browser's last keystrokes to land.
+LIVE_SAVE_WAIT_SECONDS = 3.0
+
+
 @login_required
 @require_POST
-def scene_version(request, project_id, scene_id):
-    """Save the live document's current text as a revision (the live editor's save)."""
-    _, scene = access_scene(request.user, project_id, scene_id, Role.EDITOR)
+async def scene_version(request, project_id, scene_id):
+    """Save the live document's current text as a revision (the live editor's save).
+
+    The browser posts the text it shows. Its last keystrokes may still be on their way over
+    the websocket (or in the log writer's current batch) when Ctrl+S arrives, so the save
+    waits, at most LIVE_SAVE_WAIT_SECONDS, until the server's document holds that text,
+    then saves the server's document. (They can also differ for good — someone else typed
+    meanwhile — so after the wait the server's copy wins: it has everyone's edits.) The
+    view is async so that the wait does not hold the process's database thread.
+    """
+    user = await request.auser()
+    _, scene = await sync_to_async(access_scene)(user, project_id, scene_id, Role.EDITOR)
     label = request.POST.get("label", "")[:120]
-    revision = services.scene_save_version(scene=scene, user=request.user, label=label)
+    shown = request.POST.get("text")
+    if shown is not None:
+        shown = shown.replace("\r\n", "\n")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LIVE_SAVE_WAIT_SECONDS
+        while await sync_to_async(documents.live_text)(scene.pk) != shown:
+            if loop.time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+    revision = await sync_to_async(services.scene_save_version)(scene=scene, user=user, label=label)
     messages.success(request, f"Saved as revision {revision.number}.")
     return redirect(scene)
 

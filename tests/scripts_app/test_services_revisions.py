@@ -120,3 +120,56 @@ def test_inline_diff_marks_words():
     rebuilt_new = "".join(s.text for s in segments if s.op != "delete")
     rebuilt_old = "".join(s.text for s in segments if s.op != "insert")
     assert rebuilt_new == "MARA\nIt's barely holding.\n" and rebuilt_old == "MARA\nIt's holding.\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_save_waits_for_keystrokes_still_on_their_way(client, team):
+    """Ctrl+S right after typing: the browser posts the text it shows; the last keystroke
+    reaches the server's document a moment later. The saved revision has it."""
+    import threading
+
+    from django.db import connections
+
+    from scripts_app import documents
+
+    scene = team.scenes[0]
+    documents.ensure_doc(scene.pk)
+    typed = documents.live_text(scene.pk) + "JONAH\nLate words.\n"
+
+    def keystroke_arrives():
+        try:
+            documents.replace_text(scene_id=scene.pk, new_text=typed, user_id=None)
+        finally:
+            connections.close_all()
+
+    timer = threading.Timer(0.4, keystroke_arrives)
+    timer.start()
+    client.force_login(team.users["editor"])
+    response = client.post(
+        reverse("scene_version", args=[team.project.pk, scene.pk]),
+        {"label": "quick save", "text": typed.replace("\n", "\r\n")},  # as a form posts it
+    )
+    timer.join()
+    assert response.status_code == 302
+    head = Revision.objects.filter(scene=scene).order_by("-number").first()
+    assert head.label == "quick save" and head.text == typed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_save_does_not_wait_forever_when_someone_else_typed(client, team, monkeypatch):
+    """If the server's document never shows the posted text (another editor changed it
+    meanwhile), the save gives up waiting and saves the server's copy: everyone's edits."""
+    from scripts_app import documents, views
+
+    monkeypatch.setattr(views, "LIVE_SAVE_WAIT_SECONDS", 0.3)
+    scene = team.scenes[0]
+    documents.ensure_doc(scene.pk)
+    server_text = documents.live_text(scene.pk)
+    client.force_login(team.users["editor"])
+    response = client.post(
+        reverse("scene_version", args=[team.project.pk, scene.pk]),
+        {"label": "mine", "text": "Something else entirely.\n"},
+    )
+    assert response.status_code == 302
+    head = Revision.objects.filter(scene=scene).order_by("-number").first()
+    assert head.label == "mine" and head.text == server_text

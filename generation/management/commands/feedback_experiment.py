@@ -17,7 +17,9 @@ Two settings, one loop:
   names *independently of the scene's cast*, sometimes repeating a line; casts are two
   names of the pool. Fast enough for a test.
 
-**Rater:** ``generation.core.rater.rate`` (on-cast cues, no repeated lines), scripted.
+**Rater:** ``generation.core.rater`` with a taste (``--taste``): "brisk" (quick exchanges,
+no repeated line; the default on the corpus setting, since the first-start tiny model never
+names the requested cast) or "cast" (only the scene's cast speaks, no repeated line).
 
 Each round (``run_loop``): sample ``--alternatives`` drafts per training prompt
 (``preference.sample_rated_groups``), build pairs between alternatives of the same prompt
