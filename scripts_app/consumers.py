@@ -513,11 +513,11 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         )
 
     # ------------------------------------------------------------------ outgoing
-    # Every page on the scene hears each event. What an event names is loaded once per
-    # server process (SharedLoads) and rendered once per kind of viewer (editor or not;
-    # a finished card's feedback controls are the viewer's own, so those render per user):
-    # a card update costs one set of queries per process, not one per socket, and no
-    # socket's token stream waits behind the others' card renders.
+    # Every page on the scene hears each event, and nothing here may hold up the token
+    # stream: deltas and snapshots are formatted from the event; a stream start swaps the
+    # card's header from the event; a new request's cards come rendered in the event;
+    # other card updates go through this socket's card queue, load once per server
+    # process (SharedLoads) and render once per kind of viewer (_Rendered).
     async def draft_created(self, event):
         if await self._recheck_role() is None:
             return

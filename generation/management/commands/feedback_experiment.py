@@ -310,7 +310,7 @@ def run_corpus_experiment(
     beta: float = 0.1,
     max_new_tokens: int = 64,
     temperature: float = 0.9,
-    replay: float = 1.0,
+    replay: float = 3.0,
     taste: str = "brisk",
     eval_max_tokens: int = 20_000,
     log=print,
@@ -399,7 +399,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-new-tokens", type=int, default=64)
         parser.add_argument("--temperature", type=float, default=0.9)
         parser.add_argument(
-            "--replay", type=float, default=1.0, help="general windows per SFT example"
+            "--replay", type=float, default=3.0, help="general windows per SFT example"
         )
         parser.add_argument(
             "--taste",
