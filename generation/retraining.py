@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from generation.core.preference import RetrainSettings
+
 from . import services
 from .models import ModelVersion, VersionStatus
 
@@ -47,30 +49,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class RetrainConfig:
-    sft_steps: int = 60
-    dpo_steps: int = 60
-    batch_size: int = 8
-    sft_lr: float = 3e-4
-    dpo_lr: float = 1e-4
-    beta: float = 0.1
-    sft_weight: float = 1.0
-    warmup_steps: int = 5
-    seed: int = 1337
+class RetrainConfig(RetrainSettings):
+    """A retraining's settings: the round's (``RetrainSettings``) plus the run's own."""
+
     threads: int | None = 1
-    device: str = "cpu"
     eval_max_tokens: int = 50_000
     # Windows of general text (the bootstrap corpus' training split) mixed into the SFT
     # data, per SFT example: keeps the model from forgetting general writing (0 = off).
     # 3: in the feedback experiment the same score gain as 1 with two thirds of the drift.
     replay: float = 3.0
-
-    def round_settings(self):
-        from generation.core.preference import RetrainSettings
-
-        return RetrainSettings(
-            **{k: getattr(self, k) for k in RetrainSettings.__dataclass_fields__}
-        )
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainConfig:
@@ -268,7 +255,7 @@ def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
         tok,
         train_sft,
         ds.pairs,
-        cfg.round_settings(),
+        cfg,
         replay=replay if train_sft else (),
         on_phase=curve.phase_start,
         progress_cb=curve,

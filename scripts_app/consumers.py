@@ -449,6 +449,10 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             {"type": "generation.catchup", "scene": self.scene_id, "reply_to": self.channel_name},
         )
 
+    @property
+    def _can_edit(self) -> bool:
+        return self.role.at_least(Role.EDITOR)
+
     async def _recheck_role(self, force: bool = False) -> Role | None:
         if force or time.monotonic() - self.role_checked > ROOM_ROLE_RECHECK_SECONDS:
             self.role = await database_sync_to_async(_role_for)(
@@ -521,28 +525,12 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
     async def draft_created(self, event):
         if await self._recheck_role() is None:
             return
-        html = event.get("html")
-        if html:
-            await self.send(
-                text_data=html["editor" if self.role.at_least(Role.EDITOR) else "other"]
-            )
-            return
-        group = str(event["group"])
-        loaded = await SharedLoads.get(
-            ("group", self.scene_id, group, event.get("event")),
-            lambda: _load_group(self.scene_id, group),
-        )
-        if loaded is not None:
-            await self.send(text_data=loaded.render(self.role.at_least(Role.EDITOR), self.user))
+        await self.send(text_data=event["html"]["editor" if self._can_edit else "other"])
 
     async def draft_status(self, event):
-        head = event.get("head")
-        if head is None:
-            self.card_jobs.put_nowait((event["passage"], event.get("event")))
-            return
         if await self._recheck_role() is None:
             return
-        await self.send(text_data=_head_html(int(event["passage"]), head))
+        await self.send(text_data=_head_html(int(event["passage"]), event["head"]))
 
     async def draft_final(self, event):
         # Safe to send after later deltas of other passages: a passage's own deltas all
@@ -562,7 +550,7 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             lambda: _load_card(self.scene_id, passage_id),
         )
         if loaded is not None:
-            await self.send(text_data=loaded.render(self.role.at_least(Role.EDITOR), self.user))
+            await self.send(text_data=loaded.render(self._can_edit, self.user))
 
     async def draft_delta(self, event):
         if await self._recheck_role() is None:
@@ -675,27 +663,8 @@ def _head_html(passage_id: int, head: dict) -> str:
     return render_to_string("partials/passage_head.html", {"passage": passage, "oob": True})
 
 
-def _load_group(scene_id: int, group: str) -> _Rendered | None:
-    passages = drafts_service.with_queue_positions(
-        list(
-            Passage.objects.filter(scene_id=scene_id, group=group)
-            .select_related("model_version", "requested_by", "scene")
-            .prefetch_related("revisions")
-            .order_by("alternative")
-        )
-    )
-    if not passages:
-        return None
-    return _Rendered("partials/draft_group.html", {"passages": passages}, per_user=False)
-
-
 def _load_card(scene_id: int, passage_id: int) -> _Rendered | None:
-    passage = (
-        Passage.objects.filter(pk=passage_id, scene_id=scene_id)
-        .select_related("model_version", "requested_by", "scene")
-        .prefetch_related("revisions")
-        .first()
-    )
+    passage = drafts_service.card_passage(scene_id, passage_id)
     if passage is None:
         return None
     drafts_service.with_queue_positions([passage])

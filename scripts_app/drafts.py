@@ -442,6 +442,16 @@ def passages_reap(*, timeout_seconds: float) -> int:
 # --- reads for the drafts panel --------------------------------------------------------------
 
 
+def card_passage(scene_id: int, passage_id: int) -> Passage | None:
+    """The passage of a scene with what its card shows (None if not in that scene)."""
+    return (
+        Passage.objects.filter(pk=passage_id, scene_id=scene_id)
+        .select_related("model_version", "requested_by", "scene")
+        .prefetch_related("revisions")
+        .first()
+    )
+
+
 def with_queue_positions(passages: list[Passage]) -> list[Passage]:
     """Set ``queue_position`` (1 = next) on the queued passages among ``passages``."""
     queued = [p for p in passages if p.status == PassageStatus.QUEUED]

@@ -80,25 +80,23 @@ def scene_room_group(scene_id: int) -> str:
     return f"scene-{int(scene_id)}-room"
 
 
-def draft_created(scene_id: int, group, html: dict | None = None) -> None:
+def draft_created(scene_id: int, group, html: dict) -> None:
     """Tell the scene's pages that a draft request (all its alternatives) was queued.
 
     ``html`` (``drafts.group_html``): the cards, rendered for editors and for others."""
-    message = {"type": "draft.created", "group": str(group), "event": _event_id()}
-    if html is not None:
-        message["html"] = html
-    _send_after_commit(scene_room_group(scene_id), message)
+    _send_after_commit(
+        scene_room_group(scene_id),
+        {"type": "draft.created", "group": str(group), "event": _event_id(), "html": html},
+    )
 
 
-def draft_status(scene_id: int, passage_id: int, head: dict | None = None) -> None:
-    """Tell the scene's pages that a passage changed state (e.g. started streaming).
-
-    With ``head`` (``drafts.head_of``), pages swap just the card's header from the event;
-    without, they re-render the card."""
-    message = {"type": "draft.status", "passage": passage_id, "event": _event_id()}
-    if head is not None:
-        message["head"] = head
-    _send_after_commit(scene_room_group(scene_id), message)
+def draft_status(scene_id: int, passage_id: int, head: dict) -> None:
+    """Tell the scene's pages that a passage started streaming: they swap just the card's
+    header, rendered from ``head`` (``drafts.head_of``)."""
+    _send_after_commit(
+        scene_room_group(scene_id),
+        {"type": "draft.status", "passage": passage_id, "event": _event_id(), "head": head},
+    )
 
 
 def draft_final(scene_id: int, passage_id: int) -> None:

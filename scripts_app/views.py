@@ -39,7 +39,7 @@ from .forms import (
     SceneReorderForm,
     SceneTextForm,
 )
-from .models import Character, Membership, Passage, Revision, Role, Scene
+from .models import Character, Membership, Revision, Role, Scene
 
 
 def _errors(exc: ValidationError) -> str:
@@ -635,12 +635,7 @@ def drafts_list(request, project_id, scene_id):
 
 def _passage(user, project_id, scene_id, passage_id, need):
     membership, scene = access_scene(user, project_id, scene_id, need)
-    passage = (
-        Passage.objects.filter(pk=passage_id, scene=scene)
-        .select_related("model_version", "requested_by", "scene")
-        .prefetch_related("revisions")
-        .first()
-    )
+    passage = drafts.card_passage(scene.pk, passage_id)
     if passage is None:
         raise Http404("No such draft.")
     return membership, scene, passage
