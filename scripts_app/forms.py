@@ -54,7 +54,12 @@ class SceneForm(forms.Form):
     synopsis = forms.CharField(
         max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    cast = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+    # Checkboxes, one per character: the template lays them out in a fieldset. (A bare
+    # select's options rendered one by one showed no control at all, and saving the form
+    # then emptied the cast.)
+    cast = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, choices=(), widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, characters=(), **kwargs):
         super().__init__(*args, **kwargs)

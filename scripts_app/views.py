@@ -146,11 +146,17 @@ def _project_context(membership):
 @require_GET
 def project_detail(request, project_id):
     membership = access_project(request.user, project_id)
+    return _project_page_with(request, membership)
+
+
+def _project_page_with(request, membership, *, scene_form=None, character_form=None):
+    """The project page; a form given here was rejected and is shown as submitted (400)."""
     context = _project_context(membership)
-    context["scene_form"] = SceneForm(characters=context["characters"])
-    context["character_form"] = CharacterForm()
+    context["scene_form"] = scene_form or SceneForm(characters=context["characters"])
+    context["character_form"] = character_form or CharacterForm()
     context["member_form"] = MemberAddForm()
-    return render(request, "project_detail.html", context)
+    status = 400 if scene_form is not None or character_form is not None else 200
+    return render(request, "project_detail.html", context, status=status)
 
 
 @login_required
@@ -271,14 +277,14 @@ def project_leave(request, project_id):
 def character_create(request, project_id):
     membership = access_project(request.user, project_id, Role.EDITOR)
     form = CharacterForm(request.POST)
-    back = membership.project.get_absolute_url() + "#characters"
-    if not form.is_valid():
-        return _fail(request, _form_errors(form), back)
-    try:
-        services.character_create(project=membership.project, **form.cleaned_data)
-    except ValidationError as exc:
-        return _fail(request, _errors(exc), back)
-    return redirect(back)
+    if form.is_valid():
+        try:
+            services.character_create(project=membership.project, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect(membership.project.get_absolute_url() + "#characters")
+    return _project_page_with(request, membership, character_form=form)
 
 
 @login_required
@@ -335,20 +341,20 @@ def scene_create(request, project_id):
     membership = access_project(request.user, project_id, Role.EDITOR)
     project = membership.project
     form = SceneForm(request.POST, characters=project.characters.all())
-    back = project.get_absolute_url() + "#scenes"
-    if not form.is_valid():
-        return _fail(request, _form_errors(form), back)
-    try:
-        scene = services.scene_create(
-            project=project,
-            user=request.user,
-            heading=form.cleaned_data["heading"],
-            synopsis=form.cleaned_data["synopsis"],
-            cast_ids=form.cleaned_data["cast"],
-        )
-    except ValidationError as exc:
-        return _fail(request, _errors(exc), back)
-    return redirect(scene)
+    if form.is_valid():
+        try:
+            scene = services.scene_create(
+                project=project,
+                user=request.user,
+                heading=form.cleaned_data["heading"],
+                synopsis=form.cleaned_data["synopsis"],
+                cast_ids=form.cleaned_data["cast"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect(scene)
+    return _project_page_with(request, membership, scene_form=form)
 
 
 def _navigator(project):
@@ -359,7 +365,7 @@ def _navigator(project):
     )
 
 
-def _scene_context(request, membership, scene, *, text_form=None, conflict=None):
+def _scene_context(request, membership, scene, *, text_form=None, scene_form=None, conflict=None):
     project = membership.project
     characters = list(project.characters.all())
     revisions = scene.revisions.select_related("author").only(
@@ -375,7 +381,8 @@ def _scene_context(request, membership, scene, *, text_form=None, conflict=None)
         "can_edit": can(membership, Role.EDITOR),
         "text_form": text_form
         or SceneTextForm(initial={"text": scene.text, "base_revision": scene.head_id}),
-        "scene_form": SceneForm(
+        "scene_form": scene_form
+        or SceneForm(
             characters=characters,
             initial={
                 "heading": scene.heading,
@@ -417,19 +424,23 @@ def _conflict_context(scene, conflict_rev):
 def scene_update(request, project_id, scene_id):
     membership, scene = access_scene(request.user, project_id, scene_id, Role.EDITOR)
     form = SceneForm(request.POST, characters=membership.project.characters.all())
-    if not form.is_valid():
-        return _fail(request, _form_errors(form), scene.get_absolute_url())
-    try:
-        services.scene_update(
-            scene=scene,
-            heading=form.cleaned_data["heading"],
-            synopsis=form.cleaned_data["synopsis"],
-            cast_ids=form.cleaned_data["cast"],
-        )
-    except ValidationError as exc:
-        return _fail(request, _errors(exc), scene.get_absolute_url())
-    messages.success(request, "Scene details saved.")
-    return redirect(scene)
+    if form.is_valid():
+        try:
+            services.scene_update(
+                scene=scene,
+                heading=form.cleaned_data["heading"],
+                synopsis=form.cleaned_data["synopsis"],
+                cast_ids=form.cleaned_data["cast"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Scene details saved.")
+            return redirect(scene)
+    # Keep what was typed: the page again, with the form as submitted and its errors.
+    scene.refresh_from_db()
+    context = _scene_context(request, membership, scene, scene_form=form)
+    return render(request, "scene_detail.html", context, status=400)
 
 
 @login_required
