@@ -10,15 +10,19 @@ The same settings serve both ways to run (docs/ARCHITECTURE.md):
 Environment variables: ``DEBUG`` (default on, for a laptop), ``SECRET_KEY`` (required when
 DEBUG is off; generated and kept under ``DATA_DIR`` otherwise), ``ALLOWED_HOSTS``
 (comma-separated), ``CSRF_TRUSTED_ORIGINS``, ``DATABASE_URL``, ``REDIS_URL``,
-``DATA_DIR``, ``MODEL_DIR``.
+``DATA_DIR``, ``MODEL_DIR``; accounts and HTTPS: ``COWRITE_SIGNUP``, ``EMAIL_*``,
+``AXES_*``, ``SECURE_*``, ``SESSION_COOKIE_SECURE``, ``CSRF_COOKIE_SECURE`` (README,
+docs/SECURITY.md).
 """
 
 import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -71,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "axes",  # log-in throttle (AXES_* below)
     "scripts_app",
     "generation",
 ]
@@ -82,9 +87,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Needs request.user; runs before anything reads the body (CSRF's process_view does).
+    "cowrite.security.AnonymousBodyCapMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a lockout flagged by the axes backend into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cowrite.urls"
@@ -101,6 +111,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+                "scripts_app.views_accounts.accounts_context",
             ],
         },
     },
@@ -162,7 +174,7 @@ if REDIS_URL:
         # message is published once and each server process receives it once and hands it
         # to its own sockets (the core layer stores and pops one message per socket, four
         # round trips each). No storage: a page that misses a delta sees the gap and asks
-        # for a catch-up; an editor that misses a relay heals on its next sync.
+        # for a catch-up; an editor that misses a relay is repaired (consumers.SceneRepairs).
         "rooms": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             # Pub/sub ignores Redis database numbers: the prefix carries it, so two
@@ -187,6 +199,20 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_RESULT_BACKEND = "cache+memory://"
     CELERY_TASK_ALWAYS_EAGER = True
+# --- Co-editing relay repair (docs/ARCHITECTURE.md, "Live co-editing") ----------------------
+# Embedded: the rooms layer remembers which sockets' queues overflowed (group_send drops
+# silently), so those clients are repaired. COWRITE_ROOMS_CAPACITY: its queue size per socket.
+if not REDIS_URL:
+    CHANNEL_LAYERS["rooms"]["BACKEND"] = "scripts_app.layers.DropTrackingInMemoryChannelLayer"
+    CHANNEL_LAYERS["rooms"]["CONFIG"]["capacity"] = int(
+        os.environ.get("COWRITE_ROOMS_CAPACITY", "1000")
+    )
+# Each server process checks its open editors of a scene against the database (one load per
+# scene, a diff per socket): this long after the scene's last relay, at least this often
+# while it is busy, and this often when nothing at all happened (a dead peer's last update).
+COWRITE_DOC_REPAIR_QUIET_SECONDS = float(os.environ.get("COWRITE_DOC_REPAIR_QUIET_SECONDS", "0.75"))
+COWRITE_DOC_REPAIR_BUSY_SECONDS = float(os.environ.get("COWRITE_DOC_REPAIR_BUSY_SECONDS", "5"))
+COWRITE_DOC_REPAIR_IDLE_SECONDS = float(os.environ.get("COWRITE_DOC_REPAIR_IDLE_SECONDS", "30"))
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -218,6 +244,93 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Who may create an account (scripts_app/views_accounts.py): "open" (anyone), "invite"
+# (only someone holding an invitation link), "closed" (staff make accounts). Default:
+# invite with DEBUG off, open with DEBUG on (a laptop).
+COWRITE_SIGNUP = (
+    (os.environ.get("COWRITE_SIGNUP") or ("open" if DEBUG else "invite")).strip().lower()
+)
+if COWRITE_SIGNUP not in {"open", "invite", "closed"}:
+    raise ImproperlyConfigured("COWRITE_SIGNUP must be open, invite or closed.")
+COWRITE_INVITATION_DAYS = int(os.environ.get("COWRITE_INVITATION_DAYS", "7"))
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 60 * 60  # a reset link works for 3 days
+
+# Log-in throttle (django-axes, database handler: shared by every web process). After
+# AXES_FAILURE_LIMIT failed log-ins for one username, or from one address, that username
+# (or address) is locked for AXES_COOLOFF_TIME; each failed try meanwhile restarts it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cowrite.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "cowrite.security.client_ip"
+AXES_VERBOSE = False
+# Trusted reverse proxies in front of the app (for the client address in X-Forwarded-For).
+COWRITE_PROXY_COUNT = int(os.environ.get("COWRITE_PROXY_COUNT", "0"))
+
+# --- Email (invitations, password reset) --------------------------------------------------
+# SMTP when EMAIL_HOST is set, else printed to the console (embedded mode).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not env_bool("EMAIL_USE_SSL", False))
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cowrite <cowrite@localhost>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+
+# --- HTTPS and browser protections (production values: docs/SECURITY.md) ------------------
+# All off by default (a laptop on http://localhost); `manage.py check --deploy` lists what a
+# public server must turn on.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+
+def _proxy_ssl_header(value: str):
+    """``X-Forwarded-Proto=https`` -> ("HTTP_X_FORWARDED_PROTO", "https"); "" -> None."""
+    if not value.strip():
+        return None
+    name, _, expected = value.partition("=")
+    if not expected:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER looks like X-Forwarded-Proto=https")
+    return ("HTTP_" + name.strip().upper().replace("-", "_"), expected.strip())
+
+
+# Behind a TLS-terminating proxy that sets this header (and strips it from clients).
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy (django-csp): scripts only from this site (no inline scripts or
+# handlers: static/js/app.js does confirms and auto-submits; a template that needs an inline
+# script uses the nonce, {{ request.csp_nonce }}). Inline styles stay allowed: htmx
+# injects its indicator style and CodeMirror styles its editor at run time.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],  # 'self' covers ws:/wss: to this host
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- i18n, static ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -241,9 +354,21 @@ STORAGES = {
 COWRITE_SCENE_TEXT_MAX_CHARS = 200_000
 COWRITE_HEADING_MAX_CHARS = 200
 COWRITE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+# A visitor who is not logged in may send at most this much (log-in, sign-up, reset
+# forms); larger bodies get 413 before they are read (cowrite/security.py).
+COWRITE_ANON_BODY_MAX_BYTES = int(os.environ.get("COWRITE_ANON_BODY_MAX_BYTES", str(64 * 1024)))
+# Scenes in one imported file: more is refused with a message and nothing is imported.
+COWRITE_IMPORT_MAX_SCENES = int(os.environ.get("COWRITE_IMPORT_MAX_SCENES", "2000"))
 # One websocket frame of the live document (a first sync of a long scene can be large;
 # Daphne is started with the same cap, see Makefile).
 COWRITE_DOC_MESSAGE_MAX_BYTES = 16 * 1024 * 1024
+# --- Co-editing socket input (scripts_app/yprotocol.py, SceneDocConsumer.receive) ---------
+# An awareness (presence) frame: a state is a name, a colour and a cursor (~300 bytes).
+COWRITE_DOC_AWARENESS_MAX_BYTES = 16 * 1024
+# Frames up to this size are checked and applied on the event loop (milliseconds); bigger
+# ones on a decode thread, so a big frame never stalls other sockets and pages.
+COWRITE_DOC_INLINE_DECODE_BYTES = 64 * 1024
+# --- end of co-editing socket input ---------------------------------------------------------
 # The first model, trained on first start when none exists (tiny preset, CPU).
 COWRITE_BOOTSTRAP_SECONDS = int(os.environ.get("COWRITE_BOOTSTRAP_SECONDS", "780"))
 # Drafts (generated passages): limits, each with a clear message when hit.
@@ -253,6 +378,20 @@ COWRITE_DRAFT_PROJECT_CONCURRENCY = 8  # queued + streaming passages per project
 COWRITE_GENERATION_MAX_QUEUE = 64  # queued passages, all projects
 COWRITE_DRAFT_MAX_NEW_TOKENS = 512
 COWRITE_DRAFT_MAX_INSTRUCTION_CHARS = 2000
+# --- API limits and generation capacity (hardening; README "Limits") -----------------------
+# Per API token: requests per sliding window, and requests running at once. Counted in
+# Redis with REDIS_URL (every web process shares them), in memory embedded (one process).
+COWRITE_API_RATE_LIMIT = int(os.environ.get("COWRITE_API_RATE_LIMIT", "60"))
+COWRITE_API_RATE_WINDOW_SECONDS = float(os.environ.get("COWRITE_API_RATE_WINDOW_SECONDS", "60"))
+COWRITE_API_TOKEN_CONCURRENCY = int(os.environ.get("COWRITE_API_TOKEN_CONCURRENCY", "4"))
+COWRITE_API_MAX_BODY_BYTES = 2 * 1024 * 1024  # a /v1/completions JSON body
+# An API request no worker takes within this is answered 503 and cancelled.
+COWRITE_API_FIRST_REPLY_SECONDS = float(os.environ.get("COWRITE_API_FIRST_REPLY_SECONDS", "30"))
+# The queue limit above counts queued drafts and waiting API requests together.
+COWRITE_GENERATION_MAX_QUEUE = int(
+    os.environ.get("COWRITE_GENERATION_MAX_QUEUE", str(COWRITE_GENERATION_MAX_QUEUE))
+)
+# --- end of API limits --------------------------------------------------------------------
 # Generation workers: device ("auto": CUDA if present), batch size, heartbeat.
 COWRITE_GENERATION_DEVICE = os.environ.get("COWRITE_GENERATION_DEVICE", "auto")
 # The backend that writes drafts (generation/core/backends): our engine on the active
@@ -279,7 +418,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}},
+    "loggers": {"daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # --- Retraining on feedback (generation/retraining.py, generation/lifecycle.py) -----------
@@ -296,3 +435,14 @@ COWRITE_RETRAIN_BPB_TOLERANCE = 0.02  # gate: held-out bits/byte may be at most 
 COWRITE_RETRAIN_CONFIG = {}  # overrides of generation.retraining.RetrainConfig
 COWRITE_PREFERENCE_MIN_MARGIN = 1.0  # mean-rating margin between chosen and rejected
 COWRITE_HELDOUT_FRACTION = 0.2  # share of prompt groups / scenes held out from training
+# --- Who retrains the shared model (generation/lifecycle.py) ------------------------------
+# Retraining, promotion and rollback are staff actions (is_staff); project owners suggest.
+# No retraining round starts less than MIN_INTERVAL after the previous one (staff or beat);
+# a project may suggest again COOLDOWN after its previous suggestion (one open at a time).
+COWRITE_RETRAIN_MIN_INTERVAL_SECONDS = int(
+    os.environ.get("COWRITE_RETRAIN_MIN_INTERVAL_SECONDS", "3600")
+)
+COWRITE_RETRAIN_SUGGESTION_COOLDOWN_SECONDS = int(
+    os.environ.get("COWRITE_RETRAIN_SUGGESTION_COOLDOWN_SECONDS", "3600")
+)
+# --- end: who retrains ----------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 Other tools (editors, scripts, the ``openai`` client) can use the team's model the way
 they use vLLM, TGI, llama.cpp or Ollama. Authentication: ``Authorization: Bearer <token>``
-with a personal token (``ApiToken``, made on the account page). Requests run on the
+with a personal token (``ApiToken``, made on the account page). Limits (429 with
+``Retry-After``, ``generation/limits.py``): requests per token per window, requests running
+per token, and the generation queue (``COWRITE_GENERATION_MAX_QUEUE``), which counts
+queued drafts and waiting API requests together. A request whose client goes away, or
+that times out, is cancelled on the worker. Requests run on the
 generation workers, batched with the drafts (``generation/worker.py``): the view puts the
 request on the generation queue with a reply channel and relays what comes back, as
 server-sent events (``data: {json}`` lines, ending ``data: [DONE]``) when ``stream`` is set.
@@ -14,6 +18,7 @@ the model conditions on; the rest is the text it continues.
 import asyncio
 import hashlib
 import json
+import math
 import secrets
 import time
 import uuid
@@ -21,17 +26,22 @@ import uuid
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from cowrite import strictjson
 from scripts_app import events
 
+from . import limits
 from .models import ApiToken, ModelVersion, VersionStatus
 
 TOKEN_PREFIX = "cw-"
-FIRST_REPLY_TIMEOUT = 30.0  # no worker answered by then: 503
-IDLE_TIMEOUT = 120.0  # a stream that goes quiet this long is ended
+# No worker took a request within settings.COWRITE_API_FIRST_REPLY_SECONDS: 503 (and the
+# request is cancelled, so no worker runs it later).
+IDLE_TIMEOUT = 120.0  # a stream that goes quiet this long is ended (and cancelled)
+LEASE_SECONDS = IDLE_TIMEOUT + 60  # a running or waiting request's slot, renewed as it streams
 
 
 def token_create(*, user, name: str) -> tuple[ApiToken, str]:
@@ -47,7 +57,8 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _user_for(header: str):
+def _token_for(header: str):
+    """The live token named by an ``Authorization`` header (with its user), or None."""
     if not header.startswith("Bearer "):
         return None
     row = (
@@ -58,7 +69,7 @@ def _user_for(header: str):
     if row is None:
         return None
     ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
-    return row.user
+    return row
 
 
 def _error(
@@ -70,7 +81,7 @@ def _error(
 
 
 async def _authenticate(request):
-    return await database_sync_to_async(_user_for)(request.headers.get("Authorization", ""))
+    return await database_sync_to_async(_token_for)(request.headers.get("Authorization", ""))
 
 
 def _served_models() -> list[ModelVersion]:
@@ -102,31 +113,55 @@ async def models_list(request):
     )
 
 
+class BadRequest(ValueError):
+    """A request field is wrong: answered 400, naming the field (``param``)."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+def _number(body: dict, name: str, default, low, high, integer: bool = False):
+    """A finite number in [low, high] (an integer if ``integer``); None means the default."""
+    value = body.get(name, default)
+    if value is None:
+        return default
+    # JSON booleans are Python ints: refuse them (and strings, lists, objects).
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"{name}: must be a number.", name)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadRequest(f"{name}: must be a finite number.", name)
+        if integer:
+            if not value.is_integer():
+                raise BadRequest(f"{name}: must be a whole number.", name)
+            value = int(value)
+    if not low <= value <= high:
+        raise BadRequest(f"{name}: must be between {low} and {high}.", name)
+    return value
+
+
 def _parse(body: dict) -> dict:
-    """Validate a completions request; return the generation request; raise ValueError."""
+    """Validate a completions request; return the generation request; raise BadRequest."""
     prompt = body.get("prompt", "")
     if isinstance(prompt, list):
         if len(prompt) != 1 or not isinstance(prompt[0], str):
-            raise ValueError("prompt: give one string.")
+            raise BadRequest("prompt: give one string.", "prompt")
         prompt = prompt[0]
     if not isinstance(prompt, str):
-        raise ValueError("prompt: give a string.")
+        raise BadRequest("prompt: give a string.", "prompt")
     if len(prompt) > settings.COWRITE_SCENE_TEXT_MAX_CHARS:
-        raise ValueError(f"prompt: at most {settings.COWRITE_SCENE_TEXT_MAX_CHARS:,} characters.")
-    if body.get("n", 1) != 1 or body.get("best_of", 1) != 1:
-        raise ValueError("n: only 1 completion per request is supported.")
-
-    def number(name, default, low, high, cast=float):
-        value = body.get(name, default)
-        if value is None:
-            return default
-        try:
-            value = cast(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: must be a number.") from None
-        if not low <= value <= high:
-            raise ValueError(f"{name}: must be between {low} and {high}.")
-        return value
+        raise BadRequest(
+            f"prompt: at most {settings.COWRITE_SCENE_TEXT_MAX_CHARS:,} characters.", "prompt"
+        )
+    for name in ("n", "best_of"):
+        if _number(body, name, 1, 1, 2**31, integer=True) != 1:
+            raise BadRequest("n: only 1 completion per request is supported.", name)
+    model = body.get("model")
+    if model is not None and (not isinstance(model, str) or len(model) > 200):
+        raise BadRequest("model: give a model's name (a string).", "model")
+    if not isinstance(body.get("stream", False), bool | None):
+        raise BadRequest("stream: give true or false.", "stream")
 
     stop = body.get("stop") or []
     if isinstance(stop, str):
@@ -136,47 +171,93 @@ def _parse(body: dict) -> dict:
         or len(stop) > 4
         or not all(isinstance(s, str) and len(s) <= 100 for s in stop)
     ):
-        raise ValueError("stop: up to 4 strings of at most 100 characters.")
+        raise BadRequest("stop: up to 4 strings of at most 100 characters.", "stop")
     heading, text = "", prompt
     first, _, rest = prompt.partition("\n")
     from scripts_app.services import HEADING_RE
 
     if HEADING_RE.match(first.strip()):
         heading, text = first.strip(), rest.lstrip("\n")
-    seed = body.get("seed")
     return {
         "heading": heading,
         "text": text,
         "params": {
-            "max_new_tokens": number(
-                "max_tokens", 16, 1, settings.COWRITE_DRAFT_MAX_NEW_TOKENS, int
+            "max_new_tokens": _number(
+                body, "max_tokens", 16, 1, settings.COWRITE_DRAFT_MAX_NEW_TOKENS, integer=True
             ),
-            "temperature": number("temperature", 1.0, 0.0, 2.0),
-            "top_p": number("top_p", 1.0, 0.01, 1.0),
+            "temperature": _number(body, "temperature", 1.0, 0.0, 2.0),
+            "top_p": _number(body, "top_p", 1.0, 0.01, 1.0),
             # OpenAI's frequency penalty has no exact match: a positive one maps to a mild
             # repetition penalty.
-            "repetition_penalty": 1.0 + max(0.0, number("frequency_penalty", 0.0, -2.0, 2.0)) / 10,
+            "repetition_penalty": 1.0
+            + max(0.0, _number(body, "frequency_penalty", 0.0, -2.0, 2.0)) / 10,
             "stop": stop,
-            "seed": int(seed) if isinstance(seed, int) else None,
+            # What the engine's seeded generator takes (a 64-bit integer).
+            "seed": _number(body, "seed", None, -(2**63), 2**64 - 1, integer=True),
         },
     }
+
+
+def _read_body(request) -> dict:
+    """The request's JSON object, bounded in size and depth; raise BadRequest."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    limit = settings.COWRITE_API_MAX_BODY_BYTES
+    if not length.isdigit() or int(length) > limit:
+        raise BadRequest(f"The request body is larger than {limit:,} bytes.")
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise BadRequest(f"The request body is larger than {limit:,} bytes.") from None
+    if len(raw) > limit:
+        raise BadRequest(f"The request body is larger than {limit:,} bytes.")
+    try:
+        body = strictjson.loads(raw or b"{}")
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+def _too_many(message: str, retry_after: float, code: str) -> JsonResponse:
+    response = JsonResponse(
+        {"error": {"message": message, "type": "requests", "param": None, "code": code}},
+        status=429,
+    )
+    response["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
+def _queued_drafts() -> int:
+    from scripts_app.models import Passage, PassageStatus
+
+    return Passage.objects.filter(status=PassageStatus.QUEUED).count()
 
 
 @csrf_exempt
 async def completions(request):
     if request.method != "POST":
         return _error(405, "Use POST.")
-    if await _authenticate(request) is None:
+    token = await _authenticate(request)
+    if token is None:
         return _error(
             401, "Give a valid API token: Authorization: Bearer <token>.", "authentication_error"
         )
+    token_key = token.key_hash[:32]
+    wait = await limits.rate_hit(token_key)
+    if wait > 0:
+        return _too_many(
+            f"This token made {settings.COWRITE_API_RATE_LIMIT} requests in the last "
+            f"{settings.COWRITE_API_RATE_WINDOW_SECONDS:g} seconds (the limit); "
+            f"try again in {math.ceil(wait)} s.",
+            wait,
+            "rate_limit_exceeded",
+        )
     try:
-        body = json.loads(request.body or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError("The body must be a JSON object.")
+        body = _read_body(request)
         generation = _parse(body)
-    except (ValueError, json.JSONDecodeError) as exc:
-        return _error(400, str(exc))
+    except BadRequest as exc:
+        return _error(400, str(exc), param=exc.param)
     versions = await database_sync_to_async(_served_models)()
     if not versions:
         return _error(
@@ -188,24 +269,36 @@ async def completions(request):
             404, f"The model {model!r} is not served; use {versions[0].name!r}.", param="model"
         )
 
-    layer = get_channel_layer()
-    reply_to = await layer.new_channel("api-completion")
     request_id = uuid.uuid4().hex
-    await layer.send(
-        events.GENERATION_QUEUE,
-        {"type": "generate_api", "request": request_id, "reply_to": reply_to, **generation},
-    )
+    job = _Job(request_id, token_key)
+    cap = settings.COWRITE_API_TOKEN_CONCURRENCY
+    if not await limits.acquire(job.running_key, request_id, cap, LEASE_SECONDS):
+        return _too_many(
+            f"This token already has {cap} requests running (the limit); wait for one to finish.",
+            1,
+            "concurrency_limit_exceeded",
+        )
+    # One queue limit for drafts and API requests: queued drafts + waiting API requests.
+    room = settings.COWRITE_GENERATION_MAX_QUEUE - await database_sync_to_async(_queued_drafts)()
+    if not await limits.acquire(limits.WAITING, request_id, room, LEASE_SECONDS):
+        await job.release()
+        return _too_many("The generation queue is full; try again in a minute.", 30, "queue_full")
+    try:
+        await job.start(generation)
+    except BaseException:
+        await job.release()
+        raise
     meta = {"id": f"cmpl-{request_id}", "created": int(time.time()), "model": model}
     if body.get("stream"):
-        response = StreamingHttpResponse(
-            _sse(layer, reply_to, request_id, meta), content_type="text/event-stream"
-        )
+        response = StreamingHttpResponse(_sse(job, meta), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
+        # A client gone before Django starts streaming never runs _sse (nor its cleanup).
+        job.watchdog = asyncio.create_task(job.abandon_if_never_read())
         return response
     parts, done = [], None
     try:
-        async for message in _replies(layer, reply_to, request_id):
+        async for message in job.replies():
             if message["type"] == "api.delta":
                 parts.append(message["text"])
             else:
@@ -231,32 +324,91 @@ async def completions(request):
     )
 
 
-async def _replies(layer, reply_to: str, request_id: str):
-    """Yield the worker's messages for one request until it is done (or times out)."""
-    timeout = FIRST_REPLY_TIMEOUT
-    try:
-        while True:
-            try:
-                message = await asyncio.wait_for(layer.receive(reply_to), timeout)
-            except TimeoutError:
-                raise TimeoutError(
-                    "No generation worker answered; start one (manage.py generation_worker)."
-                    if timeout == FIRST_REPLY_TIMEOUT
-                    else "The generation worker went quiet."
-                ) from None
-            timeout = IDLE_TIMEOUT
-            yield message
-            if message["type"] == "api.done":
-                return
-    except (asyncio.CancelledError, GeneratorExit):
-        # The client went away: stop the generation too.
-        await layer.group_send(
-            events.GENERATION_WORKERS, {"type": "generation.cancel_api", "request": request_id}
+class _Job:
+    """One API request on the generation queue: its reply channel, its slots (running
+    per token, waiting for a worker), and its cancel when the client is gone."""
+
+    def __init__(self, request_id: str, token_key: str):
+        self.request_id = request_id
+        self.running_key = f"running:{token_key}"
+        self.layer = get_channel_layer()
+        self.reply_to = None
+        self.released = False
+        self.reading = False
+        self.watchdog = None
+
+    async def start(self, generation: dict) -> None:
+        self.reply_to = await self.layer.new_channel("api-completion")
+        await self.layer.send(
+            events.GENERATION_QUEUE,
+            {
+                "type": "generate_api",
+                "request": self.request_id,
+                "reply_to": self.reply_to,
+                # A worker that takes it later than this drops it: the view gave up (503).
+                "deadline": time.time() + settings.COWRITE_API_FIRST_REPLY_SECONDS,
+                **generation,
+            },
         )
-        raise
+
+    async def release(self) -> None:
+        if not self.released:
+            self.released = True
+            await limits.release(self.running_key, self.request_id)
+            await limits.release(limits.WAITING, self.request_id)
+
+    async def cancel(self) -> None:
+        """Tell the workers to stop this request (or drop it if it waits for a slot)."""
+        await self.layer.group_send(
+            events.GENERATION_WORKERS, {"type": "generation.cancel_api", "request": self.request_id}
+        )
+
+    async def abandon_if_never_read(self, after: float = 10.0) -> None:
+        await asyncio.sleep(after)
+        if not self.reading:
+            await self.cancel()
+            await self.release()
+
+    async def replies(self):
+        """Yield the worker's messages until it is done. The client gone (disconnect:
+        cancelled), the worker silent (TimeoutError: 503) or any other end before
+        ``api.done`` cancels the generation; the slots are freed in every case."""
+        self.reading = True
+        first = settings.COWRITE_API_FIRST_REPLY_SECONDS
+        timeout, finished = first, False
+        renewed = time.monotonic()
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.layer.receive(self.reply_to), timeout)
+                except TimeoutError:
+                    raise TimeoutError(
+                        "No generation worker took this request in time; the workers are "
+                        "busy or none is running (manage.py generation_worker)."
+                        if timeout == first
+                        else "The generation worker went quiet."
+                    ) from None
+                timeout = IDLE_TIMEOUT
+                if time.monotonic() - renewed > LEASE_SECONDS / 4:  # a long stream
+                    renewed = time.monotonic()
+                    await limits.acquire(self.running_key, self.request_id, 1, LEASE_SECONDS)
+                if message["type"] == "api.started":
+                    await limits.release(limits.WAITING, self.request_id)
+                    continue
+                if message["type"] == "api.done":
+                    finished = True
+                yield message
+                if finished:
+                    return
+        finally:
+            try:
+                if not finished:
+                    await self.cancel()
+            finally:
+                await self.release()
 
 
-async def _sse(layer, reply_to: str, request_id: str, meta: dict):
+async def _sse(job: _Job, meta: dict):
     def chunk(text: str, finish_reason=None) -> str:
         payload = {
             **meta,
@@ -268,7 +420,7 @@ async def _sse(layer, reply_to: str, request_id: str, meta: dict):
         return f"data: {json.dumps(payload)}\n\n"
 
     try:
-        async for message in _replies(layer, reply_to, request_id):
+        async for message in job.replies():
             if message["type"] == "api.delta":
                 yield chunk(message["text"])
             elif message.get("error"):

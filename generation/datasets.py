@@ -271,9 +271,10 @@ def build_dataset(
     return ds
 
 
-def feedback_count_since(since) -> int:
+def feedback_count_since(since, project_ids=None) -> int:
     """Count ratings and preferences that would train (allowed projects, counted users),
-    made after ``since`` (all of them if None). Used by the retraining schedule."""
+    made after ``since`` (all of them if None), of ``project_ids`` only if given. Used by
+    the retraining schedule and the model page ("learns from your team's N ratings")."""
     from scripts_app.models import Membership, Preference, Rating
 
     def counted(qs, project_path: str):
@@ -285,6 +286,9 @@ def feedback_count_since(since) -> int:
 
     ratings = counted(Rating.objects.all(), "passage__scene__project")
     prefs = counted(Preference.objects.all(), "rejected__scene__project")
+    if project_ids is not None:
+        ratings = ratings.filter(passage__scene__project_id__in=project_ids)
+        prefs = prefs.filter(rejected__scene__project_id__in=project_ids)
     if since is not None:
         ratings = ratings.filter(updated_at__gt=since)
         prefs = prefs.filter(created_at__gt=since)

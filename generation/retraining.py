@@ -24,6 +24,8 @@ is the model it starts from (the active one when it was started):
    parent's`` (0.5) when there are held-out pairs. A figure that cannot be measured (no
    held-out scenes, no held-out pairs) does not block. Otherwise the version stays a
    ``candidate`` and ``status_reason`` says which test failed; staff may still promote it.
+   The gate promotes by itself only a round that staff or the schedule started
+   (``lifecycle.may_auto_promote``); any other round stays a candidate for staff.
 
 A crash or a kill mid-run leaves the version ``failed`` (or, if the process was killed
 outright, stale in ``training``: ``reap_stale_runs`` marks it failed) and never touches
@@ -293,9 +295,23 @@ def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
     version.finished_at = timezone.now()
     version.progress = {**(version.progress or {}), "progress": 1.0, "updated_at": time.time()}
     version.save()
+    if promote and not lifecycle.may_auto_promote(version):
+        # Only a round started by staff or the schedule may change the shared model by
+        # itself; anything else waits for a staff member to promote it.
+        promote = False
+        reason = reason.replace("Promoted:", "Passed the gate:", 1) + (
+            " Kept as a candidate: the round was not started by staff or the schedule, "
+            "so staff decide."
+        )
+        metrics["gate"]["auto_promote"] = False
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status_reason=reason, metrics=_jsonable(metrics)
+        )
     if promote:
-        lifecycle.version_promote(version, reason=reason, require_active_parent=True)
-        version.refresh_from_db()
+        lifecycle.version_promote(
+            version, reason=reason, require_active_parent=True, automatic=True
+        )
+    version.refresh_from_db()
     return version
 
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ModelVersion, VersionStatus
+from .models import ModelEvent, ModelEventKind, ModelVersion, StartedVia, VersionStatus
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,14 @@ def _next_name(preset: str) -> str:
 
 
 def version_create(
-    *, preset: str, train_config: dict, parent: ModelVersion | None = None, user=None
+    *,
+    preset: str,
+    train_config: dict,
+    parent: ModelVersion | None = None,
+    user=None,
+    started_via: str = "",
 ) -> ModelVersion:
-    """Register a version that is about to train."""
+    """Register a version that is about to train (``started_via``: a ``StartedVia``)."""
     name = _next_name(preset)
     return ModelVersion.objects.create(
         name=name,
@@ -56,6 +61,7 @@ def version_create(
         status=VersionStatus.TRAINING,
         train_config=train_config,
         created_by=user,
+        started_via=started_via,
         progress={"step": 0, "progress": 0.0, "updated_at": time.time()},
     )
 
@@ -148,6 +154,7 @@ def training_run(*, version_id: int, corpus_dir: str, resume: bool = False) -> M
     version.save()
     if active_version() is None:
         version_activate(version=version, reason="The first trained model is activated.")
+        ModelEvent.objects.create(version=version, kind=ModelEventKind.FIRST_ACTIVATED)
         version.refresh_from_db()
     return version
 
@@ -204,7 +211,9 @@ def bootstrap_start(*, launch=True) -> ModelVersion | None:
         return None
     stale = ModelVersion.objects.filter(status=VersionStatus.TRAINING).first()
     resume = stale is not None and (stale.path / "resume").exists()
-    version = stale or version_create(preset="tiny", train_config=bootstrap_train_config())
+    version = stale or version_create(
+        preset="tiny", train_config=bootstrap_train_config(), started_via=StartedVia.FIRST_START
+    )
     ModelVersion.objects.filter(pk=version.pk).update(
         progress={**(version.progress or {}), "updated_at": time.time()}
     )

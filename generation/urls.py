@@ -7,6 +7,17 @@ urlpatterns = [
     path("models/retrain/", views.model_retrain, name="model_retrain"),
     path("models/<int:pk>/promote/", views.model_promote, name="model_promote"),
     path("models/<int:pk>/rollback/", views.model_rollback, name="model_rollback"),
+    path("models/suggest/<int:project_id>/", views.retrain_suggest, name="retrain_suggest"),
+    path(
+        "models/suggestions/<int:pk>/start/",
+        views.suggestion_start,
+        name="retrain_suggestion_start",
+    ),
+    path(
+        "models/suggestions/<int:pk>/dismiss/",
+        views.suggestion_dismiss,
+        name="retrain_suggestion_dismiss",
+    ),
     path("models/export/<str:kind>.jsonl", views.feedback_export, name="feedback_export"),
     path("account/tokens/", views.api_tokens, name="api_tokens"),
     # The OpenAI-compatible API (token auth, no session, no CSRF).

@@ -1,9 +1,12 @@
 """Pages of the generation app: the installation's model versions and training progress.
 
-Model lifecycle actions (POST + CSRF, see ``lifecycle.py`` for the rules): Retrain now
-(staff or an owner of any project), Promote a candidate and Roll back to an earlier
-version (staff only). Feedback export (TRL JSONL): staff get every project that allows
-training; a project owner gets only the projects they own (that allow training); anyone
+Who may do what (rules in ``lifecycle.py``): **Retrain now**, **Promote** a candidate and
+**Roll back** are installation-staff actions (``is_staff``); a project owner can only
+**suggest** a retraining for a project that allows training (staff start a round from it
+or dismiss it). Every figure on the model page that comes from projects' data (the
+ratings of each version's drafts) covers only the viewer's own projects; staff see the
+installation-wide figures, labelled so. Feedback export (TRL JSONL): staff get every
+project that allows training; a project owner gets only the projects they own; anyone
 else is refused.
 """
 
@@ -18,7 +21,16 @@ from django.views.decorators.http import require_GET, require_POST
 from . import datasets, lifecycle
 from .api import token_create
 from .charts import loss_chart_svg, rating_bars_svg
-from .models import ApiToken, ModelVersion, VersionStatus
+from .models import (
+    ApiToken,
+    ModelEvent,
+    ModelVersion,
+    RetrainSuggestion,
+    SuggestionStatus,
+    VersionStatus,
+)
+
+STAFF_ONLY = "Only installation staff can {}: one model serves every project."
 
 
 def _owned_project_ids(user) -> list[int]:
@@ -29,20 +41,27 @@ def _owned_project_ids(user) -> list[int]:
     )
 
 
+def _member_project_ids(user) -> list[int]:
+    from scripts_app.models import Membership
+
+    return list(Membership.objects.filter(user=user).values_list("project_id", flat=True))
+
+
 def can_retrain(user) -> bool:
-    return user.is_staff or bool(_owned_project_ids(user))
+    """Retraining, promotion and rollback change the shared model: staff only."""
+    return bool(user.is_authenticated and user.is_staff)
 
 
-def _rating_counts(version_ids) -> dict[int, dict[int, int]]:
-    """``{version id: {score: count}}`` of the ratings of the passages each version wrote."""
+def _rating_counts(version_ids, project_ids=None) -> dict[int, dict[int, int]]:
+    """``{version id: {score: count}}`` of the ratings of the passages each version wrote,
+    in ``project_ids`` only (None: every project, for staff)."""
     from scripts_app.models import Rating
 
     out: dict[int, dict[int, int]] = {}
-    rows = (
-        Rating.objects.filter(passage__model_version_id__in=version_ids)
-        .values("passage__model_version_id", "score")
-        .annotate(n=Count("pk"))
-    )
+    rows = Rating.objects.filter(passage__model_version_id__in=version_ids)
+    if project_ids is not None:
+        rows = rows.filter(passage__scene__project_id__in=project_ids)
+    rows = rows.values("passage__model_version_id", "score").annotate(n=Count("pk"))
     for r in rows:
         out.setdefault(r["passage__model_version_id"], {})[r["score"]] = r["n"]
     return out
@@ -72,26 +91,109 @@ def _comparison(metrics: dict) -> list[dict]:
     return rows
 
 
-@login_required
-@require_GET
-def model_list(request):
-    versions = list(ModelVersion.objects.select_related("parent").order_by("-created_at"))
-    ratings = _rating_counts([v.pk for v in versions])
+def _run_state(v: ModelVersion) -> str:
+    """queued / running / finished … / failed, for the queue of runs."""
+    if v.status == VersionStatus.TRAINING:
+        p = v.progress or {}
+        started = p.get("step") or (set(p) - {"step", "progress", "updated_at"})
+        return "running" if started else "queued"
+    if v.status == VersionStatus.FAILED:
+        return "failed"
+    return {
+        VersionStatus.ACTIVE: "finished · in use",
+        VersionStatus.CANDIDATE: "finished · waiting for staff",
+        VersionStatus.RETIRED: "finished · retired",
+    }.get(v.status, v.status)
+
+
+def _owned_projects(user, active):
+    """The user's own projects, each with what the suggest form needs."""
+    from scripts_app.models import Project
+
+    projects = list(Project.objects.filter(pk__in=_owned_project_ids(user)).order_by("title"))
+    if not projects:
+        return []
+    latest: dict[int, RetrainSuggestion] = {}
+    for s in (
+        RetrainSuggestion.objects.filter(project__in=projects)
+        .select_related("handled_by", "version")
+        .order_by("-created_at", "-pk")
+    ):
+        latest.setdefault(s.project_id, s)
+    now = timezone.now()
+    for p in projects:
+        p.feedback_n = datasets.feedback_count_since(None, project_ids=[p.pk])
+        p.suggestion = latest.get(p.pk)
+        p.wait = 0.0
+        if p.suggestion is not None and p.suggestion.status != SuggestionStatus.OPEN:
+            age = (now - p.suggestion.created_at).total_seconds()
+            p.wait = max(0.0, lifecycle.suggestion_cooldown_seconds() - age)
+        p.wait_min = max(1, round(p.wait / 60)) if p.wait else 0
+        p.can_suggest = (
+            p.allow_training
+            and not p.wait
+            and (p.suggestion is None or p.suggestion.status != SuggestionStatus.OPEN)
+        )
+    return projects
+
+
+def _context(request) -> dict:
+    user = request.user
+    staff = can_retrain(user)
+    versions = list(
+        ModelVersion.objects.select_related("parent", "created_by").order_by("-created_at")
+    )
+    # Figures from projects' data: the viewer's own projects only, unless staff.
+    ratings = _rating_counts([v.pk for v in versions], None if staff else _member_project_ids(user))
+    active = next((v for v in versions if v.status == VersionStatus.ACTIVE), None)
     for v in versions:
         v.chart = loss_chart_svg(v.loss_curve)
         v.rating_chart = rating_bars_svg(ratings.get(v.pk, {}))
         v.comparison = _comparison(v.metrics or {})
         v.gate = (v.metrics or {}).get("gate")
-    training = [v for v in versions if v.status == VersionStatus.TRAINING]
+        v.state = _run_state(v)
+    if active is not None:
+        counts = ratings.get(active.pk, {})
+        total = sum(counts.values())
+        active.my_ratings = total
+        active.my_mean = sum(s * n for s, n in counts.items()) / total if total else None
     context = {
         "versions": versions,
-        "training": training,
-        "can_retrain": can_retrain(request.user),
-        "can_manage": request.user.is_staff,
-        "can_export": can_retrain(request.user),
+        "active": active,
+        "training": [v for v in versions if v.status == VersionStatus.TRAINING],
+        "runs": versions[:20],
+        "events": list(ModelEvent.objects.select_related("version", "user")[:20]),
+        "can_retrain": staff,
+        "can_manage": staff,
+        "can_export": staff or bool(_owned_project_ids(user)),
+        "ratings_scope": "all projects, installation-wide" if staff else "your projects",
+        "owned_projects": _owned_projects(user, active),
     }
+    if staff:
+        wait, last = lifecycle.next_round_wait()
+        context.update(
+            {
+                "suggestions": list(
+                    RetrainSuggestion.objects.filter(status=SuggestionStatus.OPEN)
+                    .select_related("project", "user")
+                    .order_by("created_at")
+                ),
+                "round_wait_min": max(1, round(wait / 60)) if wait else 0,
+                "last_round": last,
+                "min_interval_min": round(lifecycle.min_interval_seconds() / 60),
+            }
+        )
+        for s in context["suggestions"]:
+            s.feedback_n = datasets.feedback_count_since(None, project_ids=[s.project_id])
+    return context
+
+
+@login_required
+@require_GET
+def model_list(request):
+    context = _context(request)
     if request.htmx:
-        return render(request, "generation/partials/versions.html", context)
+        return render(request, "generation/partials/runs.html", context)
     return render(request, "generation/model_list.html", context)
 
 
@@ -122,13 +224,9 @@ def api_tokens(request):
     )
 
 
-@login_required
-@require_POST
-def model_retrain(request):
-    if not can_retrain(request.user):
-        return HttpResponseForbidden("Only staff or a project owner can start a retraining.")
+def _start_round(request, suggestion=None):
     try:
-        version = lifecycle.retrain_start(request.user)
+        version = lifecycle.retrain_start(request.user, suggestion=suggestion)
     except lifecycle.LifecycleError as exc:
         messages.error(request, str(exc))
     else:
@@ -138,9 +236,17 @@ def model_retrain(request):
 
 @login_required
 @require_POST
+def model_retrain(request):
+    if not can_retrain(request.user):
+        return HttpResponseForbidden(STAFF_ONLY.format("start a retraining"))
+    return _start_round(request)
+
+
+@login_required
+@require_POST
 def model_promote(request, pk):
-    if not request.user.is_staff:
-        return HttpResponseForbidden("Only staff can promote a model version.")
+    if not can_retrain(request.user):
+        return HttpResponseForbidden(STAFF_ONLY.format("promote a model version"))
     version = get_object_or_404(ModelVersion, pk=pk)
     try:
         lifecycle.version_promote(version, user=request.user)
@@ -154,8 +260,8 @@ def model_promote(request, pk):
 @login_required
 @require_POST
 def model_rollback(request, pk):
-    if not request.user.is_staff:
-        return HttpResponseForbidden("Only staff can roll the model back.")
+    if not can_retrain(request.user):
+        return HttpResponseForbidden(STAFF_ONLY.format("roll the model back"))
     version = get_object_or_404(ModelVersion, pk=pk)
     try:
         lifecycle.version_rollback(version, user=request.user)
@@ -163,6 +269,49 @@ def model_rollback(request, pk):
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Rolled back: {version.name} is active again.")
+    return redirect("model_list")
+
+
+@login_required
+@require_POST
+def retrain_suggest(request, project_id):
+    """A project owner suggests a retraining (outsiders 404, lower roles 403)."""
+    from scripts_app.access import access_project
+    from scripts_app.models import Role
+
+    membership = access_project(request.user, project_id, Role.OWNER)
+    try:
+        lifecycle.suggestion_create(
+            project=membership.project, user=request.user, note=request.POST.get("note", "")
+        )
+    except lifecycle.LifecycleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, "Thanks: staff will see your suggestion and can start a retraining from it."
+        )
+    return redirect("model_list")
+
+
+@login_required
+@require_POST
+def suggestion_start(request, pk):
+    if not can_retrain(request.user):
+        return HttpResponseForbidden(STAFF_ONLY.format("start a retraining"))
+    return _start_round(request, get_object_or_404(RetrainSuggestion, pk=pk))
+
+
+@login_required
+@require_POST
+def suggestion_dismiss(request, pk):
+    if not can_retrain(request.user):
+        return HttpResponseForbidden(STAFF_ONLY.format("answer suggestions"))
+    try:
+        lifecycle.suggestion_dismiss(get_object_or_404(RetrainSuggestion, pk=pk), user=request.user)
+    except lifecycle.LifecycleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Suggestion dismissed.")
     return redirect("model_list")
 
 

@@ -10,6 +10,10 @@ coroutine runs inside the web process. How it works:
   every second, so a lost or expired doorbell only delays a draft.
 - **Batching.** Each claimed passage runs as ``backend.generate(...)`` on a thread of its
   own; the local backend serves them all from one engine that batches every step.
+- **Capacity.** Drafts and API completions share the worker's ``max_streams`` slots: every
+  path that starts a stream (claim, sweep, API start) checks ``busy`` (both kinds). An API
+  request that waits for a slot is dropped if its view gave up (past its ``deadline``) or
+  cancelled it; starting one answers ``api.started`` (it no longer counts as queued).
 - **Streaming.** ``on_text`` appends to a per-passage buffer; every ~50 ms a flusher sends
   each scene one message with the new text of its passages, numbered (``seq``), so pages
   can spot a gap and ask for a catch-up. Text so far is saved every second.
@@ -131,6 +135,9 @@ class GenerationWorker:
         self.streams: dict[int, Stream] = {}  # drafts, by passage id
         self.api_streams: dict[str, Stream] = {}  # API completions, by request id
         self.api_pending: list[dict] = []  # API requests waiting for a free slot
+        # API requests cancelled (client gone, timed out) by id, with when: one whose
+        # cancel overtook its request on the queue is dropped when it arrives.
+        self.api_cancelled: dict[str, float] = {}
         self.current: LoadedBackend | None = None
         self.retiring: list[LoadedBackend] = []
         self.layer = get_channel_layer()  # the queue, control messages, API replies
@@ -185,19 +192,31 @@ class GenerationWorker:
             if message.get("type") == "generate":
                 await self._try_claim(message["passage"])
             elif message.get("type") == "generate_api":
-                self.api_pending.append(message)
-                self._start_api_requests()
+                if message["request"] not in self.api_cancelled:
+                    self.api_pending.append(message)
+                await self._start_api_requests()
 
     @property
     def busy(self) -> int:
+        """Streams running on this worker, drafts and API completions alike: the one
+        number every capacity check (claim, sweep, API start) compares to max_streams."""
         return len(self.streams) + len(self.api_streams)
 
-    def _start_api_requests(self) -> None:
-        """Start waiting API completions while there are free slots (in arrival order)."""
-        while self.api_pending and self.current is not None and self.busy < self.max_streams:
+    @property
+    def has_room(self) -> bool:
+        return self.current is not None and self.busy < self.max_streams
+
+    async def _start_api_requests(self) -> None:
+        """Start waiting API completions while there are free slots (in arrival order);
+        drop those whose view gave up waiting (past their deadline: it answered 503)."""
+        while self.api_pending and self.has_room:
             message = self.api_pending.pop(0)
+            if message.get("deadline", float("inf")) < time.time():
+                continue
             stream = Stream(api_request=message["request"], reply_to=message["reply_to"])
             self.api_streams[stream.api_request] = stream
+            # The view stops counting it as waiting in the queue.
+            await self.layer.send(stream.reply_to, {"type": "api.started"})
             request = {
                 "prompt": {"heading": message.get("heading", ""), "text": message.get("text", "")},
                 "settings": message["params"],
@@ -208,7 +227,7 @@ class GenerationWorker:
     async def _sweep(self) -> None:
         """Claim queued passages whose doorbell was missed (oldest first)."""
         free = self.max_streams - self.busy
-        if free <= 0 or self.current is None:
+        if not self.has_room:
             return
         ids = await database_sync_to_async(
             lambda: list(
@@ -221,11 +240,7 @@ class GenerationWorker:
             await self._try_claim(pk)
 
     async def _try_claim(self, passage_id: int) -> None:
-        if (
-            self.current is None
-            or len(self.streams) >= self.max_streams
-            or passage_id in self.streams
-        ):
+        if not self.has_room or passage_id in self.streams:
             return  # the sweep picks it up when there is room
         loaded = self.current
         passage = await database_sync_to_async(drafts.passage_claim)(
@@ -406,14 +421,20 @@ class GenerationWorker:
                 if stream is not None:
                     stream.cancel.set()
             elif kind == "generation.cancel_api":
-                stream = self.api_streams.get(message["request"])
-                if stream is not None:
-                    stream.cancel.set()
-                self.api_pending = [
-                    m for m in self.api_pending if m["request"] != message["request"]
-                ]
+                self._cancel_api(message["request"])
             elif kind == "generation.catchup":
                 await self._catch_up(message["scene"], message["reply_to"])
+
+    def _cancel_api(self, request_id: str) -> None:
+        """Stop an API completion (its client went away or gave up): its thread ends at
+        the next token, freeing the slot; if it waits for a slot, it never starts."""
+        now = time.monotonic()
+        self.api_cancelled = {r: t for r, t in self.api_cancelled.items() if now - t < 600}
+        self.api_cancelled[request_id] = now
+        stream = self.api_streams.get(request_id)
+        if stream is not None:
+            stream.cancel.set()
+        self.api_pending = [m for m in self.api_pending if m["request"] != request_id]
 
     async def _catch_up(self, scene_id: int, reply_to: str) -> None:
         """Send a page that just (re)connected the text so far of this scene's streams."""
@@ -446,7 +467,7 @@ class GenerationWorker:
                     if pk in self.streams:
                         self.streams[pk].cancel.set()
             await self._switch_model_if_needed()
-            self._start_api_requests()
+            await self._start_api_requests()
             await self._sweep()
 
     async def _switch_model_if_needed(self) -> None:

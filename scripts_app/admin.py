@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Character, Membership, Project, Revision, Scene
+from .models import Character, Invitation, Membership, Project, Revision, Scene
 
 
 class MembershipInline(admin.TabularInline):
@@ -49,3 +49,12 @@ class RevisionAdmin(admin.ModelAdmin):
     list_select_related = ["scene", "author"]
     raw_id_fields = ["scene", "base", "restored_from"]
     readonly_fields = ["created_at"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["project", "kind", "sent_to", "role", "uses", "expires_at", "revoked_at"]
+    list_filter = ["kind", "role"]
+    search_fields = ["project__title", "sent_to"]
+    readonly_fields = ["token_hash", "uses", "accepted_at", "accepted_by"]
+    raw_id_fields = ["project", "invitee", "created_by"]

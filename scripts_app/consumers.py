@@ -8,8 +8,13 @@ differs from pycrdt-websocket's ``YjsConsumer`` on purpose (see STACK_NOTES):
 - an update is accepted only from an editor (role re-checked on every update), validated
   by applying it to this socket's mirror of the document, appended to the update log,
   and only then relayed to the scene's group, once, skipping the socket it came from;
-- awareness (cursors, presence) is relayed but never stored; when a socket closes, the
-  awareness clients it carried are announced gone so cursors disappear at once.
+- every frame is checked by ``yprotocol`` (framing and update structure, linear time)
+  before pycrdt decodes it; big frames are checked and applied off the event loop;
+- awareness (cursors, presence) is relayed but never stored, rebuilt by the server
+  (identity from the session, ``presence.clean_state``); when a socket closes, the
+  awareness clients it carried are announced gone so cursors disappear at once;
+- a relay that misses a socket (full queue, a peer server dead between commit and
+  publish) is made up for by ``SceneRepairs``: no live client stays behind.
 
 Close codes (sent after ``accept()`` so y-websocket sees a reason, not a failed
 handshake): 4401 not logged in, 4404 no such scene for this user, 4403 membership lost,
@@ -17,14 +22,16 @@ handshake): 4401 not logged in, 4404 no such scene for this user, 4403 membershi
 """
 
 import asyncio
-import json
 import logging
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from html import escape
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -43,9 +50,10 @@ from pycrdt import (
     write_var_uint,
 )
 
+from cowrite import strictjson
 from generation.models import ModelVersion
 
-from . import documents, events, feedback
+from . import documents, events, feedback, presence, yprotocol
 from . import drafts as drafts_service
 from .events import scene_doc_group
 from .models import Membership, Passage, Role, Scene, SceneUpdate
@@ -152,12 +160,128 @@ class UpdateLogWriter:
                     future.set_result(role)
 
 
+# Frames over COWRITE_DOC_INLINE_DECODE_BYTES are checked and applied on this thread, one at
+# a time per process: a big frame holds the event loop no longer than a small one, and many
+# of them queue here rather than multiply.
+_DECODE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ydoc-decode")
+
+
+async def _off_loop(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(_DECODE_POOL, fn, *args)
+
+
+def _doc_with(base: bytes, update: bytes) -> Doc:
+    """Return a new document: ``base`` (a whole document) with ``update`` applied."""
+    doc = Doc()
+    doc.apply_update(base)
+    doc.apply_update(update)
+    return doc
+
+
 def _awareness_removal(client_ids: dict[int, int]) -> bytes:
     """Build an awareness update that marks these clients gone (state ``null``)."""
     body = write_var_uint(len(client_ids))
     for client_id, clock in client_ids.items():
         body += write_var_uint(client_id) + write_var_uint(clock + 1) + write_message(b"null")
     return bytes([YMessageType.AWARENESS]) + write_message(body)
+
+
+def _stored_doc(scene_id: int) -> Doc:
+    return documents.load(scene_id).doc
+
+
+class SceneRepairs:
+    """Brings this process's open editors of one scene up to the database, cheaply.
+
+    A relay can fail to reach a client: the in-memory layer drops it when the socket's
+    queue is full (``scripts_app.layers``), a server can die between committing an update
+    and publishing it, Redis pub/sub loses what is published while a subscriber
+    reconnects. Yjs then holds that sender's later updates as pending, so the client falls
+    behind for good. Each socket's ``mirror`` is what its client has (the database as sent
+    to it, its own updates, each relay applied as it is sent), so a check loads the scene
+    *once* for the process and sends each socket only what its mirror lacks (usually
+    nothing: no frame at all). A check runs for every socket of the scene
+    ``COWRITE_DOC_REPAIR_QUIET_SECONDS`` after its last relay or join, at least every
+    ``..._BUSY_SECONDS`` while it stays busy and every ``..._IDLE_SECONDS`` regardless; and
+    at once (on the next tick) for a socket known to have lost a relay.
+    """
+
+    TICK = 0.25
+    GRACE = 0.3
+    _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def for_scene(cls, scene_id: int) -> "SceneRepairs":
+        scenes = cls._by_loop.setdefault(asyncio.get_running_loop(), {})
+        repairs = scenes.get(scene_id)
+        if repairs is None:
+            repairs = scenes[scene_id] = cls(scene_id, scenes)
+        return repairs
+
+    def __init__(self, scene_id: int, registry: dict):
+        self.scene_id, self.registry = scene_id, registry
+        self.sockets: set[SceneDocConsumer] = set()
+        self.urgent: set[SceneDocConsumer] = set()
+        self.dirty = False
+        self.active_at = self.checked_at = time.monotonic()
+        self.task: asyncio.Task | None = None
+
+    def join(self, consumer: "SceneDocConsumer") -> None:
+        self.sockets.add(consumer)
+        self.activity()
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run())
+
+    def leave(self, consumer: "SceneDocConsumer") -> None:
+        self.sockets.discard(consumer)
+        self.urgent.discard(consumer)
+        if not self.sockets:
+            if self.task is not None:
+                self.task.cancel()
+            if self.registry.get(self.scene_id) is self:
+                del self.registry[self.scene_id]
+
+    def activity(self) -> None:
+        self.dirty, self.active_at = True, time.monotonic()
+
+    def missed(self, consumer: "SceneDocConsumer") -> None:
+        if consumer in self.sockets:
+            self.urgent.add(consumer)
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(self.TICK)
+            now = time.monotonic()
+            everyone = (
+                self.dirty
+                and (
+                    now - self.active_at >= settings.COWRITE_DOC_REPAIR_QUIET_SECONDS
+                    or now - self.checked_at >= settings.COWRITE_DOC_REPAIR_BUSY_SECONDS
+                )
+            ) or now - self.checked_at >= settings.COWRITE_DOC_REPAIR_IDLE_SECONDS
+            if not everyone and not self.urgent:
+                continue
+            targets = set(self.sockets) if everyone else set(self.urgent)
+            self.urgent.clear()
+            if everyone:
+                # Before the load: anything relayed from now on marks the scene again.
+                self.dirty, self.checked_at = False, now
+            try:
+                # Built on the database thread: a long scene's doc does not stall the loop.
+                stored = await database_sync_to_async(_stored_doc)(self.scene_id)
+            except Exception:  # the database is away: try again on the next round
+                log.exception("Could not load scene %s to repair its editors", self.scene_id)
+                self.urgent |= targets & self.sockets
+                await asyncio.sleep(1.0)
+                continue
+            # Relays of updates committed just before the load may still be on their way
+            # to some sockets: let them land rather than send those updates twice.
+            await asyncio.sleep(self.GRACE)
+            for consumer in targets & self.sockets:
+                try:
+                    await consumer.repair_from(stored)
+                except Exception:  # one socket failing must not stop the others
+                    log.exception("Could not repair a socket of scene %s", self.scene_id)
 
 
 class LightDispatchMixin:
@@ -202,6 +326,12 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user_id = user.pk
+        self.display_name = user.get_username()  # presence names come from the session
+        self.own_client: int | None = None  # the awareness client this socket speaks for
+        # Told at once when the project's access changes (a member removed or demoted, the
+        # scene or project deleted): joined before the role check, so no notice is missed.
+        self.access_group = events.project_access_group(self.project_id)
+        await self.channel_layer.group_add(self.access_group, self.channel_name)
         self.role = await database_sync_to_async(_role_for)(
             self.user_id, self.project_id, self.scene_id
         )
@@ -215,6 +345,8 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         state = await database_sync_to_async(documents.load_state)(self.scene_id)
         self.mirror = Doc()
         self.mirror.apply_update(state)
+        self.repairs = SceneRepairs.for_scene(self.scene_id)
+        self.repairs.join(self)
         # Ask the client for what it has that the server lacks (edits made offline).
         await self.send(bytes_data=create_sync_message(self.mirror))
         # Ask the other sockets for their presence, so the newcomer sees who is here now
@@ -223,10 +355,30 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             self.group, {"type": "awareness.query", "reply_to": self.channel_name}
         )
 
+    async def __call__(self, scope, receive, send):
+        # However this consumer ends (a handler raising included), it leaves its groups: a
+        # dead member would keep taking relays (in memory, filling a queue nobody reads).
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._leave()
+
+    async def _leave(self) -> None:
+        repairs = getattr(self, "repairs", None)
+        if repairs is not None:
+            repairs.leave(self)
+        layer = getattr(self, "channel_layer", None)
+        if layer is None or not getattr(self, "channel_name", None):
+            return
+        for group in {getattr(self, "group", None), getattr(self, "access_group", None)} - {None}:
+            await layer.group_discard(group, self.channel_name)
+        if hasattr(layer, "take_dropped"):
+            layer.take_dropped(self.channel_name)
+
     async def disconnect(self, code):
         if self.mirror is None:
             return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self._leave()
         if self.awareness_clients:
             await self.channel_layer.group_send(
                 self.group,
@@ -238,47 +390,85 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
                 },
             )
 
-    async def receive(self, text_data=None, bytes_data=None):
-        if self.mirror is None:
+    async def access_changed(self, event):
+        """Re-check this socket's role now; a removed member's socket closes at once."""
+        if self.mirror is None or event.get("user") not in (None, self.user_id):
             return
+        self.role = await database_sync_to_async(_role_for)(
+            self.user_id, self.project_id, self.scene_id
+        )
+        self.role_checked = time.monotonic()
+        if self.role is None:
+            log.info(
+                "Scene %s: closing the doc socket of removed user %s", self.scene_id, self.user_id
+            )
+            await self.close(code=4403)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.mirror is None or self.role is None:
+            return  # not joined, or access lost (closing)
         if not bytes_data or len(bytes_data) < 2:
             await self.close(code=4400)
             return
-        if len(bytes_data) > settings.COWRITE_DOC_MESSAGE_MAX_BYTES:
+        size = len(bytes_data)
+        if size > settings.COWRITE_DOC_MESSAGE_MAX_BYTES or (
+            bytes_data[0] == YMessageType.AWARENESS
+            and size > settings.COWRITE_DOC_AWARENESS_MAX_BYTES
+        ):
             await self.close(code=4413)
             return
-        kind = bytes_data[0]
+        # Nothing from the socket reaches pycrdt's decoders unchecked (its Python varint
+        # reader is quadratic on a run of 0xff): the framing, and the update inside, are
+        # walked first in linear time (yprotocol); a big frame on the decode thread.
         try:
-            if kind == YMessageType.SYNC:
-                await self._on_sync(bytes_data)
-            elif kind == YMessageType.AWARENESS:
-                await self._on_awareness(bytes_data)
+            if size <= settings.COWRITE_DOC_INLINE_DECODE_BYTES:
+                message = yprotocol.parse_frame(bytes_data)
+            else:
+                message = await _off_loop(yprotocol.parse_frame, bytes_data)
+        except yprotocol.FrameError as exc:
+            log.warning(
+                "Refused a malformed frame on scene %s from user %s (validator: %s)",
+                self.scene_id,
+                self.user_id,
+                exc,
+            )
+            await self.close(code=4400)
+            return
+        try:
+            if message.kind == YMessageType.SYNC:
+                await self._on_sync(message)
+            elif message.kind == YMessageType.AWARENESS:
+                await self._on_awareness(message.awareness)
             # Other message types (auth, query-awareness) are ignored, as y-websocket does.
         except MALFORMED:
             log.warning("Malformed frame on scene %s from user %s", self.scene_id, self.user_id)
             await self.close(code=4400)
 
-    async def _on_sync(self, frame: bytes) -> None:
-        sync_type, payload = frame[1], read_message(frame[2:])
+    async def _on_sync(self, message: yprotocol.Message) -> None:
+        sync_type, payload = message.sync_type, message.payload
         if sync_type == YSyncMessageType.SYNC_STEP1:
             # Answer from the database, to this socket only.
             state = await database_sync_to_async(documents.load_state)(self.scene_id)
             self.mirror.apply_update(state)
-            reply = self.mirror.get_update(payload)
+            reply = self.mirror.get_update(payload)  # a checked state vector
             await self.send(
                 bytes_data=bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2])
                 + write_message(reply)
             )
             return
-        if sync_type not in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE):
-            raise ValueError("unknown sync message")
-        await self._on_update(payload)
+        await self._on_update(payload)  # a checked step 2 or update
 
     async def _on_update(self, update: bytes) -> None:
         if update == EMPTY_UPDATE:
             return  # an empty step 2 (the client had nothing new): nothing to store or relay
         # Not "did the state vector move": a pure deletion leaves it unchanged.
-        self.mirror.apply_update(update)  # raises on a malformed update (MALFORMED)
+        if len(update) <= settings.COWRITE_DOC_INLINE_DECODE_BYTES:
+            self.mirror.apply_update(update)  # raises on a malformed update (MALFORMED)
+        else:
+            # A big update is applied on the decode thread, to a copy that then replaces
+            # the mirror (the mirror itself stays the event loop's).
+            base = self.mirror.get_update()
+            self.mirror = await _off_loop(_doc_with, base, update)
         if self._too_long():
             await self._reload_mirror()
             await self.close(code=4413)
@@ -324,14 +514,32 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         self.mirror = Doc()
         self.mirror.apply_update(state)
 
-    async def _on_awareness(self, frame: bytes) -> None:
-        payload = read_message(frame[1:])
-        decoder = Decoder(payload)
-        count = decoder.read_var_uint()
-        for _ in range(count):
-            client_id, clock = decoder.read_var_uint(), decoder.read_var_uint()
-            decoder.read_var_string()
+    async def _on_awareness(self, entries: tuple[tuple[int, int, str], ...]) -> None:
+        """Relay this socket's presence, rebuilt by the server (``presence.clean_state``).
+
+        A socket speaks for one awareness client: the first it announces (y-websocket
+        sends its own state first). Entries for other clients are dropped: y-websocket
+        re-broadcasts the states it hears, which the server already relayed, and a client
+        must not speak for anyone else.
+        """
+        out = []
+        for client_id, clock, state in entries:
+            if self.own_client is None and state != "null":
+                self.own_client = client_id
+            if client_id != self.own_client:
+                continue
+            cleaned = presence.clean_state(
+                state,
+                user_id=self.user_id,
+                name=self.display_name,
+                role=self.role.value,
+                can_edit=self.role.at_least(Role.EDITOR),
+            )
+            out.append((client_id, clock, cleaned))
             self.awareness_clients[client_id] = max(clock, self.awareness_clients.get(client_id, 0))
+        if not out:
+            return
+        frame = yprotocol.awareness_frame(out)
         self.last_awareness = frame
         await self.channel_layer.group_send(
             self.group,
@@ -340,21 +548,42 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
 
     async def awareness_query(self, event):
         """Tell a newly connected socket who this socket's client is."""
+        self._note_dropped()
         if event["reply_to"] != self.channel_name and self.last_awareness is not None:
-            await self.channel_layer.send(
-                event["reply_to"],
-                {
-                    "type": "doc.relay",
-                    "data": self.last_awareness,
-                    "sender": self.channel_name,
-                    "update": False,
-                },
-            )
+            try:
+                await self.channel_layer.send(
+                    event["reply_to"],
+                    {
+                        "type": "doc.relay",
+                        "data": self.last_awareness,
+                        "sender": self.channel_name,
+                        "update": False,
+                    },
+                )
+            except ChannelFull:
+                # The newcomer's queue is full, not this socket's fault: it is repaired
+                # (the layer noted its loss) and hears this presence at the next renewal.
+                log.info("Presence answer dropped: %s's queue is full", event["reply_to"])
 
     async def doc_relay(self, event):
         """Send a relayed frame to this socket (unless it came from this socket)."""
-        if event["sender"] == self.channel_name or self.mirror is None:
+        self._note_dropped()
+        if self.mirror is None or getattr(self, "gone", False):
             return
+        if event["update"]:
+            self.repairs.activity()
+        if event["sender"] == self.channel_name:
+            return
+        if not await self._role_still_allows_reading():
+            return
+        if event["update"]:
+            self.mirror.apply_update(read_message(event["data"][2:]))
+        if not await self._send_frame(event["data"]):
+            await self.disconnect(1006)
+            raise StopConsumer
+
+    async def _role_still_allows_reading(self) -> bool:
+        """Re-check the role if the last check is older than ROLE_RECHECK_SECONDS."""
         if time.monotonic() - self.role_checked > ROLE_RECHECK_SECONDS:
             self.role = await database_sync_to_async(_role_for)(
                 self.user_id, self.project_id, self.scene_id
@@ -362,10 +591,57 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             self.role_checked = time.monotonic()
             if self.role is None:
                 await self.close(code=4403)
-                return
-        if event["update"]:
-            self.mirror.apply_update(read_message(event["data"][2:]))
-        await self.send(bytes_data=event["data"])
+        return self.role is not None
+
+    async def _send_frame(self, data: bytes) -> bool:
+        """Send one frame; on a socket already closing, leave the groups and return False.
+
+        Daphne raises ``Disconnected`` ("Attempt to send on a closed protocol") between
+        a close starting and the disconnect arriving; raised out of a handler it ended the
+        consumer without ``disconnect()``, so the dead member stayed in its group.
+        """
+        try:
+            await self.send(bytes_data=data)
+        except Disconnected:
+            self.gone = True
+            await self._leave()
+            return False
+        return True
+
+    def _note_dropped(self) -> None:
+        """Have this socket repaired if the layer dropped a message for it (queue full)."""
+        take = getattr(self.channel_layer, "take_dropped", None)
+        if take is not None and take(self.channel_name) and self.mirror is not None:
+            log.info("Scene %s: a socket's queue overflowed; repairing it", self.scene_id)
+            self.repairs.missed(self)
+
+    async def repair_from(self, stored: Doc) -> None:
+        """Send this socket's client what the stored document has and its mirror lacks.
+
+        Nothing is sent when the mirror already has it all (the usual case). Compared by
+        state vector *and* text: a missed pure deletion leaves the state vector as it was.
+        """
+        if self.mirror is None or getattr(self, "gone", False):
+            return
+        if not await self._role_still_allows_reading():
+            return
+        mirror = self.mirror
+        ytext = mirror.get(documents.TEXT_NAME, type=Text)
+        state, text = _state_vector(mirror), str(ytext)
+        diff = stored.get_update(mirror.get_state())
+        mirror.apply_update(diff)
+        if _state_vector(mirror) == state and str(ytext) == text:
+            return
+        log.info("Scene %s: repairing a socket that missed updates", self.scene_id)
+        await self._send_frame(
+            bytes([YMessageType.SYNC, YSyncMessageType.SYNC_UPDATE]) + write_message(diff)
+        )
+
+
+def _state_vector(doc: Doc) -> dict[int, int]:
+    decoder = Decoder(doc.get_state())
+    count = decoder.read_var_uint()
+    return {decoder.read_var_uint(): decoder.read_var_uint() for _ in range(count)}
 
 
 # --- the scene room: draft requests and streams (htmx ws extension, JSON in, HTML out) --------
@@ -471,11 +747,15 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             await self._error("That message was too large or not text.")
             return
         try:
-            data = json.loads(text_data)
+            # Strict: no Infinity/NaN, bounded nesting (json.loads would recurse).
+            data = strictjson.loads(text_data)
             if not isinstance(data, dict):
-                raise ValueError
-        except ValueError:
+                raise strictjson.InvalidJSON
+        except strictjson.InvalidJSON:
             await self._error("That message was not understood.")
+            return
+        except ValueError as exc:
+            await self._error(f"That message was not understood: {exc}")
             return
         action = data.get("action")
         if action == "catchup":
@@ -497,6 +777,9 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
                 await database_sync_to_async(self._draft_cancel)(data.get("passage"))
         except ValidationError as exc:
             await self._error(" ".join(exc.messages))
+        except Exception:  # a bad request must not take the page's socket down
+            log.exception("Scene room request failed: %r", action)
+            await self._error("That request could not be handled; try again.")
 
     def _draft_request(self, data: dict) -> None:
         scene = Scene.objects.defer("doc_state").get(pk=self.scene_id)
@@ -506,10 +789,16 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
 
     def _draft_cancel(self, passage_id) -> None:
         try:
-            passage = Passage.objects.get(pk=int(passage_id), scene_id=self.scene_id)
-        except (Passage.DoesNotExist, TypeError, ValueError):
+            if isinstance(passage_id, bool) or not isinstance(passage_id, int | str):
+                raise ValueError
+            pk = int(passage_id)
+            if not 0 < pk < 2**63:
+                raise ValueError
+            passage = Passage.objects.select_related("scene").get(pk=pk, scene_id=self.scene_id)
+        except (Passage.DoesNotExist, TypeError, ValueError, OverflowError):
             raise ValidationError("No such draft in this scene.") from None
-        drafts_service.draft_cancel(passage=passage)
+        # Only its requester or a project owner (refused otherwise; the draft goes on).
+        drafts_service.draft_cancel(passage=passage, user=self.user)
 
     async def _error(self, message: str) -> None:
         await self.send(

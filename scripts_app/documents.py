@@ -65,15 +65,24 @@ class Loaded:
 
 
 def load(scene_id: int) -> Loaded:
-    """Return the scene's current document: compacted state plus every logged update."""
+    """Return the scene's current document: compacted state plus every logged update.
+
+    The log is read *before* the state, on purpose. A compaction commits the new state and
+    the deletion of the rows it folded in one transaction, and the state only ever grows
+    (old state + rows). So a row missing from the log we read was either committed after
+    that read (not ours to show yet) or folded into a state committed before it, which the
+    later state read includes. Reading the state first lost every row that a compaction
+    committing between the two reads folded in (each statement sees its own snapshot).
+    """
     ensure_doc(scene_id)
+    rows = list(
+        SceneUpdate.objects.filter(scene_id=scene_id).order_by("pk").values_list("pk", "data")
+    )
     state = Scene.objects.filter(pk=scene_id).values_list("doc_state", flat=True).get()
     doc, _ = new_doc()
     doc.apply_update(bytes(state))
     ids = []
-    for pk, data in (
-        SceneUpdate.objects.filter(scene_id=scene_id).order_by("pk").values_list("pk", "data")
-    ):
+    for pk, data in rows:
         doc.apply_update(bytes(data))
         ids.append(pk)
     return Loaded(doc, ids)

@@ -7,6 +7,7 @@ worker reads: each message reaches one worker). A worker *claims* a passage with
 conditional UPDATE, so a passage runs once even if a message were delivered twice.
 """
 
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -84,33 +85,60 @@ class DraftSpec:
 
 
 def _num(data: dict, name: str, cast, low, high):
+    """A number field (a form's string, or a JSON number): finite, in [low, high]."""
     raw = data.get(name)
-    if raw in (None, ""):
+    label = name.replace("_", " ").capitalize()
+    if raw is None or raw == "":
         return None
+    # JSON booleans are Python ints, and lists/objects are not numbers: refuse them.
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, int | float | str)
+        or (isinstance(raw, str) and len(raw) > 40)
+    ):
+        raise ValidationError(f"{label} must be a number.")
     try:
-        value = cast(raw)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{name.replace('_', ' ').capitalize()} must be a number.") from None
+        value = raw
+        if isinstance(raw, str):
+            try:
+                value = int(raw) if cast is int else float(raw)
+            except ValueError:
+                value = float(raw)  # "2.0" for a whole number
+        if isinstance(value, float) and (
+            not math.isfinite(value) or (cast is int and not value.is_integer())
+        ):
+            raise ValueError
+        value = cast(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(f"{label} must be a number.") from None
     if not low <= value <= high:
-        raise ValidationError(
-            f"{name.replace('_', ' ').capitalize()} must be between {low} and {high}."
-        )
+        raise ValidationError(f"{label} must be between {low} and {high}.")
     return value
+
+
+def _text(data: dict, name: str, default: str = "") -> str:
+    """A text field: a string (or absent); anything else is refused."""
+    raw = data.get(name)
+    if raw is None or raw == "":
+        return default
+    if not isinstance(raw, str):
+        raise ValidationError(f"{name.replace('_', ' ').capitalize()} must be text.")
+    return raw
 
 
 def draft_spec_from(data: dict) -> DraftSpec:
     """Validate raw request fields (strings from a form or JSON); raise ValidationError."""
-    task = data.get("task", "")
+    task = _text(data, "task")
     if task not in DraftTask.values:
         raise ValidationError("Choose what to write: a new scene, a continuation, or a rewrite.")
-    preset = data.get("preset") or "balanced"
+    preset = _text(data, "preset", "balanced")
     if preset not in PRESETS:
         raise ValidationError(f"Unknown settings preset “{preset}”.")
-    instruction = (data.get("instruction") or "").strip()
+    instruction = _text(data, "instruction").strip()
     limit = settings.COWRITE_DRAFT_MAX_INSTRUCTION_CHARS
     if len(instruction) > limit:
         raise ValidationError(f"The instruction is at most {limit:,} characters.")
-    length = data.get("length") or "medium"
+    length = _text(data, "length", "medium")
     max_new = _num(data, "max_new_tokens", int, 1, settings.COWRITE_DRAFT_MAX_NEW_TOKENS)
     if max_new is None:
         if length not in LENGTHS:
@@ -161,7 +189,11 @@ def _check_limits(scene: Scene, user, spec: DraftSpec) -> None:
             f"This project already has {counts['project']} drafts running (the limit is {cap}); "
             "wait for them to finish or cancel one."
         )
-    if counts["queued"] + spec.alternatives > settings.COWRITE_GENERATION_MAX_QUEUE:
+    # One queue limit for all generation: queued drafts + API requests waiting for a worker.
+    from generation.limits import waiting_count
+
+    waiting = counts["queued"] + waiting_count()
+    if waiting + spec.alternatives > settings.COWRITE_GENERATION_MAX_QUEUE:
         raise ValidationError("The generation queue is full; try again in a minute.")
 
 
@@ -235,8 +267,28 @@ def group_html(passages: list[Passage]) -> dict[str, str]:
     }
 
 
-def draft_cancel(*, passage: Passage) -> Passage:
-    """Cancel a queued or streaming passage (a finished one is left as it is)."""
+def can_cancel(passage: Passage, user) -> bool:
+    """Who may stop a draft: whoever asked for it, and the project's owners."""
+    from .models import Membership, Role
+
+    if user is None or not user.is_authenticated:
+        return False
+    if passage.requested_by_id == user.pk:
+        return True
+    return Membership.objects.filter(
+        project_id=passage.scene.project_id, user=user, role=Role.OWNER
+    ).exists()
+
+
+def draft_cancel(*, passage: Passage, user) -> Passage:
+    """Cancel a queued or streaming passage (a finished one is left as it is).
+
+    Only its requester or a project owner may; anyone else gets a ValidationError and the
+    draft goes on."""
+    if not can_cancel(passage, user):
+        raise ValidationError(
+            "Only the person who asked for this draft, or a project owner, can cancel it."
+        )
     with transaction.atomic():
         passage = Passage.objects.select_for_update().get(pk=passage.pk)
         if passage.status == PassageStatus.QUEUED:

@@ -16,7 +16,8 @@ How an imported file maps onto the domain (see docs/formats.md, "Django side"):
 - Character cues become characters (variants merged: ``EDWARD (V.O.)``, ``@Edward`` →
   ``EDWARD``); characters the project already has are reused. Cues that cannot be a
   character name (``BOB #2``) are left out of the cast and reported.
-- Everything happens in one transaction, so a rejected file changes nothing.
+- Everything happens in one transaction, so a rejected file changes nothing. A file with
+  more than ``COWRITE_IMPORT_MAX_SCENES`` scenes is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from . import services
 from .formats import FormatError, importer
+from .formats.model import ElementType
 from .models import Character, Project, Revision, RevisionOrigin, Scene
 
 FRONT_MATTER_MARKER = (
@@ -94,10 +96,19 @@ def script_import(*, user, upload, filename: str, project: Project | None = None
     ``ValidationError`` with a user-facing message for any bad input; nothing is written
     then. The returned project carries ``import_summary`` (an ``ImportSummary``).
     """
+    cap = settings.COWRITE_IMPORT_MAX_SCENES
     try:
-        imported = importer.import_file(
+        script = importer.read_script(
             upload, filename or "", max_bytes=settings.COWRITE_UPLOAD_MAX_BYTES
         )
+        # Counted on the parsed elements, before the (costlier) split into scenes.
+        count = sum(1 for element in script.elements if element.type is ElementType.SCENE_HEADING)
+        if count > cap:
+            raise ValidationError(
+                f"This file has {count:,} scenes; an import takes at most {cap:,}. Split the "
+                "script into parts and import them one by one. Nothing was imported."
+            )
+        imported = importer.split_script(script)
     except FormatError as exc:
         raise ValidationError(str(exc)) from None
     return _store(user=user, imported=imported, filename=filename or "", project=project)

@@ -406,3 +406,53 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chosen_id or 'edit'} > {self.rejected_id} ({self.source})"
+
+
+class InvitationKind(models.TextChoices):
+    EMAIL = "email", "Email"  # sent to an address; single use
+    USER = "user", "Account"  # addressed to a username; single use, accepted in the app
+    LINK = "link", "Link"  # a shareable link; many uses until it expires or is revoked
+
+
+class Invitation(models.Model):
+    """An offer to join a project with a role (scripts_app/invitations.py).
+
+    Nobody becomes a member until they accept. The secret token is never stored: only its
+    SHA-256 (``token_hash``), looked up by equality, so a database leak yields no link.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    kind = models.CharField(max_length=8, choices=InvitationKind.choices)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
+    token_hash = models.CharField(max_length=64, unique=True)
+    # What the owner typed (an email address or a username), shown in the pending list.
+    sent_to = models.CharField(max_length=254, blank=True)
+    # For ``user`` invitations whose username matched an account: the only one who may accept.
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations_received",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)  # last acceptance
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uses = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="invitation_role_valid"),
+        ]
+        indexes = [models.Index(fields=["project", "expires_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} invitation to {self.project} ({self.role})"

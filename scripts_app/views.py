@@ -7,9 +7,7 @@ import asyncio
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponse
@@ -17,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import documents, drafts, feedback, services
+from . import documents, drafts, feedback, invitations, services
 from .access import (
     access_character,
     access_membership,
@@ -62,18 +60,7 @@ def _fail(request, message: str, to: str, status: int = 422):
     return redirect(to)
 
 
-# --- account ------------------------------------------------------------------------------
-
-
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect("home")
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+# Sign-up, invitations, password views: views_accounts.py.
 
 
 @login_required
@@ -85,7 +72,15 @@ def home(request):
         .annotate(scene_count=Count("project__scenes"))
         .order_by("-project__updated_at")
     )
-    return render(request, "home.html", {"memberships": memberships, "form": ProjectForm()})
+    return render(
+        request,
+        "home.html",
+        {
+            "memberships": memberships,
+            "form": ProjectForm(),
+            "invitations": invitations.pending_for_user(request.user),
+        },
+    )
 
 
 # --- projects -----------------------------------------------------------------------------
@@ -216,12 +211,22 @@ def member_add(request, project_id):
     back = membership.project.get_absolute_url() + "#members"
     if not form.is_valid():
         return _fail(request, _form_errors(form), back)
+    # An invitation, never a direct add; the answer is the same whether or not an account
+    # matches (an owner must not learn who has an account).
     try:
-        added = services.member_add(project=membership.project, **form.cleaned_data)
+        sent = invitations.invite(
+            project=membership.project,
+            by=request.user,
+            who=form.cleaned_data["who"],
+            role=form.cleaned_data["role"],
+            link_for=lambda token: request.build_absolute_uri(reverse("invitation", args=[token])),
+        )
     except ValidationError as exc:
         return _fail(request, _errors(exc), back)
     messages.success(
-        request, f"{added.user.username} joined as {added.get_role_display().lower()}."
+        request,
+        f"Invitation sent to {sent.sent_to} ({sent.get_role_display().lower()}); "
+        "they join when they accept it.",
     )
     return redirect(back)
 

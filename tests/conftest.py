@@ -16,6 +16,12 @@ PASSWORD = "a-long-test-password-42"
 
 
 @pytest.fixture(autouse=True)
+def signup_policy(settings):
+    """Tests decide the sign-up policy explicitly (the default depends on DEBUG)."""
+    settings.COWRITE_SIGNUP = "open"
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Hash test passwords with a cheap hasher: PBKDF2 costs ~0.2 s a user on these CPUs."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -59,11 +59,23 @@ def new_page(browser):
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.js_errors = errors
+        # Anything the Content-Security-Policy blocked (inline script or handler, eval,
+        # a foreign origin) is reported on the console; every browser test checks it.
+        blocked = []
+        page.on(
+            "console",
+            lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
+        page.csp_violations = blocked
+        pages.append(page)
         return page
 
+    pages = []
     yield _new_page
+    violations = [v for page in pages for v in page.csp_violations]
     for context in contexts:
         context.close()
+    assert not violations, f"blocked by the Content-Security-Policy: {violations}"
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ def model_dir(settings, tmp_path):
     settings.MODEL_DIR = tmp_path / "models"
     settings.DATA_DIR = tmp_path
     settings.COWRITE_RETRAIN_CONFIG = SMALL
+    settings.COWRITE_RETRAIN_MIN_INTERVAL_SECONDS = 0  # tests of the interval set their own
     return settings.MODEL_DIR
 
 
@@ -204,6 +205,13 @@ def test_gate():
     assert retraining.gate({}, 0.02)[0]  # nothing to compare on does not block
 
 
+def make_staff(username):
+    user = make_user(username)
+    user.is_staff = True
+    user.save()
+    return user
+
+
 def _active(model_dir):
     v = register_tiny_version(model_dir, status="candidate")
     return services.version_activate(version=v)
@@ -220,10 +228,12 @@ def _hold_out_scenes_and_group_a(monkeypatch, fed):
 def test_retrain_promotes_or_keeps_candidate(fed, model_dir, settings, monkeypatch):
     _hold_out_scenes_and_group_a(monkeypatch, fed)
     parent = _active(model_dir)
-    v = lifecycle.retrain_start(fed["team"].users["owner"], launch=False)
+    v = lifecycle.retrain_start(make_staff("admin"), launch=False)
     settings.COWRITE_RETRAIN_BPB_TOLERANCE = 10.0
     v = retraining.retrain_run(version_id=v.pk)
     assert v.status == VersionStatus.ACTIVE and v.parent == parent
+    event = v.events.get()  # who is credited: the staff member who started the round
+    assert event.kind == "auto-promoted" and event.user.username == "admin"
     assert (v.path / "model.safetensors").exists() and v.loss_curve
     m = v.metrics
     assert m["parent_heldout_bpb"] > 0 and m["heldout_bpb"] > 0 and m["gate"]["promote"]
@@ -304,7 +314,23 @@ def test_schedule_needs_enough_feedback_and_respects_the_interval(fed, model_dir
     assert "maybe-retrain" in settings.CELERY_BEAT_SCHEDULE
 
 
+def _model_state():
+    """Everything a lifecycle request could change, as comparable values."""
+    from generation.models import ModelEvent, RetrainSuggestion
+
+    return (
+        list(ModelVersion.objects.order_by("pk").values_list("pk", "status", "status_reason")),
+        list(ModelEvent.objects.order_by("pk").values_list("pk", "kind", "version_id")),
+        list(RetrainSuggestion.objects.order_by("pk").values_list("pk", "status", "version_id")),
+    )
+
+
+def _messages(response) -> str:
+    return " ".join(str(m) for m in response.context["messages"]) if response.context else ""
+
+
 def test_model_page_buttons_and_permissions(client, fed, model_dir):
+    """Retrain, promote and roll back are staff actions: an owner gets 403, nothing changes."""
     team = fed["team"]
     active = _active(model_dir)
     for p in fed["a"]:
@@ -317,35 +343,259 @@ def test_model_page_buttons_and_permissions(client, fed, model_dir):
         "gate": {"promote": False, "reason": "x"},
     }
     cand.save()
-    client.force_login(team.users["editor"])
-    body = client.get(reverse("model_list")).content.decode()
-    assert "Retrain now" not in body and "Promote" not in body
-    assert "Ratings of its passages: 4 ratings" in body and "2.100" in body
-    assert client.post(reverse("model_retrain")).status_code == 403
-    assert client.post(reverse("model_promote", args=[cand.pk])).status_code == 403
-    client.force_login(team.users["owner"])
-    body = client.get(reverse("model_list")).content.decode()
-    assert "Retrain now" in body and "Promote" not in body
-    r = client.post(reverse("model_retrain"), follow=True)  # launched on commit (never here)
-    assert "Retraining started" in r.content.decode()
-    r = client.post(reverse("model_retrain"), follow=True)
-    assert "already training" in r.content.decode()  # a clear error, nothing started
-    ModelVersion.objects.filter(status="training").delete()
-    assert client.post(reverse("model_promote", args=[cand.pk])).status_code == 403
-    staff = make_user("admin")
-    staff.is_staff = True
-    staff.save()
+    retired = register_tiny_version(model_dir, name="tiny-test-v0", status="retired")
+    for who in ("editor", "owner", "owner2"):
+        client.force_login(team.users[who])
+        body = client.get(reverse("model_list")).content.decode()
+        assert "Retrain now" not in body and "Promote" not in body and "Roll back" not in body
+        assert "Ratings of its passages: 4 ratings" in body and "2.100" in body
+        before = _model_state()
+        assert client.post(reverse("model_retrain")).status_code == 403
+        assert client.post(reverse("model_promote", args=[cand.pk])).status_code == 403
+        assert client.post(reverse("model_rollback", args=[retired.pk])).status_code == 403
+        assert _model_state() == before, f"a refused request by {who} changed the model"
+    assert services.active_version() == active
+    # Not even through the lifecycle API.
+    with pytest.raises(lifecycle.LifecycleError, match="staff"):
+        lifecycle.retrain_start(team.users["owner"], launch=False)
+    assert not ModelVersion.objects.filter(status="training").exists()
+
+    staff = make_staff("admin")
     client.force_login(staff)
     body = client.get(reverse("model_list")).content.decode()
-    assert "Promote" in body and "csrfmiddlewaretoken" in body
+    assert "Retrain now" in body and "Promote" in body and "csrfmiddlewaretoken" in body
+    r = client.post(reverse("model_retrain"), follow=True)  # launched on commit (never here)
+    assert "Retraining started" in r.content.decode()
+    round_ = ModelVersion.objects.get(status="training")
+    assert round_.created_by == staff and round_.started_via == "staff"
+    assert "Retrain now" not in r.content.decode()  # the page says a round is in the queue
+    r = client.post(reverse("model_retrain"), follow=True)
+    assert "already training" in r.content.decode()  # a clear error, nothing started
+    assert ModelVersion.objects.filter(status="training").count() == 1
+    body = r.content.decode()
+    assert "retraining round" in body and "admin" in body  # who started it, in the queue
+    ModelVersion.objects.filter(status="training").delete()
     r = client.post(reverse("model_promote", args=[cand.pk]), follow=True)
     assert "is now the active model" in r.content.decode()
     assert services.active_version() == cand
     r = client.post(reverse("model_promote", args=[cand.pk]), follow=True)
     assert "Only a candidate can be promoted" in r.content.decode()  # a clear error
-    client.post(reverse("model_rollback", args=[active.pk]))
+    r = client.post(reverse("model_rollback", args=[active.pk]), follow=True)
     assert services.active_version() == active
+    history = r.content.decode().split('id="history"')[1].split("</section>")[0]
+    assert "admin promoted <strong>tiny-test-v2</strong>" in history
+    assert "admin rolled back to <strong>tiny-test-v1</strong>" in history
     assert client.get(reverse("model_retrain")).status_code == 405  # POST only
+
+
+def test_owner_suggests_a_retraining_and_staff_start_or_dismiss_it(client, fed, model_dir):
+    from generation.models import RetrainSuggestion
+    from scripts_app import services as script_services
+
+    team = fed["team"]
+    _active(model_dir)
+    n = datasets.feedback_count_since(None, project_ids=[team.project.pk])
+    assert n == 6  # 4 ratings + a pick + an edit
+    client.force_login(team.users["owner"])
+    body = client.get(reverse("model_list")).content.decode()
+    assert f"Suggest retraining — the model learns from your team's {n} ratings" in body
+    url = reverse("retrain_suggest", args=[team.project.pk])
+    r = client.post(url, {"note": "We rated a lot of dialogue."}, follow=True)
+    assert "staff will see your suggestion" in r.content.decode()
+    s = RetrainSuggestion.objects.get()
+    assert (s.project, s.user, s.note, s.status) == (
+        team.project,
+        team.users["owner"],
+        "We rated a lot of dialogue.",
+        "open",
+    )
+    assert s.created_at is not None
+    # One open suggestion per project (the other owner too).
+    client.force_login(team.users["owner2"])
+    r = client.post(url, {"note": "again"}, follow=True)
+    assert "already suggested" in _messages(r)
+    assert RetrainSuggestion.objects.count() == 1
+    assert "staff will look at it" in r.content.decode()
+    # Members below owner: 403; outsiders: 404; nothing recorded.
+    for who, code in (("editor", 403), ("viewer", 403), ("outsider", 404)):
+        client.force_login(team.users[who])
+        assert client.post(url, {"note": "x"}).status_code == code
+    # A project that does not allow training cannot suggest.
+    stranger = make_user("stranger")
+    mine = script_services.project_create(user=stranger, title="Mine")
+    client.force_login(stranger)
+    r = client.post(reverse("retrain_suggest", args=[mine.pk]), follow=True)
+    assert "allow training" in _messages(r)
+    assert RetrainSuggestion.objects.count() == 1
+    # Owners cannot start or dismiss; staff see it and start a round from it.
+    client.force_login(team.users["owner"])
+    before = _model_state()
+    assert client.post(reverse("retrain_suggestion_start", args=[s.pk])).status_code == 403
+    assert client.post(reverse("retrain_suggestion_dismiss", args=[s.pk])).status_code == 403
+    assert _model_state() == before
+    staff = make_staff("admin")
+    client.force_login(staff)
+    body = client.get(reverse("model_list")).content.decode()
+    suggestions = body.split('id="suggestions"')[1].split("</table>")[0]
+    assert "The Long Night" in suggestions and "We rated a lot of dialogue." in suggestions
+    r = client.post(reverse("retrain_suggestion_start", args=[s.pk]), follow=True)
+    assert "Retraining started" in r.content.decode()
+    s.refresh_from_db()
+    v = ModelVersion.objects.get(status="training")
+    assert (s.status, s.version, s.handled_by) == ("started", v, staff)
+    assert v.train_config["suggestion"] == s.pk and v.created_by == staff
+    client.force_login(team.users["owner"])
+    body = client.get(reverse("model_list")).content.decode()
+    assert f"retraining started — {v.name} by admin" in body
+    # Rate limit: the project suggests again only after the cooldown; staff can dismiss.
+    r = client.post(url, {"note": "more"}, follow=True)
+    assert "suggest again in" in _messages(r)
+    assert RetrainSuggestion.objects.count() == 1
+
+
+def test_staff_dismiss_and_the_cooldown(client, fed, model_dir, settings):
+    from generation.models import RetrainSuggestion
+
+    team = fed["team"]
+    _active(model_dir)
+    settings.COWRITE_RETRAIN_SUGGESTION_COOLDOWN_SECONDS = 0
+    client.force_login(team.users["owner"])
+    url = reverse("retrain_suggest", args=[team.project.pk])
+    client.post(url, {"note": "one"})
+    s = RetrainSuggestion.objects.get()
+    client.force_login(make_staff("admin"))
+    r = client.post(reverse("retrain_suggestion_dismiss", args=[s.pk]), follow=True)
+    assert "dismissed" in _messages(r)
+    s.refresh_from_db()
+    assert s.status == "dismissed" and not ModelVersion.objects.filter(status="training").exists()
+    r = client.post(reverse("retrain_suggestion_start", args=[s.pk]), follow=True)
+    assert "already answered" in _messages(r)  # a dismissed one cannot start a round
+    assert not ModelVersion.objects.filter(status="training").exists()
+    client.force_login(team.users["owner"])
+    client.post(url, {"note": "two"})
+    assert RetrainSuggestion.objects.filter(status="open").count() == 1
+
+
+def test_minimum_interval_refuses_a_second_round(client, fed, model_dir, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    active = _active(model_dir)
+    ModelVersion.objects.filter(pk=active.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=1)
+    )
+    settings.COWRITE_RETRAIN_MIN_INTERVAL_SECONDS = 3600
+    settings.COWRITE_RETRAIN_INTERVAL_SECONDS = 0
+    settings.COWRITE_RETRAIN_MIN_FEEDBACK = 1
+    client.force_login(make_staff("admin"))
+    r = client.post(reverse("model_retrain"), follow=True)
+    assert "Retraining started" in _messages(r)
+    first = ModelVersion.objects.get(status="training")
+    first.status = "failed"  # finished (it failed): not running, but it still counts
+    first.save()
+    r = client.post(reverse("model_retrain"), follow=True)
+    msg = _messages(r)
+    assert "Too soon" in msg and first.name in msg and "next one can start in 60 minutes" in msg
+    assert "COWRITE_RETRAIN_MIN_INTERVAL_SECONDS" in msg
+    assert ModelVersion.objects.filter(train_config__kind="retrain").count() == 1
+    assert "Retrain now" not in r.content.decode()  # the page says when instead
+    # The schedule obeys it too.
+    assert lifecycle.maybe_retrain(launch=False) is None
+    ModelVersion.objects.filter(pk=first.pk).update(
+        created_at=timezone.now() - datetime.timedelta(seconds=3601)
+    )
+    v = lifecycle.maybe_retrain(launch=False)
+    assert v is not None and v.started_via == "schedule"
+    assert v.created_by is None
+    body = client.get(reverse("model_list")).content.decode()
+    runs = body.split('id="runs"')[1].split("</section>")[0]
+    assert v.name in runs and "scheduled" in runs and "queued" in runs
+
+
+def test_the_gate_promotes_only_rounds_started_by_staff_or_the_schedule(fed, model_dir):
+    from generation.models import StartedVia
+
+    _active(model_dir)
+    staff = make_staff("admin")
+    owner = fed["team"].users["owner"]
+    v = lifecycle.retrain_start(staff, launch=False)
+    assert lifecycle.may_auto_promote(v)
+    v.status = "failed"
+    v.save()
+    assert lifecycle.may_auto_promote(lifecycle.maybe_retrain(launch=False) or v)
+    for via, user in (
+        (StartedVia.STAFF, owner),  # a non-staff user, however recorded
+        ("", owner),
+        ("", None),  # an unknown origin
+        (StartedVia.SCHEDULE, owner),
+    ):
+        v = services.version_create(preset="test", train_config={}, user=user, started_via=via)
+        assert not lifecycle.may_auto_promote(v), (via, user)
+    staff.is_staff = False  # demoted while the round trained
+    staff.save()
+    v = services.version_create(
+        preset="test", train_config={}, user=staff, started_via=StartedVia.STAFF
+    )
+    assert not lifecycle.may_auto_promote(v)
+
+
+@pytest.mark.slow
+def test_a_passing_round_not_started_by_staff_stays_a_candidate(
+    fed, model_dir, settings, monkeypatch
+):
+    _hold_out_scenes_and_group_a(monkeypatch, fed)
+    parent = _active(model_dir)
+    staff = make_staff("admin")
+    v = lifecycle.retrain_start(staff, launch=False)
+    staff.is_staff = False  # no longer staff when the round finishes
+    staff.save()
+    settings.COWRITE_RETRAIN_BPB_TOLERANCE = 10.0
+    v = retraining.retrain_run(version_id=v.pk)
+    assert v.metrics["gate"]["promote"]  # it passed the gate...
+    assert v.status == VersionStatus.CANDIDATE  # ...but staff decide
+    assert "not started by staff" in v.status_reason
+    assert services.active_version() == parent
+
+
+def test_model_page_shows_each_user_only_their_projects_ratings(client, fed, model_dir):
+    from scripts_app import services as script_services
+
+    team = fed["team"]
+    active = _active(model_dir)
+    for p in fed["a"]:  # project A: 4 ratings of this version's drafts
+        Passage.objects.filter(pk=p.pk).update(model_version=active)
+    b_owner = make_user("b_owner")
+    b = script_services.project_create(user=b_owner, title="Project B")
+    b_scene = script_services.scene_create(project=b, user=b_owner, heading="INT. B - DAY")
+    others = [make_user(f"b{i}") for i in range(3)]
+    for text in ("B one.\n", "B two.\n"):
+        (p,) = _group(b_scene, [text])
+        Passage.objects.filter(pk=p.pk).update(model_version=active)
+        for u in [b_owner, *others]:
+            _rate(p, u, 1)  # project B: 8 one-star ratings
+
+    def ratings_of(user, **headers):
+        client.force_login(user)
+        return client.get(reverse("model_list"), **headers).content.decode()
+
+    body = ratings_of(team.users["viewer"])  # any member of A: A's figures only
+    assert "Ratings of its passages: 4 ratings" in body and "12 ratings" not in body
+    assert "1 stars: 8" not in body and "1 stars: 0" in body and "your projects" in body
+    assert "Project B" not in body
+    body = ratings_of(b_owner)
+    assert "Ratings of its passages: 8 ratings, mean 1.0" in body and "4 ratings" not in body
+    assert "The Long Night" not in body
+    body = ratings_of(make_user("nobody"))  # in no project: no figures at all
+    assert "Ratings of its passages" not in body
+    # The htmx refresh of the page carries no figures from other projects either.
+    ModelVersion.objects.filter(pk=active.pk).update(status="training")
+    body = ratings_of(team.users["viewer"], HTTP_HX_REQUEST="true")
+    assert "<html" not in body and "8 ratings" not in body and "12 ratings" not in body
+    ModelVersion.objects.filter(pk=active.pk).update(status="active")
+    body = ratings_of(make_staff("admin"))  # staff: installation-wide, labelled
+    assert "Ratings of its passages: 12 ratings" in body
+    assert "all projects, installation-wide" in body
 
 
 @pytest.mark.redis
@@ -375,7 +625,7 @@ def test_a_real_worker_retrains_end_to_end(model_dir, settings):
     _rate(g[1], owner, 1)
     settings.COWRITE_RETRAIN_BPB_TOLERANCE = 10.0
     parent = _active(model_dir)
-    version = lifecycle.retrain_start(owner, launch=False)
+    version = lifecycle.retrain_start(make_staff("admin"), launch=False)
     with start_worker(
         app, perform_ping_check=False, pool="solo", queues=["training"], loglevel="WARNING"
     ):

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 import pytest
 from django.urls import reverse
 
-from scripts_app.models import Character, Membership, Project, Revision, Role, Scene
+from scripts_app.models import (
+    Character,
+    Invitation,
+    Membership,
+    Project,
+    Revision,
+    Role,
+    Scene,
+)
 
 
 def snapshot():
@@ -29,6 +37,11 @@ def snapshot():
         ),
         sorted(Scene.cast.through.objects.values_list("scene_id", "character_id")),
         list(Revision.objects.order_by("pk").values_list("pk", "number", "text")),
+        list(
+            Invitation.objects.order_by("pk").values_list(
+                "pk", "kind", "role", "sent_to", "revoked_at", "uses"
+            )
+        ),
     )
 
 
@@ -40,6 +53,16 @@ class Action:
     url: Callable
     data: Callable = lambda t: {}
     changes: bool = True  # an allowed POST must change the database
+
+
+def _invitation(t):
+    """An open invitation of the team's project (made before the request is snapshotted)."""
+    from scripts_app import invitations
+
+    invitation, _ = invitations.create_link(
+        project=t.project, by=t.users["owner"], role=Role.VIEWER
+    )
+    return invitation
 
 
 def _scene_url(name, extra=()):
@@ -82,6 +105,26 @@ ACTIONS = [
         Role.OWNER,
         lambda t: reverse("member_add", args=[t.project.pk]),
         lambda t: {"who": "outsider", "role": "editor"},
+    ),
+    Action(
+        "invitation_list",
+        "GET",
+        Role.OWNER,
+        lambda t: reverse("invitation_list", args=[t.project.pk]),
+        changes=False,
+    ),
+    Action(
+        "invitation_link",
+        "POST",
+        Role.OWNER,
+        lambda t: reverse("invitation_list", args=[t.project.pk]),
+        lambda t: {"role": "commenter"},
+    ),
+    Action(
+        "invitation_revoke",
+        "POST",
+        Role.OWNER,
+        lambda t: reverse("invitation_revoke", args=[t.project.pk, _invitation(t).pk]),
     ),
     Action(
         "member_role",
@@ -257,3 +300,49 @@ def test_ids_from_another_project_are_404(client, team):
         response = getattr(client, method)(url, {"text": "x", "role": "viewer"})
         assert response.status_code == 404, url
     assert snapshot() == before
+
+
+def _model_snapshot():
+    from generation.models import ModelEvent, ModelVersion, RetrainSuggestion
+
+    return (
+        list(ModelVersion.objects.order_by("pk").values_list("pk", "status", "status_reason")),
+        list(ModelEvent.objects.values_list("pk")),
+        list(RetrainSuggestion.objects.order_by("pk").values_list("pk", "status")),
+    )
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_model_lifecycle_is_for_installation_staff_only(client, team, settings, tmp_path, who):
+    """Retrain, promote, roll back and answering suggestions change the model every project
+    uses: no project role allows them (an owner included), and a refusal changes nothing."""
+    from generation.models import RetrainSuggestion
+    from generation.services import version_activate
+    from tests.support.models import register_tiny_version
+
+    settings.MODEL_DIR = tmp_path
+    active = version_activate(version=register_tiny_version(tmp_path, status="candidate"))
+    cand = register_tiny_version(tmp_path, name="tiny-test-v2", status="candidate")
+    old = register_tiny_version(tmp_path, name="tiny-test-v0", status="retired")
+    team.project.allow_training = True
+    team.project.save()
+    s = RetrainSuggestion.objects.create(project=team.project, user=team.users["owner"])
+    if who != "anonymous":
+        client.force_login(team.users[who])
+    before = _model_snapshot()
+    for url in (
+        reverse("model_retrain"),
+        reverse("model_promote", args=[cand.pk]),
+        reverse("model_rollback", args=[old.pk]),
+        reverse("retrain_suggestion_start", args=[s.pk]),
+        reverse("retrain_suggestion_dismiss", args=[s.pk]),
+    ):
+        response = client.post(url)
+        if who == "anonymous":
+            assert response.status_code == 302
+            assert response["Location"].startswith(reverse("login"))
+        else:
+            assert response.status_code == 403, url
+    assert _model_snapshot() == before
+    active.refresh_from_db()
+    assert active.status == "active"

@@ -37,6 +37,8 @@ def _child_env(extra: dict | None) -> dict:
         "DATABASE_URL": database_url_for_current_connection(),
         "DJANGO_SETTINGS_MODULE": "cowrite.settings",
         "MODEL_DIR": str(settings.MODEL_DIR),
+        # The test's sign-up policy (tests/conftest.py), not the DEBUG-dependent default.
+        "COWRITE_SIGNUP": settings.COWRITE_SIGNUP,
         "PYTHONUNBUFFERED": "1",
         **(extra or {}),
     }
@@ -87,6 +89,8 @@ class DaphneServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> "DaphneServer":
+        from scripts_app.management.commands.serve import daphne_size_args
+
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         if self.serve:
             args = [
@@ -107,8 +111,8 @@ class DaphneServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "--websocket-max-message-size",
-                str(16 * 1024 * 1024),
+                # The limits ``manage.py serve`` runs with (README: Limits).
+                *daphne_size_args(),
                 self.app,
             ]
         self.process = subprocess.Popen(

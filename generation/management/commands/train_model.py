@@ -52,7 +52,9 @@ class Command(BaseCommand):
                 "lr": o["lr"],
                 "seed": o["seed"],
             }
-            version = services.version_create(preset=o["preset"], train_config=cfg, parent=parent)
+            version = services.version_create(
+                preset=o["preset"], train_config=cfg, parent=parent, started_via="command"
+            )
         self.stdout.write(f"Training {version.name} into {version.path} …")
         version = services.training_run(
             version_id=version.pk, corpus_dir=o["corpus"], resume=o["resume"]

@@ -4,6 +4,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def daphne_size_args() -> list[str]:
+    """Daphne's options for the documented websocket limit (README: Limits)."""
+    size = str(settings.COWRITE_DOC_MESSAGE_MAX_BYTES)
+    return ["--websocket-max-message-size", size, "--websocket-max-frame-size", size]
+
+
 class Command(BaseCommand):
     help = "Serve the app (HTTP and websockets) with Daphne."
 
@@ -38,10 +44,9 @@ class Command(BaseCommand):
                 host,
                 "-p",
                 str(port),
-                # Daphne caps websocket messages at 1 MiB; a Yjs sync of a long scene can
-                # be larger.
-                "--websocket-max-message-size",
-                str(settings.COWRITE_DOC_MESSAGE_MAX_BYTES),
+                # Daphne caps websocket messages *and frames* at 1 MiB each; a Yjs sync
+                # of a long scene can be larger (browsers send a message as one frame).
+                *daphne_size_args(),
                 "cowrite.asgi:application",
             ]
         )

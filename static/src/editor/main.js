@@ -50,6 +50,7 @@ import { Tag } from "@lezer/highlight";
 
 import { fountainStreamParser, TOKEN_NAMES, classifyLines } from "./fountain-mode.js";
 import { userColor } from "./colors.js";
+import { safeColor, sanitizeRemoteStates } from "./presence.js";
 
 const RESYNC_MS = 10_000; // y-websocket re-sends sync step 1 this often (default: never)
 const FALLBACK_MS = 8_000; // no first sync by then: give editors the plain textarea back
@@ -99,7 +100,6 @@ const editorKeymap = defaultKeymap.filter((b) => !PAGE_KEYS.has(b.key));
 
 // --- helpers -----------------------------------------------------------------------------
 
-const safeColor = (c) => (typeof c === "string" && /^#[0-9a-f]{3,8}$/i.test(c) ? c : "#777777");
 
 function el(tag, attrs = {}, text) {
   const node = document.createElement(tag);
@@ -165,6 +165,8 @@ function mount(root) {
     console.error("cowrite editor: data-ws-url must be an absolute ws:// or wss:// URL, got", ds.wsUrl);
   }
   const awareness = provider ? provider.awareness : null;
+  // Before anything draws a remote state (the remote carets listen after this): check it.
+  if (awareness) awareness.on("change", ({ added, updated }) => sanitizeRemoteStates(awareness, [...added, ...updated]));
   const { color, colorLight } = userColor(userId, username);
   if (awareness) {
     awareness.setLocalStateField("user", { name: username, color, colorLight, id: userId, canEdit });
