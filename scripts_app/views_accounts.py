@@ -98,22 +98,9 @@ def invitation(request, token):
         if request.method == "POST":
             return redirect(f"{reverse('login')}?next={request.path}")
     elif request.method == "POST":
-        action = request.POST.get("action", "accept")
-        try:
-            if action == "decline" and found.kind == InvitationKind.USER:
-                invitations.decline(invitation=found, user=request.user)
-                messages.success(request, "Invitation declined.")
-                return redirect("home")
-            membership = invitations.accept(invitation=found, user=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return redirect("home")
         request.session.pop(invitations.SESSION_KEY, None)
-        messages.success(
-            request,
-            f"You joined {membership.project.title} as {membership.get_role_display().lower()}.",
-        )
-        return redirect(membership.project)
+        decline = request.POST.get("action") == "decline" and found.kind == InvitationKind.USER
+        return _respond(request, found, decline=decline)
     can_signup = signup_policy() in (OPEN, INVITE) and found.kind != InvitationKind.USER
     return render(
         request,
@@ -129,8 +116,13 @@ def invitation_respond(request, invitation_id):
     found = invitations.pending_for_user(request.user).filter(pk=invitation_id).first()
     if found is None:
         raise Http404("No such invitation.")
+    return _respond(request, found, decline=request.POST.get("action") == "decline")
+
+
+def _respond(request, found, *, decline: bool):
+    """Accept (or decline) ``found`` for the logged-in user; say so and go on."""
     try:
-        if request.POST.get("action") == "decline":
+        if decline:
             invitations.decline(invitation=found, user=request.user)
             messages.success(request, "Invitation declined.")
             return redirect("home")

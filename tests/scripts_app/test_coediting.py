@@ -15,23 +15,11 @@ from scripts_app.models import Revision, RevisionOrigin, Scene, SceneUpdate
 from tests.support.servers import DaphneServer, http_post, session_for
 from tests.support.threads import in_thread, run_async
 from tests.support.yclient import YClient
+from tests.support.yclient import team_client as make_client
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 SPICE = ["—", "’", "é", "😀", "“", "ß", "漢"]
-
-
-@pytest.fixture
-def server(team):
-    with DaphneServer() as srv:
-        yield srv
-
-
-def make_client(srv, team, who, scene=None):
-    scene = scene or team.scenes[0]
-    return YClient(
-        srv.ws_url, team.project.pk, scene.pk, session_for(team.users[who]), srv.http_url
-    )
 
 
 async def wait_for(predicate, timeout=20.0, interval=0.05):

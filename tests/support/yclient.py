@@ -126,3 +126,13 @@ class YClient:
 
     def value(self) -> str:
         return str(self.text)
+
+
+def team_client(srv, team, who: str, scene=None) -> YClient:
+    """A client for ``team.users[who]`` on ``scene`` (default: the team's first scene)."""
+    from tests.support.servers import session_for
+
+    scene = scene or team.scenes[0]
+    return YClient(
+        srv.ws_url, team.project.pk, scene.pk, session_for(team.users[who]), srv.http_url
+    )
