@@ -9,10 +9,9 @@ a rejected call changes nothing.
 import re
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max
 
 from . import documents, events
 from .models import (
@@ -122,30 +121,6 @@ def project_delete(*, project: Project, confirm_title: str) -> None:
 
 def _owner_count(project_id: int) -> int:
     return Membership.objects.filter(project_id=project_id, role=Role.OWNER).count()
-
-
-@transaction.atomic
-def member_add(*, project: Project, who: str, role: str) -> Membership:
-    """Add a user (by username or email) to the project with a role."""
-    if role not in Role.values:
-        raise ValidationError("Choose a role: owner, editor, commenter or viewer.")
-    who = (who or "").strip()
-    if not who:
-        raise ValidationError("Give a username or an email address.")
-    users = get_user_model().objects.filter(Q(username__iexact=who) | Q(email__iexact=who))
-    matches = list(users[:2])
-    if not matches:
-        raise ValidationError(f"No user is called or has the email “{who}”.")
-    if len(matches) > 1:
-        raise ValidationError(f"Several users match “{who}”; give the exact username.")
-    user = matches[0]
-    if Membership.objects.filter(project=project, user=user).exists():
-        raise ValidationError(f"{user.username} is already a member.")
-    try:
-        with transaction.atomic():
-            return Membership.objects.create(project=project, user=user, role=role)
-    except IntegrityError:  # a concurrent add of the same user
-        raise ValidationError(f"{user.username} is already a member.") from None
 
 
 @transaction.atomic
