@@ -57,10 +57,11 @@ chromium:
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: setup-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache node_modules static/dist
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .import_linter_cache node_modules static/dist
