@@ -177,11 +177,9 @@ def evaluate(model, ref, tok, ds, general_docs, cfg: RetrainConfig) -> dict:
 class _Curve:
     """Progress recorder for the two phases (SFT then DPO) on one step axis."""
 
-    def __init__(self, version_id: int, sft_steps: int, total: int):
-
+    def __init__(self, version_id: int, total: int):
         self.rec = services.ProgressRecorder(version_id)
         self.offset, self.total, self.phase = 0, total, "sft"
-        self.sft_steps = sft_steps
 
     def phase_start(self, phase: str, offset: int) -> None:
         self.phase, self.offset = phase, offset
@@ -247,7 +245,7 @@ def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
     general = _general_val_docs()
     sft_steps = cfg.sft_steps if train_sft else 0
     dpo_steps = cfg.dpo_steps if ds.pairs else 0
-    curve = _Curve(version.pk, sft_steps, max(sft_steps + dpo_steps, 1))
+    curve = _Curve(version.pk, max(sft_steps + dpo_steps, 1))
     curve.note(step=0, progress=0.0, phase="evaluating parent")
     parent_eval = evaluate(ref, ref, tok, ds, general, cfg)
     metrics: dict = {"data": {**ds.summary(), "replay": len(replay)}}

@@ -219,7 +219,7 @@ class GenerationWorker:
             await self.layer.send(stream.reply_to, {"type": "api.started"})
             request = {
                 "prompt": {"heading": message.get("heading", ""), "text": message.get("text", "")},
-                "settings": message["params"],
+                "sampling": message["params"],
                 "request_id": f"api-{stream.api_request}",
             }
             self._spawn(self.current, request, stream)
@@ -252,7 +252,7 @@ class GenerationWorker:
         self.streams[passage.pk] = stream
         request = {
             "prompt": passage.prompt,
-            "settings": passage.settings,
+            "sampling": passage.sampling,
             "request_id": f"passage-{passage.pk}",
         }
         self._spawn(loaded, request, stream)
@@ -271,7 +271,7 @@ class GenerationWorker:
         from generation.core.backends import GenerationRequest
         from generation.core.sampling import SamplingParams
 
-        s = req["settings"]
+        s = req["sampling"]
         prompt = req["prompt"]
 
         def on_text(delta: str) -> None:

@@ -946,7 +946,7 @@ def _head_html(passage_id: int, head: dict) -> str:
         status=str(head.get("status", "")),
         alternative=int(head.get("alternative", 0)),
         alternatives=int(head.get("alternatives", 1)),
-        settings=dict(head.get("settings") or {}),
+        sampling=dict(head.get("sampling") or {}),
     )
     passage.model_version = ModelVersion(name=str(head.get("model") or ""))
     return render_to_string("partials/passage_head.html", {"passage": passage, "oob": True})

@@ -227,6 +227,9 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
     base_seed = spec.seed if spec.seed is not None else secrets.randbits(48)
     group = uuid.uuid4()
     with transaction.atomic():
+        # The cards offer the project's tags: give it the defaults on first use (a write,
+        # so here and not in ``feedback_summary``, which only reads).
+        feedback.tags_for(scene.project)
         passages = [
             Passage.objects.create(
                 scene=scene,
@@ -236,7 +239,7 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
                 requested_by=user,
                 task=spec.task,
                 instruction=spec.instruction,
-                settings={**spec.sampling(), "seed": base_seed + i},
+                sampling={**spec.sampling(), "seed": base_seed + i},
                 selection_start=selection[0] if selection else None,
                 selection_end=selection[1] if selection else None,
                 selection_text=selection_text,
@@ -307,7 +310,7 @@ def draft_cancel(*, passage: Passage, user) -> Passage:
 def draft_retry(*, passage: Passage, user) -> list[Passage]:
     """Ask again with a failed (or cancelled) passage's request, as a new request."""
     data = {"task": passage.task, "instruction": passage.instruction, "alternatives": 1}
-    data.update({k: v for k, v in passage.settings.items() if k != "seed"})
+    data.update({k: v for k, v in passage.sampling.items() if k != "seed"})
     spec = draft_spec_from({k: v for k, v in data.items() if v is not None})
     spec.selection_start, spec.selection_end = passage.selection_start, passage.selection_end
     return draft_request(scene=passage.scene, user=user, spec=spec)
@@ -403,7 +406,7 @@ def head_of(passage: Passage) -> dict:
         "alternatives": passage.alternatives,
         "status": passage.status,
         "model": passage.model_version.name if passage.model_version else "",
-        "settings": {k: passage.settings.get(k) for k in ("preset", "temperature", "seed")},
+        "sampling": {k: passage.sampling.get(k) for k in ("preset", "temperature", "seed")},
     }
 
 

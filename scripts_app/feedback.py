@@ -61,7 +61,11 @@ def _project_id(passage: Passage) -> int:
 
 
 def tags_for(project: Project) -> list[FeedbackTag]:
-    """Return the project's tags, giving it the default set on first use."""
+    """Return the project's tags, giving it the default set on first use.
+
+    It writes: only the write paths that need the tags call it (a draft request, so that its
+    cards offer them; a rating with tags; adding a tag). ``feedback_summary`` only reads.
+    """
     tags = list(FeedbackTag.objects.filter(project=project))
     if not tags:
         FeedbackTag.objects.bulk_create(
@@ -402,9 +406,10 @@ class CardFeedback:
 def feedback_summary(passages, *, viewer=None) -> list:
     """Attach ``.feedback`` (a CardFeedback) to each passage, in a constant number of queries.
 
-    Seven queries whatever the number of passages (two more the first time a project's
-    tags are needed). The passages must come with ``scene`` loaded. ``viewer`` is the
-    user the cards are rendered for; without it the template falls back to ``user``.
+    Seven queries whatever the number of passages, all reads: a project's default tags
+    are created by the write paths that need them (see ``tags_for``), never here. The
+    passages must come with ``scene`` loaded. ``viewer`` is the user the cards are
+    rendered for; without it the template falls back to ``user``.
     """
     passages = list(passages)
     if not passages:
@@ -414,8 +419,6 @@ def feedback_summary(passages, *, viewer=None) -> list:
     tags = {pid: [] for pid in project_ids}
     for tag in FeedbackTag.objects.filter(project_id__in=project_ids):
         tags[tag.project_id].append(tag)
-    for pid in [pid for pid, ts in tags.items() if not ts]:
-        tags[pid] = tags_for(Project(pk=pid))  # first use: the defaults
     members: dict[int, list[tuple]] = {pid: [] for pid in project_ids}
     for row in Membership.objects.filter(project_id__in=project_ids).values_list(
         "project_id", "user_id", "user__username", "role"

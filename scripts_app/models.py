@@ -241,7 +241,7 @@ class Passage(models.Model):
     # The request.
     task = models.CharField(max_length=16, choices=DraftTask.choices)
     instruction = models.TextField(blank=True, max_length=2000)
-    settings = models.JSONField(default=dict)  # sampling settings, preset name
+    sampling = models.JSONField(default=dict)  # sampling parameters, preset name, seed
     # For a rewrite: the selection, as characters of the scene text at request time.
     selection_start = models.PositiveIntegerField(null=True, blank=True)
     selection_end = models.PositiveIntegerField(null=True, blank=True)

@@ -19,17 +19,14 @@ length). On every ``step()``:
    is detokenized incrementally (``detok.py``) and checked against end-of-text, stop
    strings and the length limit. Finished rows leave the batch; the last slot is moved
    into the hole so active slots stay contiguous.
-5. Callbacks get one ``RequestOutput`` per request that produced text or finished: the
-   per-request ``callback`` given to ``submit`` and the engine-wide ``on_step(outputs)``.
+5. Each request's ``callback`` (given to ``submit``) gets one ``RequestOutput`` per step
+   in which the request produced text or finished.
 
 Prompts longer than ``block_size - min(max_new_tokens, block_size // 2)`` are cut from
 the left; a request also finishes with ``"length"`` when its sequence fills ``block_size``
 (no sliding window).
 
-New model version: ``swap_model(model, token_bytes, eos_id)`` stops admitting requests,
-lets the running ones finish on the old model, then swaps (a fresh cache) and resumes.
-
-Threading: ``submit``/``cancel``/``swap_model`` are thread-safe; drive the engine either by calling
+Threading: ``submit``/``cancel`` are thread-safe; drive the engine either by calling
 ``step()`` yourself (a worker loop) or with ``run_forever(stop_event)`` in one thread.
 """
 
@@ -89,7 +86,7 @@ class _Request:
     generator: torch.Generator
     stopbuf: StopStringBuffer
     submitted_at: float
-    # Set on admission (they depend on the model serving the request, see swap_model):
+    # Set on admission:
     decoder: IncrementalDecoder | None = None
     seen: torch.Tensor | None = None  # (V,) bool: tokens generated so far (repetition penalty)
     prefilled: int = 0  # prompt tokens already in the cache
@@ -113,7 +110,6 @@ class Engine:
         max_queue: int = 256,
         prefill_chunk: int = 64,
         step_token_budget: int = 256,
-        on_step: Callable[[list[RequestOutput]], None] | None = None,
     ):
         self.model = model.eval()
         self.cfg = model.cfg
@@ -124,14 +120,12 @@ class Engine:
         self.max_queue = max_queue
         self.prefill_chunk = prefill_chunk
         self.step_token_budget = step_token_budget
-        self.on_step = on_step
         dtype = next(model.parameters()).dtype
         self.cache = KVCache(self.cfg, max_batch, dtype=dtype, device=self.device)
         self._waiting: collections.deque[_Request] = collections.deque()
         self._running: list[_Request] = []  # index == cache slot
         self._cancel: set[str] = set()
         self._callbacks: dict[str, Callable[[RequestOutput], None]] = {}
-        self._pending_swap: tuple | None = None
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
 
@@ -175,28 +169,6 @@ class Engine:
         with self._lock:
             self._cancel.add(request_id)
             self._wake.notify()
-
-    def swap_model(self, model: GPT, token_bytes: list[bytes], eos_id: int | None) -> None:
-        """Serve later requests with ``model`` (a new version) once the running ones finish.
-
-        While a swap is pending no waiting request is admitted, so the batch drains; the
-        swap then happens at the start of a step and the queue resumes on the new model.
-        Requests already running finish on the old model.
-        """
-        with self._lock:
-            self._pending_swap = (model, token_bytes, eos_id)
-            self._wake.notify()
-
-    def _maybe_swap(self) -> None:
-        if self._pending_swap is None or self._running:
-            return
-        model, token_bytes, eos_id = self._pending_swap
-        self._pending_swap = None
-        self.model, self.cfg = model.eval(), model.cfg
-        self.device = next(model.parameters()).device
-        self.token_bytes, self.eos_id = token_bytes, eos_id
-        dtype = next(model.parameters()).dtype
-        self.cache = KVCache(self.cfg, self.max_batch, dtype=dtype, device=self.device)
 
     def has_work(self) -> bool:
         with self._lock:
@@ -272,10 +244,7 @@ class Engine:
             outputs, [i for i, r in enumerate(self._running) if r.cancelled], "cancelled"
         )
         with self._lock:
-            self._maybe_swap()
-            while (
-                self._waiting and len(self._running) < self.max_batch and self._pending_swap is None
-            ):
+            while self._waiting and len(self._running) < self.max_batch:
                 self._running.append(self._admit(self._waiting.popleft()))
         if self._running:
             try:
@@ -437,8 +406,3 @@ class Engine:
                     cb(o)
                 except Exception:  # a broken consumer must not kill the other streams
                     log.exception("generation callback failed for %s", o.request_id)
-        if self.on_step is not None:
-            try:
-                self.on_step(outputs)
-            except Exception:
-                log.exception("engine on_step callback failed")

@@ -34,17 +34,6 @@
     }
   });
 
-  // With the live editor mounted, "Save version" snapshots the server's live document
-  // (the text is already saved as it is typed); without it, the form posts the text.
-  const editorForm = document.getElementById("editor-form");
-  if (editorForm) {
-    editorForm.addEventListener("submit", function () {
-      if (window.cowriteEditor && editorForm.dataset.liveAction) {
-        editorForm.action = editorForm.dataset.liveAction;
-      }
-    });
-  }
-
   // Filter the navigator by heading or cast.
   const filter = document.getElementById("scene-filter");
   if (filter) {

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from scripts_app import services
+from scripts_app import feedback, services
 from scripts_app.models import Membership, Passage, PassageComment, Preference, Rating, Role
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
@@ -23,6 +23,7 @@ def test_feedback_shows_live_on_both_pages(app_server, new_page):
     scene = services.scene_create(
         project=project, user=bob, heading="INT. STAGE - NIGHT", text="Lights up.\n"
     )
+    feedback.tags_for(project)  # as a draft request does: its cards offer the tags
     group = uuid.uuid4()
     first, second = (
         Passage.objects.create(
@@ -34,7 +35,7 @@ def test_feedback_shows_live_on_both_pages(app_server, new_page):
             task="continue",
             status="done",
             text=text,
-            settings={"preset": "balanced", "seed": i},
+            sampling={"preset": "balanced", "seed": i},
         )
         for i, text in enumerate(["MARA\nThe café is closed.\n", "JONAH\nRun.\n"])
     )

@@ -8,7 +8,14 @@ import os
 import pytest
 
 from scripts_app import drafts
-from scripts_app.models import Passage, PassageStatus, Revision, RevisionOrigin
+from scripts_app.models import (
+    DEFAULT_FEEDBACK_TAGS,
+    FeedbackTag,
+    Passage,
+    PassageStatus,
+    Revision,
+    RevisionOrigin,
+)
 from tests.support.models import register_tiny_version
 from tests.support.roomclient import RoomClient
 from tests.support.servers import generation_stack, session_for
@@ -91,7 +98,10 @@ def test_two_watchers_receive_the_complete_identical_text_of_a_draft_a_third_req
         assert all(ct[pid] == passage.text for ct in card_texts)
     a, b = Passage.objects.filter(pk__in=ids).order_by("alternative")
     assert a.group == b.group and (a.alternative, b.alternative) == (0, 1)
-    assert a.settings["seed"] != b.settings["seed"]
+    assert a.sampling["seed"] != b.sampling["seed"]
+    # The request (a write) gave the project its default tags for the cards to offer.
+    tags = FeedbackTag.objects.filter(project=team.project).values_list("name", flat=True)
+    assert sorted(tags) == sorted(DEFAULT_FEEDBACK_TAGS)
 
 
 def test_a_late_joiner_gets_the_text_so_far_then_the_live_tokens(stack, team):

@@ -8,7 +8,8 @@ import urllib.request
 import uuid
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from scripts_app import drafts, events, feedback, services
@@ -30,7 +31,10 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def make_group(scene, user, texts, task="continue"):
-    """One draft request's alternatives, finished, with these texts ("" = still queued)."""
+    """One draft request's alternatives, finished, with these texts ("" = still queued).
+
+    Like ``drafts.draft_request``, it gives the project its default tags on first use."""
+    feedback.tags_for(scene.project)
     group = uuid.uuid4()
     return [
         Passage.objects.create(
@@ -42,7 +46,7 @@ def make_group(scene, user, texts, task="continue"):
             task=task,
             status="done" if text else "queued",
             text=text,
-            settings={"preset": "balanced", "seed": i},
+            sampling={"preset": "balanced", "seed": i},
         )
         for i, text in enumerate(texts)
     ]
@@ -486,6 +490,30 @@ def test_cards_show_feedback_by_role_in_a_constant_number_of_queries(
     client.force_login(team.users["editor"])
     html = client.get(reverse("scene_detail", args=[team.project.pk, scene.pk])).content.decode()
     assert html.count('class="passage-feedback"') == 12 and "Resolve" in html
+
+
+def test_the_cards_read_never_writes_not_even_on_a_fresh_project(team):
+    """``feedback_summary`` is a read: a fresh project's default tags come from the write
+    paths (a draft request, a rating with tags, adding a tag), not from rendering a card."""
+    scene = team.scenes[0]
+    Passage.objects.create(  # as an import or the admin could leave it: no tags yet
+        scene=scene, group=uuid.uuid4(), task="continue", status="done", text="Hello."
+    )
+    assert not FeedbackTag.objects.filter(project=team.project).exists()
+    passages = list(Passage.objects.filter(scene=scene).select_related("scene"))
+    with CaptureQueriesContext(connection) as ctx:
+        feedback.feedback_summary(passages, viewer=team.users["editor"])
+        feedback.feedback_summary(passages, viewer=team.users["editor"])
+    writes = [q["sql"] for q in ctx.captured_queries if not q["sql"].lstrip().startswith("SELECT")]
+    assert writes == [] and len(ctx.captured_queries) == 14  # seven reads, twice
+    assert passages[0].feedback.tags == []
+    assert not FeedbackTag.objects.filter(project=team.project).exists()
+    # The write path that needs them gives the defaults, once.
+    assert sorted(t.name for t in feedback.tags_for(team.project)) == sorted(DEFAULT_FEEDBACK_TAGS)
+    with CaptureQueriesContext(connection) as ctx:
+        feedback.feedback_summary(passages)
+    assert not [q for q in ctx.captured_queries if "INSERT" in q["sql"].upper()]
+    assert sorted(t.name for t in passages[0].feedback.tags) == sorted(DEFAULT_FEEDBACK_TAGS)
 
 
 def test_many_comments_start_collapsed(team, alts):

@@ -24,16 +24,16 @@
  * editor stays out of the way until they save/reload, so nothing they typed is replaced.
  * The Y.Text is never seeded from the textarea: the server sends the document.
  *
- * Before #editor-form submits (also via requestSubmit / Ctrl+S), the live text is copied into
- * #id_text, so the form posts what everyone sees.
+ * "Save version": this module alone picks where #editor-form posts. Before it submits (also
+ * via requestSubmit / Ctrl+S) while the editor is live, the live text is copied into #id_text
+ * and the form is pointed at data-live-action ("snapshot the server's live document"). While
+ * live but not synced (socket down) it posts to the plain save URL (its `action` attribute)
+ * instead, with the local text (the server's copy lacks our unsent edits). Until the editor is
+ * live — or if it never goes live (fallback textarea) — the form posts the textarea to the
+ * plain save URL, as without JS.
  *
- * window.cowriteEditor = { view, ydoc, provider, ytext, awareness, undoManager,
- *                          whenSynced, isLive(), insertText(text, {at: "cursor"|"end"|"replace"}) }
- * is set once the editor is live (first sync in; same moment as the "cowrite:editor-ready"
- * event on document). Before that — or if the editor never goes live (fallback textarea) — it
- * is absent, so static/js/app.js keeps posting the textarea to the plain save URL.
- * While live but not synced (socket down), a submit goes to the plain save URL with the
- * local text instead of data-live-action (the server's copy lacks our unsent edits).
+ * window.cowriteEditor = { view, ydoc, provider, ytext, awareness, undoManager, isLive() }
+ * is set once the editor is live (first sync in); before that it is absent.
  */
 import * as Y from "yjs";
 import { WebsocketProvider } from "y-websocket";
@@ -140,6 +140,7 @@ function mount(root) {
   const initialText = textarea ? textarea.value : "";
   const textareaReadOnly = textarea ? textarea.readOnly : true; // viewers' textarea is readonly
   const plainAction = form ? form.getAttribute("action") : null;
+  const liveAction = form ? form.dataset.liveAction || null : null;
 
   // Loading state: the plain text, read-only and dimmed, until the first sync.
   root.classList.add("cowrite-editor", "is-loading");
@@ -230,9 +231,6 @@ function mount(root) {
   }
   const fallbackTimer = setTimeout(goFallback, FALLBACK_MS);
 
-  let resolveSynced;
-  const whenSynced = new Promise((r) => { resolveSynced = r; });
-
   function onFirstSync() {
     everSynced = true;
     clearTimeout(fallbackTimer);
@@ -243,8 +241,6 @@ function mount(root) {
     }
     goLive();
     window.cowriteEditor = api;
-    resolveSynced();
-    document.dispatchEvent(new CustomEvent("cowrite:editor-ready", { detail: window.cowriteEditor }));
   }
 
   // Status line.
@@ -342,44 +338,23 @@ function mount(root) {
   window.addEventListener("online", renderStatus);
   window.addEventListener("offline", renderStatus);
 
-  // "Save version": post the live text.
+  // "Save version": post the live text; snapshot the server's live document when it has all of
+  // our edits (synced), else save the posted text at the plain save URL (see the header).
   const liveText = () => ytext.toString();
   if (form && textarea) {
     form.addEventListener("submit", () => {
       if (mode !== "live") return;
       textarea.value = liveText();
-      // static/js/app.js points the form at data-live-action ("snapshot the server's live
-      // document") when the editor is live. While this tab is not synced, the server's copy lacks
-      // our unsent edits: post the text itself to the plain save URL instead.
-      if (provider && !provider.synced && plainAction) form.setAttribute("action", plainAction);
+      const target = provider && provider.synced && liveAction ? liveAction : plainAction;
+      if (target) form.setAttribute("action", target);
     });
     form.addEventListener("formdata", (e) => {
       if (mode === "live") e.formData.set(textarea.name || "text", liveText());
     });
   }
 
-  /** For the drafts panel: insert text at the cursor, at the end, or in place of the selection. */
-  function insertText(text, { at = "cursor" } = {}) {
-    if (mode !== "live" || !canEdit) return false;
-    const { state } = view;
-    const sel = state.selection.main;
-    let from = sel.head;
-    let to = sel.head;
-    let insert = text;
-    if (at === "end") {
-      from = to = state.doc.length;
-      const prefix = from === 0 ? "" : state.doc.sliceString(from - 1, from) === "\n" ? "\n" : "\n\n";
-      insert = prefix + text;
-    } else if (at === "replace") {
-      from = sel.from;
-      to = sel.to;
-    }
-    view.dispatch({ changes: { from, to, insert }, selection: { anchor: from + insert.length }, scrollIntoView: true, userEvent: "input.paste" });
-    return true;
-  }
-
   const api = {
-    view, ydoc, provider, ytext, awareness, undoManager, whenSynced, insertText,
+    view, ydoc, provider, ytext, awareness, undoManager,
     isLive: () => mode === "live",
   };
   renderStatus();
