@@ -400,6 +400,15 @@ def _scene_context(request, membership, scene, *, text_form=None, scene_form=Non
     }
 
 
+def _scene_page_rejected(request, membership, scene, *, save_error=None, **forms):
+    """The scene page again (400) with a rejected form as submitted: nothing typed is lost
+    to a redirect. ``forms``: ``text_form`` and/or ``scene_form``."""
+    context = _scene_context(request, membership, scene, **forms)
+    if save_error:
+        context["save_error"] = save_error
+    return render(request, "scene_detail.html", context, status=400)
+
+
 @login_required
 @require_GET
 def scene_detail(request, project_id, scene_id):
@@ -442,10 +451,8 @@ def scene_update(request, project_id, scene_id):
         else:
             messages.success(request, "Scene details saved.")
             return redirect(scene)
-    # Keep what was typed: the page again, with the form as submitted and its errors.
     scene.refresh_from_db()
-    context = _scene_context(request, membership, scene, scene_form=form)
-    return render(request, "scene_detail.html", context, status=400)
+    return _scene_page_rejected(request, membership, scene, scene_form=form)
 
 
 @login_required
@@ -464,10 +471,9 @@ def scene_save(request, project_id, scene_id):
             label=form.cleaned_data["label"],
         )
     except ValidationError as exc:
-        # Keep what was typed on the page: re-render with the form, not a redirect.
-        context = _scene_context(request, membership, scene, text_form=form)
-        context["save_error"] = _errors(exc)
-        return render(request, "scene_detail.html", context, status=400)
+        return _scene_page_rejected(
+            request, membership, scene, text_form=form, save_error=_errors(exc)
+        )
     if result.conflict:
         messages.warning(
             request,
