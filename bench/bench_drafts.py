@@ -45,8 +45,9 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from generation.models import Passage  # noqa: E402
 from scripts_app import services  # noqa: E402
-from scripts_app.models import Membership, Passage, Role  # noqa: E402
+from scripts_app.models import Membership, Role  # noqa: E402
 from tests.support.roomclient import RoomClient  # noqa: E402
 from tests.support.servers import DaphneServer, WorkerProcess  # noqa: E402
 

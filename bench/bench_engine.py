@@ -37,7 +37,7 @@ import torch  # noqa: E402
 
 from generation.core.engine import Engine  # noqa: E402
 from generation.core.model import GPT, PRESETS, GPTConfig  # noqa: E402
-from generation.core.sampling import SamplingParams  # noqa: E402
+from generation.core.params import SamplingParams  # noqa: E402
 
 
 def make_trace(n, rate, min_new, max_new, vocab, seed=0):

@@ -229,7 +229,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10,
     },
     "reap-stalled-drafts": {
-        "task": "scripts_app.tasks.reap_stalled_drafts",
+        "task": "generation.tasks.reap_stalled_drafts",
         "schedule": 5,
     },
 }

@@ -11,6 +11,5 @@ urlpatterns = [
     path("", include("scripts_app.urls_accounts")),
     path("", include("generation.urls")),
     path("", include("scripts_app.urls_formats")),
-    path("", include("scripts_app.urls_feedback")),
     path("", include("scripts_app.urls")),
 ]

@@ -32,9 +32,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from cowrite import strictjson
-from scripts_app import events
+from cowrite.events import ApiDelta, ApiDone, ApiStarted, CancelJob, GenerateApi, apublish
+from scripts_app.formats import grammar
 
 from . import limits
+from .core.params import SamplingParams, parse_number
+from .core.prompting import Prompt
 from .models import ApiToken, ModelVersion, VersionStatus
 
 TOKEN_PREFIX = "cw-"
@@ -121,28 +124,23 @@ class BadRequest(ValueError):
         self.param = param
 
 
-def _number(body: dict, name: str, default, low, high, integer: bool = False):
-    """A finite number in [low, high] (an integer if ``integer``); None means the default."""
-    value = body.get(name, default)
+def _number(body: dict, name: str, default, *, range_of: str = "", low=None, high=None):
+    """A JSON number field, by ``core.params.RANGES[range_of]`` unless a range is given;
+    absent or null -> ``default``. Raise BadRequest naming the field."""
+    value = body.get(name)
     if value is None:
         return default
-    # JSON booleans are Python ints: refuse them (and strings, lists, objects).
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"{name}: must be a number.", name)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise BadRequest(f"{name}: must be a finite number.", name)
-        if integer:
-            if not value.is_integer():
-                raise BadRequest(f"{name}: must be a whole number.", name)
-            value = int(value)
-    if not low <= value <= high:
-        raise BadRequest(f"{name}: must be between {low} and {high}.", name)
-    return value
+    try:
+        return parse_number(
+            value, range_of or name, low=low, high=high, label=f"{name}:", kind=None
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc), name) from None
 
 
-def _parse(body: dict) -> dict:
-    """Validate a completions request; return the generation request; raise BadRequest."""
+def _parse(body: dict) -> tuple[Prompt, SamplingParams]:
+    """Validate a completions request; return its prompt and sampling parameters (the
+    same two shapes a draft has); raise BadRequest."""
     prompt = body.get("prompt", "")
     if isinstance(prompt, list):
         if len(prompt) != 1 or not isinstance(prompt[0], str):
@@ -155,47 +153,42 @@ def _parse(body: dict) -> dict:
             f"prompt: at most {settings.COWRITE_SCENE_TEXT_MAX_CHARS:,} characters.", "prompt"
         )
     for name in ("n", "best_of"):
-        if _number(body, name, 1, 1, 2**31, integer=True) != 1:
+        if _number(body, name, 1, low=1, high=2**31, range_of="top_k") != 1:
             raise BadRequest("n: only 1 completion per request is supported.", name)
     model = body.get("model")
     if model is not None and (not isinstance(model, str) or len(model) > 200):
         raise BadRequest("model: give a model's name (a string).", "model")
     if not isinstance(body.get("stream", False), bool | None):
         raise BadRequest("stream: give true or false.", "stream")
-
-    stop = body.get("stop") or []
-    if isinstance(stop, str):
-        stop = [stop]
-    if (
-        not isinstance(stop, list)
-        or len(stop) > 4
-        or not all(isinstance(s, str) and len(s) <= 100 for s in stop)
-    ):
-        raise BadRequest("stop: up to 4 strings of at most 100 characters.", "stop")
+    # OpenAI's defaults (max_tokens 16, temperature 1, top_p 1); ranges are the drafts'.
+    values = {
+        "max_new_tokens": _number(
+            body,
+            "max_tokens",
+            16,
+            range_of="max_new_tokens",
+            high=settings.COWRITE_DRAFT_MAX_NEW_TOKENS,
+        ),
+        "temperature": _number(body, "temperature", 1.0),
+        "top_p": _number(body, "top_p", 1.0),
+        # OpenAI's frequency penalty has no exact match: a positive one maps to a mild
+        # repetition penalty.
+        "repetition_penalty": 1.0
+        + max(0.0, _number(body, "frequency_penalty", 0.0, low=-2.0, high=2.0)) / 10,
+        # What the engine's seeded generator takes (a 64-bit integer).
+        "seed": _number(body, "seed", None),
+        "stop": body.get("stop"),
+    }
+    try:
+        params = SamplingParams.from_dict(values)
+    except ValueError as exc:
+        raise BadRequest("stop: " + str(exc).removeprefix("Stop: "), "stop") from None
+    # A first line that is a scene heading is the prompt's heading (the one grammar).
     heading, text = "", prompt
     first, _, rest = prompt.partition("\n")
-    from scripts_app.services import HEADING_RE
-
-    if HEADING_RE.match(first.strip()):
+    if grammar.ANY_SCENE_HEADING_RE.match(first.strip()):
         heading, text = first.strip(), rest.lstrip("\n")
-    return {
-        "heading": heading,
-        "text": text,
-        "params": {
-            "max_new_tokens": _number(
-                body, "max_tokens", 16, 1, settings.COWRITE_DRAFT_MAX_NEW_TOKENS, integer=True
-            ),
-            "temperature": _number(body, "temperature", 1.0, 0.0, 2.0),
-            "top_p": _number(body, "top_p", 1.0, 0.01, 1.0),
-            # OpenAI's frequency penalty has no exact match: a positive one maps to a mild
-            # repetition penalty.
-            "repetition_penalty": 1.0
-            + max(0.0, _number(body, "frequency_penalty", 0.0, -2.0, 2.0)) / 10,
-            "stop": stop,
-            # What the engine's seeded generator takes (a 64-bit integer).
-            "seed": _number(body, "seed", None, -(2**63), 2**64 - 1, integer=True),
-        },
-    }
+    return Prompt(heading=heading, text_prefix=text), params
 
 
 def _read_body(request) -> dict:
@@ -229,7 +222,7 @@ def _too_many(message: str, retry_after: float, code: str) -> JsonResponse:
 
 
 def _queued_drafts() -> int:
-    from scripts_app.models import Passage, PassageStatus
+    from .models import Passage, PassageStatus
 
     return Passage.objects.filter(status=PassageStatus.QUEUED).count()
 
@@ -255,7 +248,7 @@ async def completions(request):
         )
     try:
         body = _read_body(request)
-        generation = _parse(body)
+        prompt, params = _parse(body)
     except BadRequest as exc:
         return _error(400, str(exc), param=exc.param)
     versions = await database_sync_to_async(_served_models)()
@@ -284,7 +277,7 @@ async def completions(request):
         await job.release()
         return _too_many("The generation queue is full; try again in a minute.", 30, "queue_full")
     try:
-        await job.start(generation)
+        await job.start(prompt, params)
     except BaseException:
         await job.release()
         raise
@@ -298,15 +291,15 @@ async def completions(request):
         return response
     parts, done = [], None
     try:
-        async for message in job.replies():
-            if message["type"] == "api.delta":
-                parts.append(message["text"])
+        async for reply in job.replies():
+            if isinstance(reply, ApiDelta):
+                parts.append(reply.text)
             else:
-                done = message
+                done = reply
     except TimeoutError as exc:
         return _error(503, str(exc), "server_error")
-    if done.get("error"):
-        return _error(500, done["error"], "server_error")
+    if done.error:
+        return _error(500, done.error, "server_error")
     return JsonResponse(
         {
             **meta,
@@ -316,12 +309,16 @@ async def completions(request):
                     "text": "".join(parts),
                     "index": 0,
                     "logprobs": None,
-                    "finish_reason": done["finish_reason"],
+                    "finish_reason": done.finish_reason,
                 }
             ],
-            "usage": done["usage"],
+            "usage": done.usage,
         }
     )
+
+
+# What a worker sends to the view's reply channel.
+_REPLIES = {e.type: e for e in (ApiStarted, ApiDelta, ApiDone)}
 
 
 class _Job:
@@ -337,18 +334,17 @@ class _Job:
         self.reading = False
         self.watchdog = None
 
-    async def start(self, generation: dict) -> None:
+    async def start(self, prompt: Prompt, params: SamplingParams) -> None:
         self.reply_to = await self.layer.new_channel("api-completion")
-        await self.layer.send(
-            events.GENERATION_QUEUE,
-            {
-                "type": "generate_api",
-                "request": self.request_id,
-                "reply_to": self.reply_to,
+        await apublish(
+            GenerateApi(
+                request=self.request_id,
+                reply_to=self.reply_to,
                 # A worker that takes it later than this drops it: the view gave up (503).
-                "deadline": time.time() + settings.COWRITE_API_FIRST_REPLY_SECONDS,
-                **generation,
-            },
+                deadline=time.time() + settings.COWRITE_API_FIRST_REPLY_SECONDS,
+                prompt=prompt.as_dict(),
+                sampling=params.as_dict(),
+            )
         )
 
     async def release(self) -> None:
@@ -359,9 +355,7 @@ class _Job:
 
     async def cancel(self) -> None:
         """Tell the workers to stop this request (or drop it if it waits for a slot)."""
-        await self.layer.group_send(
-            events.GENERATION_WORKERS, {"type": "generation.cancel_api", "request": self.request_id}
-        )
+        await apublish(CancelJob(("api", self.request_id)))
 
     async def abandon_if_never_read(self, after: float = 10.0) -> None:
         await asyncio.sleep(after)
@@ -370,9 +364,9 @@ class _Job:
             await self.release()
 
     async def replies(self):
-        """Yield the worker's messages until it is done. The client gone (disconnect:
-        cancelled), the worker silent (TimeoutError: 503) or any other end before
-        ``api.done`` cancels the generation; the slots are freed in every case."""
+        """Yield the worker's replies (``ApiDelta``s, then one ``ApiDone``). The client
+        gone (disconnect: cancelled), the worker silent (TimeoutError: 503) or any other
+        end before ``ApiDone`` cancels the generation; the slots are freed in every case."""
         self.reading = True
         first = settings.COWRITE_API_FIRST_REPLY_SECONDS
         timeout, finished = first, False
@@ -392,12 +386,12 @@ class _Job:
                 if time.monotonic() - renewed > LEASE_SECONDS / 4:  # a long stream
                     renewed = time.monotonic()
                     await limits.acquire(self.running_key, self.request_id, 1, LEASE_SECONDS)
-                if message["type"] == "api.started":
+                reply = _REPLIES[message["type"]].from_message(message)
+                if isinstance(reply, ApiStarted):
                     await limits.release(limits.WAITING, self.request_id)
                     continue
-                if message["type"] == "api.done":
-                    finished = True
-                yield message
+                finished = isinstance(reply, ApiDone)
+                yield reply
                 if finished:
                     return
         finally:
@@ -420,13 +414,13 @@ async def _sse(job: _Job, meta: dict):
         return f"data: {json.dumps(payload)}\n\n"
 
     try:
-        async for message in job.replies():
-            if message["type"] == "api.delta":
-                yield chunk(message["text"])
-            elif message.get("error"):
-                yield f"data: {json.dumps({'error': {'message': message['error'], 'type': 'server_error'}})}\n\n"
+        async for reply in job.replies():
+            if isinstance(reply, ApiDelta):
+                yield chunk(reply.text)
+            elif reply.error:
+                yield f"data: {json.dumps({'error': {'message': reply.error, 'type': 'server_error'}})}\n\n"
             else:
-                yield chunk("", message["finish_reason"])
+                yield chunk("", reply.finish_reason)
     except TimeoutError as exc:
         yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
     yield "data: [DONE]\n\n"

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class GenerationConfig(AppConfig):
     name = "generation"
     verbose_name = "Generation"
+
+    def ready(self):
+        # The writers' room shows the model's panels without importing this app.
+        from scripts_app import panels
+
+        from .views import drafts
+
+        panels.register("scene_side", "drafts", drafts.scene_panel)
+        panels.register("project_side", "model", drafts.project_panel)

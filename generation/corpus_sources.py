@@ -2,19 +2,17 @@
 Final Draft reader (the screenplay formats live in scripts_app.formats)."""
 
 from generation.core.corpus import make_document, read_fountain
+from scripts_app.formats import fdx, fountain
+from scripts_app.models import Scene
 
 
 def fdx_reader(text: str, name: str) -> list[dict]:
     """Read a Final Draft file into corpus documents, through its Fountain form."""
-    from scripts_app.formats import fdx, fountain
-
     return read_fountain(fountain.dumps(fdx.loads(text)), name)
 
 
 def project_documents() -> list[dict]:
     """Return one document per scene of every project whose owners allow training."""
-    from scripts_app.models import Scene
-
     scenes = (
         Scene.objects.filter(project__allow_training=True)
         .exclude(text="")

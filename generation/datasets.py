@@ -10,8 +10,8 @@ one member's feedback, so it counts whenever the project allows training.
 
 **Supervised examples** (``SFTExample``; prompt = the passage's stored prompt):
 
-* accepted passages: a ``Revision`` with ``origin="passage"`` points at the passage (the
-  accept is the author's feedback: their membership must not be opted out);
+* accepted passages: ``Passage.accepted_revision`` is set (the accept is that revision's
+  author's feedback: their membership must not be opted out);
 * passages whose mean rating (counted ratings only) is >= ``min_sft_rating`` (4.0);
 * the team's scenes (non-empty text), as scene documents: prompt = heading, cast,
   synopsis and no text prefix; completion = the scene's text.
@@ -47,9 +47,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 
 from generation.core.examples import PreferencePair, SFTExample
+from generation.core.prompting import Prompt, prompt_text
+from scripts_app.models import Membership, Project, Scene
+
+from .models import Passage, PassageStatus, Preference, Rating
 
 
 def _setting(name: str, default):
@@ -71,22 +75,16 @@ def is_heldout(key: str, fraction: float | None = None) -> bool:
     return h / 2**64 < fraction
 
 
-def passage_prompt(passage) -> dict:
-    """Map a passage's stored prompt to the core prompt dict."""
-    p = passage.prompt or {}
-    return {
-        "heading": p.get("heading", "") or "",
-        "cast": list(p.get("cast", []) or []),
-        "synopsis": p.get("synopsis", "") or "",
-        "text_prefix": p.get("text", "") or "",
-    }
+def passage_prompt(passage) -> Prompt:
+    """The prompt a passage was written from (its stored record, ``Prompt.as_dict()`` +)."""
+    return Prompt.from_dict(passage.prompt or {})
 
 
 @dataclass
 class Unpaired:
     """A thumbs up/down example (TRL's unpaired format)."""
 
-    prompt: dict
+    prompt: Prompt
     completion: str
     label: bool
 
@@ -122,8 +120,6 @@ class FeedbackDataset:
 
 def counted_users_by_project(project_ids) -> dict[int, set[int]]:
     """Return ``{project_id: {user ids whose feedback counts}}`` (members, not opted out)."""
-    from scripts_app.models import Membership
-
     out: dict[int, set[int]] = defaultdict(set)
     for pid, uid in Membership.objects.filter(
         project_id__in=list(project_ids), feedback_opt_out=False
@@ -145,17 +141,6 @@ def build_dataset(
     ``project_ids`` restricts to those projects (still only ones allowing training);
     ``since`` keeps only passages finished after that time (scenes are always included).
     """
-    from scripts_app.models import (
-        Passage,
-        PassageStatus,
-        Preference,
-        Project,
-        Rating,
-        Revision,
-        RevisionOrigin,
-        Scene,
-    )
-
     margin = min_margin() if margin is None else margin
     fraction = heldout_fraction() if fraction is None else fraction
     projects = Project.objects.filter(allow_training=True)
@@ -179,20 +164,14 @@ def build_dataset(
         .order_by("project_id", "position", "pk")
     )
     for s in scenes:
-        prompt = {
-            "heading": s.heading,
-            "cast": [c.name for c in s.cast.all()],
-            "synopsis": s.synopsis,
-            "text_prefix": "",
-        }
+        prompt = Prompt(s.heading, tuple(c.name for c in s.cast.all()), s.synopsis)
         put("scenes", f"scene:{s.pk}", SFTExample(prompt, s.text))
 
     # --- passages and their feedback
-    accepted = Revision.objects.filter(passage=OuterRef("pk"), origin=RevisionOrigin.PASSAGE)
     passages = (
         Passage.objects.filter(scene__project_id__in=pids, status=PassageStatus.DONE)
         .exclude(text="")
-        .annotate(is_accepted=Exists(accepted))
+        .annotate(accept_author=F("accepted_revision__author_id"))
         .select_related("scene")
         .order_by("group", "alternative")
     )
@@ -208,18 +187,14 @@ def build_dataset(
     ):
         if uid in counted[project_of[pid]]:
             scores[pid].append(score)
-    accept_authors: dict[int, set] = defaultdict(set)
-    for pid, author in Revision.objects.filter(
-        passage_id__in=by_id, origin=RevisionOrigin.PASSAGE
-    ).values_list("passage_id", "author_id"):
-        accept_authors[pid].add(author)
 
     def mean(pid):
         s = scores.get(pid)
         return sum(s) / len(s) if s else None
 
     def accepted_counts(p) -> bool:
-        return p.is_accepted and any(a in counted[project_of[p.pk]] for a in accept_authors[p.pk])
+        # The accept is its author's feedback: it counts unless they opted out.
+        return p.accepted_revision_id is not None and p.accept_author in counted[project_of[p.pk]]
 
     for p in passages:
         key = str(p.group)
@@ -234,7 +209,7 @@ def build_dataset(
 
     seen: set[tuple] = set()
 
-    def add_pair(key: str, prompt: dict, chosen: str, rejected: str) -> None:
+    def add_pair(key: str, prompt: Prompt, chosen: str, rejected: str) -> None:
         if not chosen.strip() or chosen == rejected:
             return
         sig = (key, chosen, rejected)
@@ -275,7 +250,6 @@ def feedback_count_since(since, project_ids=None) -> int:
     """Count ratings and preferences that would train (allowed projects, counted users),
     made after ``since`` (all of them if None), of ``project_ids`` only if given. Used by
     the retraining schedule and the model page ("learns from your team's N ratings")."""
-    from scripts_app.models import Membership, Preference, Rating
 
     def counted(qs, project_path: str):
         member = Membership.objects.filter(
@@ -298,16 +272,9 @@ def feedback_count_since(since, project_ids=None) -> int:
 # --------------------------------------------------------------------------- export
 
 
-def _prompt_record(prompt: dict) -> str:
+def _prompt_record(prompt: Prompt) -> str:
     """TRL wants the prompt as text: the plain Fountain prompt (``prompting.prompt_text``)."""
-    from generation.core.prompting import prompt_text
-
-    return prompt_text(
-        prompt.get("heading", ""),
-        prompt.get("cast", ()),
-        prompt.get("synopsis", ""),
-        prompt.get("text_prefix", ""),
-    )
+    return prompt_text(prompt)
 
 
 def trl_records(ds: FeedbackDataset) -> dict[str, list[dict]]:
@@ -324,7 +291,7 @@ def trl_records(ds: FeedbackDataset) -> dict[str, list[dict]]:
             "prompt": _prompt_record(p.prompt),
             "chosen": p.chosen,
             "rejected": p.rejected,
-            "prompt_fields": p.prompt,
+            "prompt_fields": p.prompt.as_dict(),
         }
 
     def unp(u: Unpaired) -> dict:
@@ -332,14 +299,14 @@ def trl_records(ds: FeedbackDataset) -> dict[str, list[dict]]:
             "prompt": _prompt_record(u.prompt),
             "completion": u.completion,
             "label": bool(u.label),
-            "prompt_fields": u.prompt,
+            "prompt_fields": u.prompt.as_dict(),
         }
 
     def sft(e: SFTExample) -> dict:
         return {
             "prompt": _prompt_record(e.prompt),
             "completion": e.completion,
-            "prompt_fields": e.prompt,
+            "prompt_fields": e.prompt.as_dict(),
         }
 
     return {

@@ -7,7 +7,9 @@ weights live on disk under ``MODEL_DIR/<folder>`` (``generation/core/checkpoint.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+
+from scripts_app.models import Project, Revision, Scene
 
 
 class VersionStatus(models.TextChoices):
@@ -203,3 +205,204 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+# --- drafts: generated passages, and the team's feedback on them -------------------------
+
+
+class DraftTask(models.TextChoices):
+    NEW = "new", "Write the scene"
+    CONTINUE = "continue", "Continue from the end"
+    REWRITE = "rewrite", "Rewrite the selection"
+
+
+class PassageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    STREAMING = "streaming", "Streaming"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+class Passage(models.Model):
+    """One generated alternative of a draft request (alternatives share ``group``)."""
+
+    scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="passages")
+    group = models.UUIDField(db_index=True)
+    alternative = models.PositiveSmallIntegerField(default=0)
+    alternatives = models.PositiveSmallIntegerField(default=1)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The request.
+    task = models.CharField(max_length=16, choices=DraftTask.choices)
+    instruction = models.TextField(blank=True, max_length=2000)
+    sampling = models.JSONField(default=dict)  # sampling parameters, preset name, seed
+    # For a rewrite: the selection, as characters of the scene text at request time.
+    selection_start = models.PositiveIntegerField(null=True, blank=True)
+    selection_end = models.PositiveIntegerField(null=True, blank=True)
+    selection_text = models.TextField(blank=True)
+    # The prompt exactly as the model saw it (text and the rules that built it).
+    prompt = models.JSONField(default=dict)
+    # The result.
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, related_name="passages"
+    )
+    status = models.CharField(
+        max_length=16, choices=PassageStatus.choices, default=PassageStatus.QUEUED, db_index=True
+    )
+    text = models.TextField(blank=True)
+    seq = models.PositiveIntegerField(default=0)  # the last delta sequence number saved
+    token_count = models.PositiveIntegerField(default=0)
+    finish_reason = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    worker = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    first_token_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Once accepted into the scene: the revision it became (the latest, if accepted again).
+    accepted_revision = models.ForeignKey(
+        Revision, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-queued_at", "group", "alternative"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "alternative"], name="passage_alternative_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["scene", "-queued_at"], name="passage_scene_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"passage {self.pk} ({self.status})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (PassageStatus.QUEUED, PassageStatus.STREAMING)
+
+
+# --- feedback on generated passages ------------------------------------------------------
+
+
+class FeedbackTag(models.Model):
+    """A tag collaborators can put on passages; each project edits its own set."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="feedback_tags")
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="feedback_tag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+DEFAULT_FEEDBACK_TAGS = ["great dialogue", "off-character", "repetitive", "wrong tone", "too long"]
+
+
+class Rating(models.Model):
+    """One collaborator's 1–5 rating of a passage (changeable: one row per user)."""
+
+    passage = models.ForeignKey(Passage, on_delete=models.CASCADE, related_name="ratings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField()
+    tags = models.ManyToManyField(FeedbackTag, blank=True, related_name="ratings")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["passage", "user"], name="rating_one_per_user"),
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="rating_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} rated passage {self.passage_id}: {self.score}"
+
+
+class PassageComment(models.Model):
+    """A comment on a passage, or on a span of it (``anchor_*`` in characters); threaded."""
+
+    passage = models.ForeignKey(Passage, on_delete=models.CASCADE, related_name="comments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    body = models.TextField(max_length=5000)
+    anchor_start = models.PositiveIntegerField(null=True, blank=True)
+    anchor_end = models.PositiveIntegerField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(anchor_start__isnull=True, anchor_end__isnull=True)
+                | Q(
+                    anchor_start__isnull=False,
+                    anchor_end__isnull=False,
+                    anchor_end__gt=F("anchor_start"),
+                ),
+                name="comment_anchor_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on passage {self.passage_id}"
+
+
+class PreferenceSource(models.TextChoices):
+    PICK = "pick", "Picked as best"
+    RANK = "rank", "Ranked higher"
+    ACCEPT = "accept", "Accepted into the scene"
+    EDIT = "edit", "Edited after acceptance"
+
+
+class Preference(models.Model):
+    """``chosen`` was preferred to ``rejected`` for the same prompt.
+
+    For an edit (``source=edit``), the chosen side is the human's text (``chosen_text``)
+    and ``rejected`` is what the model wrote.
+    """
+
+    rejected = models.ForeignKey(Passage, on_delete=models.CASCADE, related_name="preferences_lost")
+    chosen = models.ForeignKey(
+        Passage, on_delete=models.CASCADE, null=True, blank=True, related_name="preferences_won"
+    )
+    chosen_text = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=PreferenceSource.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(chosen__isnull=False) | ~Q(chosen_text=""), name="preference_has_chosen"
+            ),
+            models.CheckConstraint(condition=~Q(chosen=F("rejected")), name="preference_distinct"),
+            models.UniqueConstraint(
+                fields=["user", "chosen", "rejected", "source"],
+                condition=Q(chosen__isnull=False),
+                name="preference_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chosen_id or 'edit'} > {self.rejected_id} ({self.source})"

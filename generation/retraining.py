@@ -5,11 +5,11 @@ is the model it starts from (the active one when it was started):
 
 1. build the dataset (``generation.datasets``): SFT examples (accepted / well-rated
    passages + the team's scenes) and preference pairs, with a held-out split;
-2. one round (``preference.retrain_round``): SFT on the training examples (the team's
-   scenes cut into windows that fit the context, ``preference.scene_windows``) plus
+2. one round (``core.retrain_round.retrain_round``): SFT on the training examples (the
+   team's scenes cut into windows that fit the context, ``core.examples.scene_windows``) plus
    windows of general text from the bootstrap corpus (``replay`` per SFT example, 3 by
    default; keeps the model from forgetting how to write), then DPO on the training pairs against
-   a frozen copy of the starting model (``preference.frozen_copy``), with a small
+   a frozen copy of the starting model (``core.dpo.frozen_copy``), with a small
    learning rate and the ``sft_weight`` NLL term (plain DPO at a high learning rate
    wrecks a tiny model); a phase is skipped when it has no data;
 3. evaluate the result AND its parent on held-out data: validation bits/byte on the
@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from generation.core.preference import RetrainSettings
+from generation.core.retrain_round import RetrainSettings
 
 from . import services
 from .models import ModelVersion, VersionStatus
@@ -117,7 +117,8 @@ def _replay_examples(n: int, seed: int) -> list:
     import random
 
     from generation.core.corpus import load_documents
-    from generation.core.preference import scene_windows
+    from generation.core.examples import scene_windows
+    from generation.core.prompting import Prompt
 
     d = services.bootstrap_corpus_dir()
     if n <= 0 or not (d / "train.jsonl").exists():
@@ -130,7 +131,10 @@ def _replay_examples(n: int, seed: int) -> list:
     rng = random.Random(seed)
     out = []
     for doc in rng.sample(docs, min(len(docs), n)):
-        windows = scene_windows(doc, doc.get("text", ""))
+        prompt = Prompt(
+            doc.get("heading", ""), tuple(doc.get("cast") or ()), doc.get("synopsis", "")
+        )
+        windows = scene_windows(prompt, doc.get("text", ""))
         if windows:
             out.append(rng.choice(windows))
     return out
@@ -139,9 +143,9 @@ def _replay_examples(n: int, seed: int) -> list:
 def _docs_of(examples) -> list[dict]:
     return [
         {
-            "heading": e.prompt.get("heading", ""),
-            "cast": e.prompt.get("cast", []),
-            "synopsis": e.prompt.get("synopsis", ""),
+            "heading": e.prompt.heading,
+            "cast": list(e.prompt.cast),
+            "synopsis": e.prompt.synopsis,
             "text": e.completion,
         }
         for e in examples
@@ -150,7 +154,7 @@ def _docs_of(examples) -> list[dict]:
 
 def evaluate(model, ref, tok, ds, general_docs, cfg: RetrainConfig) -> dict:
     """Return held-out figures of ``model`` (reference ``ref`` for the preference ones)."""
-    from generation.core.preference import preference_eval
+    from generation.core.dpo import preference_eval
     from generation.core.train import encode_split, evaluate_bpb
 
     out: dict = {}
@@ -223,7 +227,9 @@ def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
     import torch
 
     from generation.core.checkpoint import load_version, save_version
-    from generation.core.preference import frozen_copy, retrain_round, scene_windows
+    from generation.core.dpo import frozen_copy
+    from generation.core.examples import scene_windows
+    from generation.core.retrain_round import retrain_round
 
     from . import datasets, lifecycle
 

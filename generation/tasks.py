@@ -36,3 +36,13 @@ def maybe_retrain() -> dict:
     reaped = reap_stale_runs()
     version = check()
     return {"started": version.name if version else None, "reaped": reaped}
+
+
+@shared_task(name="generation.tasks.reap_stalled_drafts", ignore_result=False)
+def reap_stalled_drafts() -> dict:
+    """Fail drafts whose generation worker stopped beating (it died mid-draft)."""
+    from django.conf import settings
+
+    from .drafts import passages_reap
+
+    return {"failed": passages_reap(timeout_seconds=settings.COWRITE_GENERATION_STALE_SECONDS)}

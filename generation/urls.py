@@ -1,8 +1,34 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import api, views
+from . import api
+from .views import drafts
+from .views import models as views
 
 urlpatterns = [
+    # Drafts on a scene page (the panel itself comes through scripts_app.panels).
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/",
+        drafts.drafts_list,
+        name="drafts_list",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/",
+        drafts.passage_card,
+        name="passage_card",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/accept/",
+        drafts.passage_accept,
+        name="passage_accept",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/retry/",
+        drafts.passage_retry,
+        name="passage_retry",
+    ),
+    # Ratings, comments, picks and tags on drafts.
+    path("", include("generation.urls_feedback")),
+    # The model: versions, retraining, tokens.
     path("models/", views.model_list, name="model_list"),
     path("models/retrain/", views.model_retrain, name="model_retrain"),
     path("models/<int:pk>/promote/", views.model_promote, name="model_promote"),

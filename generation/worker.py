@@ -1,44 +1,76 @@
-"""The generation worker: takes draft requests from the shared queue, runs them on the
-model with continuous batching, and streams their text to the scenes' rooms.
+"""The generation worker: takes draft requests and API completions from the shared queue,
+runs them on the model with continuous batching, and streams their text out.
 
 One worker per device (``manage.py generation_worker``); in the embedded default the same
 coroutine runs inside the web process. How it works:
 
-- **Queue.** Draft requests ring a doorbell on a named channel that all workers read
-  (each message reaches one). The database is the queue of record: a worker *claims* a
-  passage with a conditional UPDATE (runs once), and also sweeps for queued passages
-  every second, so a lost or expired doorbell only delays a draft.
-- **Batching.** Each claimed passage runs as ``backend.generate(...)`` on a thread of its
-  own; the local backend serves them all from one engine that batches every step.
-- **Capacity.** Drafts and API completions share the worker's ``max_streams`` slots: every
-  path that starts a stream (claim, sweep, API start) checks ``busy`` (both kinds). An API
-  request that waits for a slot is dropped if its view gave up (past its ``deadline``) or
-  cancelled it; starting one answers ``api.started`` (it no longer counts as queued).
-- **Streaming.** ``on_text`` appends to a per-passage buffer; every ~50 ms a flusher sends
-  each scene one message with the new text of its passages, numbered (``seq``), so pages
-  can spot a gap and ask for a catch-up. Text so far is saved every second.
+- **Jobs.** Every request runs as one ``Job``: a draft (key ``("passage", id)``) or an
+  API completion (``("api", request_id)``). Its *sink* says where its text goes: a
+  ``DraftSink`` saves to the passage's row and streams to the scene's room, an ``ApiSink``
+  streams to the HTTP view's reply channel. Everything else (admission, batching,
+  cancel, finish) is one path for both kinds.
+- **Queue.** Draft requests ring a doorbell (``Generate``) on a named channel that all
+  workers read (each message reaches one). The database is the queue of record: a worker
+  *claims* a passage with a conditional UPDATE (runs once) and builds its prompt for the
+  model that will run it (``prompts.prompt_for``); it also sweeps for queued passages
+  every second, so a lost or expired doorbell only delays a draft. API requests
+  (``GenerateApi``) arrive on the same channel and wait here, in arrival order, for a slot.
+- **Capacity.** Drafts and API completions share the worker's ``max_streams`` slots:
+  every job starts through ``_admit``, the one capacity check (``free_slots``). An API
+  request that waits for a slot is dropped if its view gave up (past its ``deadline``)
+  or cancelled it; starting one answers ``api.started`` (it no longer counts as queued).
+- **Streaming.** ``on_text`` appends to the job's buffer; every ~50 ms ``flush`` sends
+  each scene one ``DraftDelta`` with the new text of its passages, numbered (``seq``), so
+  pages can spot a gap and ask for a catch-up (``GenerationCatchup``: the worker answers
+  with a ``DraftSnapshot`` per passage of the scene); each API job gets one ``ApiDelta``.
+  Drafts' text so far is saved every second.
+- **Cancel.** ``CancelJob`` (to every worker) stops a job of either kind: a passage
+  cancelled by its requester or an owner, an API request whose client went away or whose
+  view timed out (503). A cancel that overtakes its request is remembered, and the
+  request never starts.
 - **Heartbeat.** Every ~2 s the worker beats its passages' heartbeat (and learns of
   cancels); if it dies, ``reap_stalled_drafts`` fails them.
-- **Model switch.** Between batches: when another version becomes active, new passages go
+- **Model switch.** Between batches: when another version becomes active, new jobs go
   to a backend loaded with it while the old one finishes its streams, then closes.
 """
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from scripts_app import drafts, events
-from scripts_app.models import Passage, PassageStatus
+from cowrite import events
+from cowrite.events import (
+    ApiDelta,
+    ApiDone,
+    ApiStarted,
+    CancelJob,
+    DeltaItem,
+    DraftDelta,
+    DraftSnapshot,
+    Event,
+    EventError,
+    Generate,
+    GenerateApi,
+    GenerationCatchup,
+    apublish,
+)
+
+from . import drafts, prompts
+from .core.prompting import Prompt
+from .models import Passage, PassageStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +83,24 @@ def clean_generated(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-@dataclass
-class Stream:
-    """A request being generated: its buffer of text not yet sent, and what was sent.
+JobKey = tuple[str, int | str]  # ("passage", passage_id) or ("api", request_id): CancelJob.job
 
-    A draft (``passage_id``, streamed to its scene's room) or an API completion
-    (``api_request``, streamed to the HTTP view's ``reply_to`` channel).
-    """
+# How long a cancel of a job this worker has not seen is remembered (it may be queued).
+CANCEL_MEMORY_SECONDS = 600.0
 
-    passage_id: int | None = None
-    scene_id: int | None = None
-    api_request: str | None = None
-    reply_to: str | None = None
+
+@dataclass(eq=False)
+class Job:
+    """A request being generated: what to generate (``prompt``, its token ids if already
+    tokenized for this model, ``sampling`` as stored or sent), where its text goes
+    (``sink``), its buffer of text not yet sent (filled by the generating thread) and
+    what was sent."""
+
+    key: JobKey
+    sink: "Sink"
+    prompt: Prompt
+    sampling: dict
+    prompt_ids: list[int] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     pending: list[str] = field(default_factory=list)
     sent_text: str = ""
@@ -73,6 +111,170 @@ class Stream:
     error: str = ""
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def request_id(self) -> str:
+        return f"{self.key[0]}-{self.key[1]}"
+
+    def take(self) -> tuple[str, bool]:
+        """The text generated since the last call, and whether generation has ended."""
+        with self.lock:
+            text = "".join(self.pending)
+            self.pending.clear()
+            return text, self.done
+
+    def outcome(self) -> tuple[str, str]:
+        """How it ended: (finish reason, error message or "")."""
+        if self.error:
+            return "error", f"The model failed: {self.error}"
+        return (self.result.finish_reason if self.result else "error"), ""
+
+
+class Outbox:
+    """What one flush sends: drafts' new text merged into one ``DraftDelta`` per scene,
+    other events as they come."""
+
+    def __init__(self):
+        self.rooms: dict[int, list[DeltaItem]] = {}
+        self.events: list[Event] = []
+
+    def room(self, scene_id: int, item: DeltaItem) -> None:
+        self.rooms.setdefault(scene_id, []).append(item)
+
+    def add(self, event: Event) -> None:
+        self.events.append(event)
+
+    async def send(self) -> None:
+        for event in self.events:
+            await apublish(event)
+        for scene_id, items in self.rooms.items():
+            await apublish(DraftDelta(scene_id, tuple(items), sent_at=time.time()))
+
+
+class Sink:
+    """Where a job's text goes. The worker calls ``started`` once the job has a slot,
+    ``delta`` at each flush that has new text, ``finish`` once it has ended; and, every
+    so often, the class hooks over all running jobs of that sink (``save_progress``,
+    ``heartbeat``). ``snapshot`` answers a page's catch-up."""
+
+    async def started(self, job: Job) -> None:
+        pass
+
+    def delta(self, job: Job, text: str, out: Outbox) -> None:
+        raise NotImplementedError
+
+    async def finish(self, job: Job) -> None:
+        raise NotImplementedError
+
+    def snapshot(self, job: Job, scene_id: int, reply_to: str) -> DraftSnapshot | None:
+        return None
+
+    @classmethod
+    async def save_progress(cls, jobs: list[Job]) -> None:
+        pass
+
+    @classmethod
+    async def heartbeat(cls, jobs: list[Job]) -> list[Job]:
+        """Say the jobs are alive; return those whose cancel was asked meanwhile."""
+        return []
+
+
+@dataclass(frozen=True)
+class DraftSink(Sink):
+    """A draft: streamed to its scene's room, saved to its Passage row."""
+
+    passage_id: int
+    scene_id: int
+
+    def delta(self, job: Job, text: str, out: Outbox) -> None:
+        out.room(self.scene_id, DeltaItem(self.passage_id, job.seq, text))
+
+    async def finish(self, job: Job) -> None:
+        # Records the end and tells the room (draft.final) after commit.
+        reason, error = job.outcome()
+        await database_sync_to_async(drafts.passage_finish)(
+            passage_id=self.passage_id,
+            text=job.sent_text,
+            seq=job.seq,
+            tokens=job.tokens,
+            reason=reason,
+            error=error,
+            first_token_at=job.first_token_at,
+        )
+
+    def snapshot(self, job: Job, scene_id: int, reply_to: str) -> DraftSnapshot | None:
+        if self.scene_id != scene_id:
+            return None
+        return DraftSnapshot(reply_to, self.passage_id, job.seq, job.sent_text)
+
+    @classmethod
+    async def save_progress(cls, jobs: list[Job]) -> None:
+        await database_sync_to_async(drafts.passage_progress)(
+            items=[
+                {
+                    "id": job.sink.passage_id,
+                    "text": job.sent_text,
+                    "seq": job.seq,
+                    "tokens": job.tokens,
+                    "first_token_at": job.first_token_at,
+                }
+                for job in jobs
+            ]
+        )
+
+    @classmethod
+    async def heartbeat(cls, jobs: list[Job]) -> list[Job]:
+        cancelled = set(
+            await database_sync_to_async(drafts.passage_heartbeat)(
+                passage_ids=[job.sink.passage_id for job in jobs]
+            )
+        )
+        return [job for job in jobs if job.sink.passage_id in cancelled]
+
+
+@dataclass(frozen=True)
+class ApiSink(Sink):
+    """An API completion: streamed to the HTTP view's reply channel (``api.*``)."""
+
+    request_id: str
+    reply_to: str
+
+    async def started(self, job: Job) -> None:
+        # The view stops counting it as waiting in the queue.
+        await apublish(ApiStarted(self.reply_to))
+
+    def delta(self, job: Job, text: str, out: Outbox) -> None:
+        out.add(ApiDelta(self.reply_to, text))
+
+    async def finish(self, job: Job) -> None:
+        reason, error = job.outcome()
+        prompt_tokens = getattr(job.result, "prompt_tokens", None) or 0
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": job.tokens,
+            "total_tokens": prompt_tokens + job.tokens,
+        }
+        await apublish(ApiDone(self.reply_to, reason, error, usage))
+
+
+def _jobs_by_sink(jobs) -> dict[type[Sink], list[Job]]:
+    grouped: dict[type[Sink], list[Job]] = {}
+    for job in jobs:
+        grouped.setdefault(type(job.sink), []).append(job)
+    return grouped
+
+
+def _decode(message: dict, kinds: dict[str, type[Event]]) -> Event | None:
+    """The event a worker's channel received; None (logged) if it is not one it reads."""
+    cls = kinds.get(message.get("type"))
+    if cls is None:
+        log.warning("Generation worker: ignored a message of type %r", message.get("type"))
+        return None
+    try:
+        return cls.from_message(message)
+    except EventError as exc:
+        log.warning("Generation worker: ignored a malformed message: %s", exc)
+        return None
 
 
 class LoadedBackend:
@@ -93,6 +295,18 @@ class LoadedBackend:
     @property
     def version_id(self) -> int | None:
         return self.version.pk if self.version is not None else None
+
+    @property
+    def tokenizer(self):
+        """The tokenizer drafts' prompts are fitted with (``prompts.prompt_for``): our
+        engine's; None for a backend that tokenizes for itself (nothing is cut)."""
+        return getattr(self.backend, "tokenizer", None) if _uses_versions() else None
+
+    @property
+    def block_size(self) -> int | None:
+        return getattr(
+            getattr(getattr(self.backend, "model", None), "cfg", None), "block_size", None
+        )
 
 
 def _device() -> str:
@@ -129,19 +343,22 @@ def _active_version():
 
 
 class GenerationWorker:
+    # What the worker reads: the shared queue, and its control channel (every worker).
+    QUEUE_EVENTS = {e.type: e for e in (Generate, GenerateApi)}
+    CONTROL_EVENTS = {e.type: e for e in (CancelJob, GenerationCatchup)}
+
     def __init__(self, name: str | None = None, max_streams: int | None = None):
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.max_streams = max_streams or settings.COWRITE_GENERATION_MAX_BATCH
-        self.streams: dict[int, Stream] = {}  # drafts, by passage id
-        self.api_streams: dict[str, Stream] = {}  # API completions, by request id
-        self.api_pending: list[dict] = []  # API requests waiting for a free slot
-        # API requests cancelled (client gone, timed out) by id, with when: one whose
-        # cancel overtook its request on the queue is dropped when it arrives.
-        self.api_cancelled: dict[str, float] = {}
+        self.jobs: dict[JobKey, Job] = {}  # running, drafts and API completions alike
+        self.admitting = 0  # jobs being started (a claim in flight): their slots are taken
+        self.waiting: deque[GenerateApi] = deque()  # API requests waiting for a slot
+        # Jobs cancelled (by key), with when: one whose cancel overtook its request on the
+        # queue, or that waits for a slot, never starts.
+        self.cancelled: dict[JobKey, float] = {}
         self.current: LoadedBackend | None = None
         self.retiring: list[LoadedBackend] = []
-        self.layer = get_channel_layer()  # the queue, control messages, API replies
-        self.rooms = get_channel_layer(events.ROOMS_LAYER)  # draft streams to the pages
+        self.layer = get_channel_layer()  # the queue and control messages
         self.control_channel: str | None = None
         self.stopping = asyncio.Event()
         self.last_progress_save = 0.0
@@ -149,7 +366,7 @@ class GenerationWorker:
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
-        """Serve until ``stop()``; the streams in flight end as failed if it is killed."""
+        """Serve until ``stop()``; the jobs in flight end as failed if it is killed."""
         self.control_channel = await self.layer.new_channel("generation-worker.")
         await self.layer.group_add(events.GENERATION_WORKERS, self.control_channel)
         await self._switch_model_if_needed()
@@ -169,8 +386,8 @@ class GenerationWorker:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.layer.group_discard(events.GENERATION_WORKERS, self.control_channel)
-            for stream in [*self.streams.values(), *self.api_streams.values()]:
-                stream.cancel.set()
+            for job in self.jobs.values():
+                job.cancel.set()
             for loaded in [self.current, *self.retiring]:
                 if loaded is not None:
                     loaded.backend.close()
@@ -188,46 +405,104 @@ class GenerationWorker:
     # ------------------------------------------------------------------ intake
     async def _doorbell_loop(self) -> None:
         while True:
-            message = await self.layer.receive(events.GENERATION_QUEUE)
-            if message.get("type") == "generate":
-                await self._try_claim(message["passage"])
-            elif message.get("type") == "generate_api":
-                if message["request"] not in self.api_cancelled:
-                    self.api_pending.append(message)
-                await self._start_api_requests()
+            request = _decode(await self.layer.receive(events.GENERATION_QUEUE), self.QUEUE_EVENTS)
+            if isinstance(request, Generate):
+                await self._admit_passage(request.passage)
+            elif isinstance(request, GenerateApi):
+                self.waiting.append(request)
+                await self._start_waiting()
 
     @property
-    def busy(self) -> int:
-        """Streams running on this worker, drafts and API completions alike: the one
-        number every capacity check (claim, sweep, API start) compares to max_streams."""
-        return len(self.streams) + len(self.api_streams)
+    def free_slots(self) -> int:
+        """The capacity rule: drafts and API completions share ``max_streams`` slots
+        (none before a model is loaded); a job being started holds its slot."""
+        if self.current is None:
+            return 0
+        return self.max_streams - len(self.jobs) - self.admitting
 
-    @property
-    def has_room(self) -> bool:
-        return self.current is not None and self.busy < self.max_streams
+    async def _admit(self, key: JobKey, open_job) -> bool:
+        """Start a job if a slot is free: the worker's one capacity check, for every path
+        (doorbell, sweep, waiting API requests). ``open_job(loaded)`` makes the job, or
+        None when it is not to run (a passage taken by another worker or cancelled).
+        Return False only when there was no slot (the caller keeps the request waiting)."""
+        if key in self.jobs or key in self.cancelled:
+            return True  # running already, or cancelled: nothing to wait for
+        if self.free_slots <= 0:
+            return False
+        loaded = self.current
+        self.admitting += 1
+        try:
+            job = await open_job(loaded)
+        finally:
+            self.admitting -= 1
+        if job is None:
+            return True
+        self.jobs[key] = job
+        if key in self.cancelled:  # cancelled while it was being claimed
+            job.cancel.set()
+        try:
+            await job.sink.started(job)
+        except BaseException:
+            self.jobs.pop(key, None)  # never started: its slot is free again
+            raise
+        if not job.done:  # (one that failed to open ends at the next flush)
+            self._spawn(loaded, job)
+        return True
 
-    async def _start_api_requests(self) -> None:
-        """Start waiting API completions while there are free slots (in arrival order);
-        drop those whose view gave up waiting (past their deadline: it answered 503)."""
-        while self.api_pending and self.has_room:
-            message = self.api_pending.pop(0)
-            if message.get("deadline", float("inf")) < time.time():
+    async def _admit_passage(self, passage_id: int) -> bool:
+        async def claim(loaded: LoadedBackend) -> Job | None:
+            return await database_sync_to_async(self._claim)(passage_id, loaded)
+
+        # A passage with no free slot stays queued in the database: the sweep takes it.
+        return await self._admit(("passage", passage_id), claim)
+
+    def _claim(self, passage_id: int, loaded: LoadedBackend) -> Job | None:
+        """Claim a queued passage and build its prompt for the model that will run it."""
+        passage = drafts.passage_claim(
+            passage_id=passage_id, worker=self.name, version_id=loaded.version_id
+        )
+        if passage is None:
+            return None
+        job = Job(
+            ("passage", passage.pk),
+            DraftSink(passage.pk, passage.scene_id),
+            prompt=Prompt(),
+            sampling=passage.sampling,
+        )
+        try:
+            fitted = prompts.prompt_for(passage, loaded.tokenizer, loaded.block_size)
+            job.prompt, job.prompt_ids = fitted.prompt, fitted.ids or None
+        except Exception as exc:  # claimed: it ends as failed at the next flush
+            log.exception("Could not build the prompt of passage %s", passage.pk)
+            job.error, job.done = f"{type(exc).__name__}: {exc}", True
+        return job
+
+    async def _start_waiting(self) -> None:
+        """Start waiting API requests while there are free slots (in arrival order);
+        drop those whose view gave up (past their deadline: it answered 503) or that were
+        cancelled."""
+        while self.waiting:
+            request = self.waiting.popleft()
+            key = ("api", request.request)
+            if request.deadline < time.time() or key in self.cancelled:
                 continue
-            stream = Stream(api_request=message["request"], reply_to=message["reply_to"])
-            self.api_streams[stream.api_request] = stream
-            # The view stops counting it as waiting in the queue.
-            await self.layer.send(stream.reply_to, {"type": "api.started"})
-            request = {
-                "prompt": {"heading": message.get("heading", ""), "text": message.get("text", "")},
-                "sampling": message["params"],
-                "request_id": f"api-{stream.api_request}",
-            }
-            self._spawn(self.current, request, stream)
+            if not await self._admit(key, functools.partial(self._api_job, request)):
+                self.waiting.appendleft(request)
+                return
+
+    @staticmethod
+    async def _api_job(request: GenerateApi, loaded: LoadedBackend) -> Job:
+        return Job(
+            ("api", request.request),
+            ApiSink(request.request, request.reply_to),
+            prompt=Prompt.from_dict(request.prompt),
+            sampling=request.sampling,
+        )
 
     async def _sweep(self) -> None:
         """Claim queued passages whose doorbell was missed (oldest first)."""
-        free = self.max_streams - self.busy
-        if not self.has_room:
+        free = self.free_slots
+        if free <= 0:
             return
         ids = await database_sync_to_async(
             lambda: list(
@@ -237,82 +512,47 @@ class GenerationWorker:
             )
         )()
         for pk in ids:
-            await self._try_claim(pk)
+            if not await self._admit_passage(pk):
+                return
 
-    async def _try_claim(self, passage_id: int) -> None:
-        if not self.has_room or passage_id in self.streams:
-            return  # the sweep picks it up when there is room
-        loaded = self.current
-        passage = await database_sync_to_async(drafts.passage_claim)(
-            passage_id=passage_id, worker=self.name, version_id=loaded.version_id
-        )
-        if passage is None:
-            return
-        stream = Stream(passage_id=passage.pk, scene_id=passage.scene_id)
-        self.streams[passage.pk] = stream
-        request = {
-            "prompt": passage.prompt,
-            "sampling": passage.sampling,
-            "request_id": f"passage-{passage.pk}",
-        }
-        self._spawn(loaded, request, stream)
-
-    def _spawn(self, loaded: LoadedBackend, request: dict, stream: Stream) -> None:
+    def _spawn(self, loaded: LoadedBackend, job: Job) -> None:
         loaded.use(+1)
         threading.Thread(
-            target=self._generate,
-            args=(loaded, request, stream),
-            daemon=True,
-            name=request["request_id"],
+            target=self._generate, args=(loaded, job), daemon=True, name=job.request_id
         ).start()
 
-    def _generate(self, loaded: LoadedBackend, req: dict, stream: Stream) -> None:
-        """Run one request on the backend (on its own thread; the backend batches them)."""
+    def _generate(self, loaded: LoadedBackend, job: Job) -> None:
+        """Run one job on the backend (on its own thread; the backend batches them)."""
         from generation.core.backends import GenerationRequest
-        from generation.core.sampling import SamplingParams
-
-        s = req["sampling"]
-        prompt = req["prompt"]
+        from generation.core.params import SamplingParams
 
         def on_text(delta: str) -> None:
             delta = clean_generated(delta)
-            with stream.lock:
-                if stream.first_token_at is None:
-                    stream.first_token_at = datetime.now(UTC)
-                stream.pending.append(delta)
-                stream.tokens += 1
+            with job.lock:
+                if job.first_token_at is None:
+                    job.first_token_at = datetime.now(UTC)
+                job.pending.append(delta)
+                job.tokens += 1
 
         try:
-            params = SamplingParams(
-                max_new_tokens=int(s.get("max_new_tokens", 192)),
-                temperature=float(s.get("temperature", 0.8)),
-                top_k=int(s.get("top_k", 0)),
-                top_p=float(s.get("top_p", 1.0)),
-                min_p=float(s.get("min_p", 0.0)),
-                repetition_penalty=float(s.get("repetition_penalty", 1.0)),
-                stop=list(s.get("stop") or []),
-                seed=s.get("seed"),
-            )
             request = GenerationRequest(
-                heading=prompt.get("heading", ""),
-                cast=prompt.get("cast", []),
-                synopsis=prompt.get("synopsis", ""),
-                text_prefix=prompt.get("text", ""),
-                params=params,
-                request_id=req["request_id"],
+                prompt=job.prompt,
+                params=SamplingParams.from_dict(job.sampling),
+                request_id=job.request_id,
+                prompt_ids=job.prompt_ids,
             )
-            result = loaded.backend.generate(request, on_text=on_text, cancel=stream.cancel)
-            with stream.lock:
-                stream.result = result
+            result = loaded.backend.generate(request, on_text=on_text, cancel=job.cancel)
+            with job.lock:
+                job.result = result
                 if result.completion_tokens:
-                    stream.tokens = result.completion_tokens
+                    job.tokens = result.completion_tokens
         except Exception as exc:  # reported to the requester; the worker goes on
-            log.exception("Generation %s failed", req["request_id"])
-            with stream.lock:
-                stream.error = f"{type(exc).__name__}: {exc}"
+            log.exception("Generation %s failed", job.request_id)
+            with job.lock:
+                job.error = f"{type(exc).__name__}: {exc}"
         finally:
-            with stream.lock:
-                stream.done = True
+            with job.lock:
+                job.done = True
             loaded.use(-1)
 
     # ------------------------------------------------------------------ streaming out
@@ -323,151 +563,85 @@ class GenerationWorker:
             await self.flush()
 
     async def flush(self) -> None:
-        """Send every stream's new text to its scene (one message per scene), end finished ones."""
-        by_scene: dict[int, list[dict]] = {}
-        finished: list[Stream] = []
-        for stream in list(self.api_streams.values()):
-            with stream.lock:
-                delta = "".join(stream.pending)
-                stream.pending.clear()
-                done = stream.done
-            if delta:
-                stream.sent_text += delta
-                await self.layer.send(stream.reply_to, {"type": "api.delta", "text": delta})
+        """Send every job's new text (one ``DraftDelta`` per scene), save drafts' progress
+        every second, and finish the jobs that ended."""
+        out, finished = Outbox(), []
+        for job in list(self.jobs.values()):
+            text, done = job.take()
+            if text:
+                job.seq += 1
+                job.sent_text += text
+                job.sink.delta(job, text, out)
             if done:
-                await self._finish_api(stream)
-        for stream in list(self.streams.values()):
-            with stream.lock:
-                delta = "".join(stream.pending)
-                stream.pending.clear()
-                done = stream.done
-            if delta:
-                stream.seq += 1
-                stream.sent_text += delta
-                by_scene.setdefault(stream.scene_id, []).append(
-                    {"passage": stream.passage_id, "seq": stream.seq, "text": delta}
-                )
-            if done:
-                finished.append(stream)
-        for scene_id, items in by_scene.items():
-            await self.rooms.group_send(
-                events.scene_room_group(scene_id),
-                {"type": "draft.delta", "items": items, "sent_at": time.time()},
-            )
+                finished.append(job)
+        await out.send()
         now = time.monotonic()
-        if now - self.last_progress_save > 1.0 and self.streams:
+        if now - self.last_progress_save > 1.0 and self.jobs:
             self.last_progress_save = now
-            await database_sync_to_async(drafts.passage_progress)(
-                items=[
-                    {
-                        "id": s.passage_id,
-                        "text": s.sent_text,
-                        "seq": s.seq,
-                        "tokens": s.tokens,
-                        "first_token_at": s.first_token_at,
-                    }
-                    for s in self.streams.values()
-                    if s not in finished
-                ]
-            )
-        for stream in finished:
-            await self._finish(stream)
-        if finished:
+            running = [job for job in self.jobs.values() if job not in finished]
+            for sink, jobs in _jobs_by_sink(running).items():
+                await sink.save_progress(jobs)
+        for job in finished:
+            await self._finish(job)
+
+    async def _finish(self, job: Job) -> None:
+        """End a job, whatever its kind: its sink records and reports the end, then its
+        slot is free (and the housekeeping loop woken to fill it)."""
+        try:
+            await job.sink.finish(job)
+        finally:
+            self.jobs.pop(job.key, None)
             self.wakeup.set()
-
-    async def _finish_api(self, stream: Stream) -> None:
-        result = stream.result
-        usage = {
-            "prompt_tokens": getattr(result, "prompt_tokens", None) or 0,
-            "completion_tokens": stream.tokens,
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        await self.layer.send(
-            stream.reply_to,
-            {
-                "type": "api.done",
-                "finish_reason": result.finish_reason if result else "error",
-                "error": stream.error and f"The model failed: {stream.error}",
-                "usage": usage,
-            },
-        )
-        self.api_streams.pop(stream.api_request, None)
-        self.wakeup.set()
-
-    async def _finish(self, stream: Stream) -> None:
-        result = stream.result
-        if stream.error:
-            reason, error = "error", f"The model failed: {stream.error}"
-        else:
-            reason, error = (result.finish_reason if result else "error"), ""
-        await database_sync_to_async(drafts.passage_finish)(
-            passage_id=stream.passage_id,
-            text=stream.sent_text,
-            seq=stream.seq,
-            tokens=stream.tokens,
-            reason=reason,
-            error=error,
-            first_token_at=stream.first_token_at,
-        )
-        self.streams.pop(stream.passage_id, None)
 
     # ------------------------------------------------------------------ control
     async def _control_loop(self) -> None:
         while True:
-            message = await self.layer.receive(self.control_channel)
-            kind = message.get("type")
-            if kind == "generation.cancel":
-                stream = self.streams.get(message["passage"])
-                if stream is not None:
-                    stream.cancel.set()
-            elif kind == "generation.cancel_api":
-                self._cancel_api(message["request"])
-            elif kind == "generation.catchup":
-                await self._catch_up(message["scene"], message["reply_to"])
+            event = _decode(await self.layer.receive(self.control_channel), self.CONTROL_EVENTS)
+            if isinstance(event, CancelJob):
+                self._cancel(event.job)
+            elif isinstance(event, GenerationCatchup):
+                await self._catch_up(event.scene, event.reply_to)
 
-    def _cancel_api(self, request_id: str) -> None:
-        """Stop an API completion (its client went away or gave up): its thread ends at
-        the next token, freeing the slot; if it waits for a slot, it never starts."""
+    def _cancel(self, key: JobKey) -> None:
+        """Stop a job (a passage cancelled by its requester or an owner; an API request
+        whose client went away or gave up): its thread ends at the next token, freeing the
+        slot; a job that has not started (waiting, or still on the queue) never starts."""
         now = time.monotonic()
-        self.api_cancelled = {r: t for r, t in self.api_cancelled.items() if now - t < 600}
-        self.api_cancelled[request_id] = now
-        stream = self.api_streams.get(request_id)
-        if stream is not None:
-            stream.cancel.set()
-        self.api_pending = [m for m in self.api_pending if m["request"] != request_id]
+        self.cancelled = {
+            k: t for k, t in self.cancelled.items() if now - t < CANCEL_MEMORY_SECONDS
+        }
+        self.cancelled[key] = now
+        job = self.jobs.get(key)
+        if job is not None:
+            job.cancel.set()
 
     async def _catch_up(self, scene_id: int, reply_to: str) -> None:
         """Send a page that just (re)connected the text so far of this scene's streams."""
-        for stream in list(self.streams.values()):
-            if stream.scene_id == scene_id:
-                await self.rooms.send(
-                    reply_to,
-                    {
-                        "type": "draft.snapshot",
-                        "passage": stream.passage_id,
-                        "seq": stream.seq,
-                        "text": stream.sent_text,
-                    },
-                )
+        for job in list(self.jobs.values()):
+            snapshot = job.sink.snapshot(job, scene_id, reply_to)
+            if snapshot is None:
+                continue
+            try:
+                await apublish(snapshot)
+            except ChannelFull:  # that page is flooded; it asks again when it sees a gap
+                log.info("Catch-up for %s dropped: its queue is full", reply_to)
+                return
 
     # ------------------------------------------------------------------ housekeeping
     async def _housekeeping_loop(self) -> None:
         last_beat = 0.0
         while True:
-            with contextlib.suppress(TimeoutError):  # woken early when a stream ends
+            with contextlib.suppress(TimeoutError):  # woken early when a job ends
                 await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
             self.wakeup.clear()
             now = time.monotonic()
-            if now - last_beat >= settings.COWRITE_GENERATION_HEARTBEAT_SECONDS and self.streams:
+            if now - last_beat >= settings.COWRITE_GENERATION_HEARTBEAT_SECONDS and self.jobs:
                 last_beat = now
-                cancelled = await database_sync_to_async(drafts.passage_heartbeat)(
-                    passage_ids=list(self.streams)
-                )
-                for pk in cancelled:
-                    if pk in self.streams:
-                        self.streams[pk].cancel.set()
+                for sink, jobs in _jobs_by_sink(list(self.jobs.values())).items():
+                    for job in await sink.heartbeat(jobs):
+                        job.cancel.set()
             await self._switch_model_if_needed()
-            await self._start_api_requests()
+            await self._start_waiting()
             await self._sweep()
 
     async def _switch_model_if_needed(self) -> None:

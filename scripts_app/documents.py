@@ -21,7 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 from pycrdt import Doc, Text
 
-from . import events
+from cowrite import events
+
 from .models import Scene, SceneUpdate
 
 TEXT_NAME = "text"
@@ -166,7 +167,7 @@ def replace_text(*, scene_id: int, new_text: str, user_id: int | None) -> bytes 
             ytext.insert(byte_start, new_text[start:end_new])
     update = doc.get_update(before)
     append_update(scene_id=scene_id, data=update, user_id=user_id)
-    events.send_doc_update(scene_id, update)
+    events.publish(events.DocRelay.server_update(scene_id, update))
     return update
 
 

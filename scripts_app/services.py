@@ -6,14 +6,15 @@ raise ``django.core.exceptions.ValidationError`` with a user-facing message on b
 a rejected call changes nothing.
 """
 
-import re
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 
-from . import documents, events
+from cowrite import events
+
+from . import documents
+from .formats import grammar
 from .models import (
     Character,
     Membership,
@@ -24,10 +25,11 @@ from .models import (
     Scene,
 )
 
-# A Fountain scene heading: INT/EXT/EST/INT./EXT./I/E followed by a dot or space, or a
-# heading forced with a leading "." (but not "..", which is an ellipsis in action).
-HEADING_RE = re.compile(r"^(?:(?:INT|EXT|EST|INT\.?/EXT|I/E)[.\s]+\S.*|\.[^.\s].*)$", re.IGNORECASE)
-CHARACTER_NAME_RE = re.compile(r"^[^\W\d_][\w .'\-]*$", re.UNICODE)
+# The Fountain rules live in formats/grammar.py (shared with the importer, the corpus, the
+# rater and the editor). HEADING_RE matches the start of a scene heading line;
+# CHARACTER_NAME_RE is a name the app stores (typographic ’ included).
+HEADING_RE = grammar.ANY_SCENE_HEADING_RE
+CHARACTER_NAME_RE = grammar.CHARACTER_NAME_RE
 
 
 # --- validation helpers -------------------------------------------------------------------
@@ -42,11 +44,14 @@ def validate_heading(heading: str) -> str:
         raise ValidationError("A scene heading is a single line.")
     if len(heading) > limit:
         raise ValidationError(f"A scene heading is at most {limit} characters.")
-    if not HEADING_RE.match(heading):
+    parsed = grammar.parse_scene_heading(heading)
+    if parsed is None:
         raise ValidationError(
             "A scene heading starts with INT., EXT., EST., INT./EXT. or I/E "
             "(e.g. INT. STATION - NIGHT), or with a single '.' to force one."
         )
+    if not parsed.location:
+        raise ValidationError("A scene heading names a place, e.g. INT. STATION - NIGHT.")
     return heading
 
 
@@ -112,7 +117,7 @@ def project_update(*, project: Project, **fields) -> Project:
 def project_delete(*, project: Project, confirm_title: str) -> None:
     if (confirm_title or "").strip() != project.title:
         raise ValidationError("Type the project's exact title to delete it.")
-    events.access_changed(project.pk)
+    events.publish(events.AccessChanged(project.pk))
     project.delete()
 
 
@@ -142,7 +147,7 @@ def member_set_role(*, membership: Membership, role: str) -> Membership:
         raise ValidationError("A project keeps at least one owner: make someone else owner first.")
     membership.role = role
     membership.save(update_fields=["role"])
-    events.access_changed(membership.project_id, membership.user_id)
+    events.publish(events.AccessChanged(membership.project_id, membership.user_id))
     return membership
 
 
@@ -160,7 +165,7 @@ def member_remove(*, membership: Membership) -> None:
             "or delete the project."
         )
     membership.delete()
-    events.access_changed(membership.project_id, membership.user_id)
+    events.publish(events.AccessChanged(membership.project_id, membership.user_id))
 
 
 # --- characters ---------------------------------------------------------------------------
@@ -225,7 +230,6 @@ def add_revision(
     label: str = "",
     base=None,
     restored_from=None,
-    passage=None,
 ) -> Revision:
     """Append a revision to the scene's history (the caller holds the scene's row lock)."""
     number = (scene.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -238,7 +242,6 @@ def add_revision(
         label=label[:120],
         base=base,
         restored_from=restored_from,
-        passage=passage,
     )
 
 
@@ -333,7 +336,7 @@ def scene_delete(*, scene: Scene) -> None:
     Project.objects.select_for_update().filter(pk=scene.project_id).first()
     project_id, position = scene.project_id, scene.position
     scene.delete()
-    events.access_changed(project_id)
+    events.publish(events.AccessChanged(project_id))
     Scene.objects.filter(project_id=project_id, position__gt=position).update(
         position=F("position") - 1
     )

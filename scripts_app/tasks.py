@@ -1,8 +1,12 @@
 """Background jobs of the scripts app."""
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.db import transaction
 from django.utils import timezone
+
+from . import documents, services
 
 
 @shared_task(name="scripts_app.tasks.nightly_cleanup", ignore_result=False)
@@ -21,11 +25,6 @@ def compact_scene_docs() -> dict:
 
     Runs every few seconds (beat, or the embedded runner). Idempotent.
     """
-    from django.conf import settings
-    from django.db import transaction
-
-    from . import documents, services
-
     done = 0
     for scene_id in documents.pending_scene_ids(
         quiet_seconds=settings.COWRITE_DOC_COMPACT_QUIET_SECONDS,
@@ -35,13 +34,3 @@ def compact_scene_docs() -> dict:
             services.scene_sync_live(scene_id=scene_id, autosave=True)
         done += 1
     return {"compacted": done}
-
-
-@shared_task(name="scripts_app.tasks.reap_stalled_drafts", ignore_result=False)
-def reap_stalled_drafts() -> dict:
-    """Fail drafts whose generation worker stopped beating (it died mid-draft)."""
-    from django.conf import settings
-
-    from .drafts import passages_reap
-
-    return {"failed": passages_reap(timeout_seconds=settings.COWRITE_GENERATION_STALE_SECONDS)}

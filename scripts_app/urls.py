@@ -65,26 +65,6 @@ urlpatterns = [
         name="scene_preview",
     ),
     path(
-        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/",
-        views.drafts_list,
-        name="drafts_list",
-    ),
-    path(
-        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/",
-        views.passage_card,
-        name="passage_card",
-    ),
-    path(
-        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/accept/",
-        views.passage_accept,
-        name="passage_accept",
-    ),
-    path(
-        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/retry/",
-        views.passage_retry,
-        name="passage_retry",
-    ),
-    path(
         "projects/<int:project_id>/scenes/<int:scene_id>/revisions/",
         views.revision_list,
         name="revision_list",

@@ -10,12 +10,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import documents, drafts, feedback, invitations, services
+from . import documents, invitations, panels, services
 from .access import (
     access_character,
     access_membership,
@@ -38,27 +38,9 @@ from .forms import (
     SceneTextForm,
 )
 from .models import Character, Membership, Revision, Role, Scene
-
-
-def _errors(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
-
-
-def _form_errors(form) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
-
-
-def _fail(request, message: str, to: str, status: int = 422):
-    """Report a rejected action: a message and a redirect, or a 4xx fragment for htmx.
-
-    422, not 400: with DEBUG on, django-htmx's debug script replaces the whole page with
-    the body of any 400/403/404/500 answer to an htmx request.
-    """
-    if request.htmx:
-        return render(request, "partials/error.html", {"message": message}, status=status)
-    messages.error(request, message)
-    return redirect(to)
-
+from .responses import errors as _errors
+from .responses import fail as _fail
+from .responses import form_errors as _form_errors
 
 # Sign-up, invitations, password views: views_accounts.py.
 
@@ -99,7 +81,7 @@ def project_create(request):
     return redirect(project)
 
 
-def _project_context(membership):
+def _project_context(request, membership):
     project = membership.project
     scenes = (
         Scene.objects.filter(project=project)
@@ -122,12 +104,10 @@ def _project_context(membership):
         .order_by("name")
     )
     members = Membership.objects.filter(project=project).select_related("user").order_by("added_at")
-    from generation.selectors import model_summary
-
     return {
         "project": project,
         "membership": membership,
-        "model": model_summary(),
+        "panels": panels.render("project_side", request, membership=membership, project=project),
         "scenes": scenes,
         "characters": characters,
         "members": members,
@@ -146,7 +126,7 @@ def project_detail(request, project_id):
 
 def _project_page_with(request, membership, *, scene_form=None, character_form=None):
     """The project page; a form given here was rejected and is shown as submitted (400)."""
-    context = _project_context(membership)
+    context = _project_context(request, membership)
     context["scene_form"] = scene_form or SceneForm(characters=context["characters"])
     context["character_form"] = character_form or CharacterForm()
     context["member_form"] = MemberAddForm()
@@ -396,7 +376,7 @@ def _scene_context(request, membership, scene, *, text_form=None, scene_form=Non
             },
         ),
         "conflict": conflict,
-        **drafts_context(request, membership, scene),
+        "panels": panels.render("scene_side", request, membership=membership, scene=scene),
     }
 
 
@@ -626,81 +606,4 @@ def revision_restore(request, project_id, scene_id, number):
     _, scene, revision = access_revision(request.user, project_id, scene_id, number, Role.EDITOR)
     new = services.revision_restore(revision=revision, user=request.user)
     messages.success(request, f"Revision {revision.number} restored as revision {new.number}.")
-    return redirect(scene)
-
-
-# --- drafts -------------------------------------------------------------------------------
-
-
-def _room_url(request, project_id: int, scene_id: int) -> str:
-    scheme = "wss" if request.is_secure() else "ws"
-    return f"{scheme}://{request.get_host()}/ws/projects/{project_id}/scenes/{scene_id}/room"
-
-
-def drafts_context(request, membership, scene) -> dict:
-    return {
-        "groups": drafts.recent_groups(scene),
-        "can_edit": can(membership, Role.EDITOR),
-        "presets": list(drafts.PRESETS),
-        "room_url": _room_url(request, scene.project_id, scene.pk),
-        "list_url": reverse("drafts_list", args=[scene.project_id, scene.pk]),
-    }
-
-
-@login_required
-@require_GET
-def drafts_list(request, project_id, scene_id):
-    """The scene's drafts (a page refreshes it after its socket reconnects)."""
-    membership, scene = access_scene(request.user, project_id, scene_id)
-    return render(request, "partials/drafts_list.html", drafts_context(request, membership, scene))
-
-
-def _passage(user, project_id, scene_id, passage_id, need):
-    membership, scene = access_scene(user, project_id, scene_id, need)
-    passage = drafts.card_passage(scene.pk, passage_id)
-    if passage is None:
-        raise Http404("No such draft.")
-    return membership, scene, passage
-
-
-@login_required
-@require_GET
-def passage_card(request, project_id, scene_id, passage_id):
-    membership, _, passage = _passage(request.user, project_id, scene_id, passage_id, Role.VIEWER)
-    drafts.with_queue_positions([passage])
-    feedback.feedback_summary([passage], viewer=request.user)
-    return render(
-        request,
-        "partials/passage.html",
-        {"passage": passage, "can_edit": can(membership, Role.EDITOR)},
-    )
-
-
-@login_required
-@require_POST
-def passage_accept(request, project_id, scene_id, passage_id):
-    _, scene, passage = _passage(request.user, project_id, scene_id, passage_id, Role.EDITOR)
-    try:
-        revision = drafts.passage_accept(
-            passage=passage, user=request.user, mode=request.POST.get("mode", "append")
-        )
-    except ValidationError as exc:
-        return _fail(request, _errors(exc), scene.get_absolute_url())
-    message = f"Draft accepted into the scene as revision {revision.number}."
-    if request.htmx:
-        return render(request, "partials/notice.html", {"message": message})
-    messages.success(request, message)
-    return redirect(scene)
-
-
-@login_required
-@require_POST
-def passage_retry(request, project_id, scene_id, passage_id):
-    _, scene, passage = _passage(request.user, project_id, scene_id, passage_id, Role.EDITOR)
-    try:
-        drafts.draft_retry(passage=passage, user=request.user)
-    except ValidationError as exc:
-        return _fail(request, _errors(exc), scene.get_absolute_url())
-    if request.htmx:
-        return render(request, "partials/notice.html", {"message": "Asked again."})
     return redirect(scene)

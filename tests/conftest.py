@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from scripts_app import services
 from scripts_app.models import Membership, Role
+from tests.support.servers import DaphneServer
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made by the
 # test itself are still synchronous and safe.
@@ -90,3 +91,10 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture
+def server(team):
+    """A real Daphne server (subprocess) on the test database, with the team in it."""
+    with DaphneServer() as srv:
+        yield srv

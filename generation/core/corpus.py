@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -33,20 +32,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The one Fountain line grammar: stdlib only, the single app module generation.core may
+# import (see the import-linter contract in pyproject.toml).
+from scripts_app.formats import grammar
+
 # A source file bigger than this is skipped (and reported): the largest single play is
 # ~200 KB and a feature screenplay ~300 KB, so 20 MB means "not a script".
 MAX_SOURCE_BYTES = 20 * 1024 * 1024
-
-# Scene headings as Fountain defines them: INT./EXT./EST./INT./EXT./INT/EXT/I/E at the
-# start of a line, followed by a dot or a space; or a "forced" heading: a leading '.'
-# (but not '..', which starts an ellipsis line).
-_HEADING_RE = re.compile(r"^(?:INT\./EXT|INT/EXT|I/E|INT|EXT|EST)[. ]\s*\S.*$", re.IGNORECASE)
-_FORCED_HEADING_RE = re.compile(r"^\.(?!\.)\S.*$")
-# A character cue: an all-caps line (letters, digits, some punctuation), with an optional
-# (V.O.)/(CONT'D) extension and dual-dialogue caret; '@' forces a mixed-case cue.
-_CUE_RE = re.compile(r"^(?P<name>[A-Z0-9][A-Z0-9 .'\-&]*?[A-Z0-9.'])\s*(?:\(.*\))?\s*\^?$")
-_FORCED_CUE_RE = re.compile(r"^@(?P<name>[^(^]+?)\s*(?:\(.*\))?\s*\^?$")
-_TITLE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z ]*:")
 
 Document = dict
 Reader = Callable[[str, str], list[dict]]
@@ -95,59 +87,40 @@ def make_document(
 # --------------------------------------------------------------------------- readers
 
 
-def _is_heading(line: str) -> bool:
-    return bool(_HEADING_RE.match(line) or _FORCED_HEADING_RE.match(line))
-
-
-def _cue_name(line: str) -> str | None:
-    """Return the character name if ``line`` is a character cue, else None."""
-    s = line.strip()
-    m = _FORCED_CUE_RE.match(s)
-    if m:
-        return m.group("name").strip().upper()
-    # Transitions ("CUT TO:") and headings are all-caps too but are not cues.
-    if not s or s.endswith(":") or _is_heading(s) or not any(c.isalpha() for c in s):
-        return None
-    m = _CUE_RE.match(s)
-    return m.group("name").strip() if m else None
-
-
 def read_fountain(text: str, name: str) -> list[dict]:
     """Split Fountain text into one document per scene.
 
-    Content before the first scene heading is dropped when it is a title page
-    (``Key: value`` lines) and kept as a heading-less document otherwise. Synopsis lines
-    (``= ...``) become the document's synopsis; character cues found become its cast.
+    Lines are read with the app's Fountain grammar (``scripts_app.formats.grammar``, the
+    rules the importer and the editor use). Content before the first scene heading is
+    dropped when the text opens with a title page (``Key: value`` lines) and kept as a
+    heading-less document otherwise. Synopsis lines (``= ...``) become the document's
+    synopsis; character cues found become its cast (names in capitals).
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    scenes: list[tuple[str, list[str]]] = []
+    kinds = grammar.classify_lines(lines)
+    scenes: list[tuple[str, list[tuple[str, str]]]] = []
     heading, body = "", []
-    for line in lines:
-        if _is_heading(line.strip()):
+    for line, kind in zip(lines, kinds, strict=True):
+        if kind == grammar.SCENE_HEADING:
             scenes.append((heading, body))
             h = line.strip()
             heading, body = (h[1:] if h.startswith(".") else h), []
         else:
-            body.append(line)
+            body.append((line, kind))
     scenes.append((heading, body))
 
     docs = []
     for i, (heading, body) in enumerate(scenes):
-        if i == 0 and body and _TITLE_KEY_RE.match(next((b for b in body if b.strip()), "")):
+        if i == 0 and body and body[0][1] == grammar.TITLE_PAGE:
             continue  # title page
         synopsis = [
-            b.strip()[1:].strip()
-            for b in body
-            if b.strip().startswith("=") and not b.strip().startswith("===")
+            grammar.SYNOPSIS_RE.match(b)["text"].strip() for b, k in body if k == grammar.SYNOPSIS
         ]
-        kept = [
-            b for b in body if not (b.strip().startswith("=") and not b.strip().startswith("==="))
-        ]
+        kept = [b for b, k in body if k != grammar.SYNOPSIS]
         cast: list[str] = []
-        for j, b in enumerate(kept):
-            prev_blank = j == 0 or not kept[j - 1].strip()
-            next_text = j + 1 < len(kept) and kept[j + 1].strip()
-            name_ = _cue_name(b) if prev_blank and next_text else None
+        for b, k in body:
+            cue = grammar.parse_cue(b) if k == grammar.CHARACTER else None
+            name_ = cue.name.upper() if cue else ""
             if name_ and name_ not in cast:
                 cast.append(name_)
         body_text = "\n".join(kept).strip("\n")

@@ -45,7 +45,9 @@ import torch
 
 from generation.core.detok import IncrementalDecoder, StopStringBuffer
 from generation.core.model import GPT, KVCache, StepPlan
-from generation.core.sampling import SamplingParams, sample
+from generation.core.params import SamplingParams
+from generation.core.prompting import prompt_budget
+from generation.core.sampling import sample
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +265,7 @@ class Engine:
         # Cut long prompts from the left so that at least min(max_new_tokens, block/2)
         # tokens can still be generated.
         bs = self.cfg.block_size
-        r.prompt = r.prompt[-(bs - min(r.params.max_new_tokens, bs // 2)) :]
+        r.prompt = r.prompt[-prompt_budget(bs, r.params.max_new_tokens) :]
         r.decoder = IncrementalDecoder(self.token_bytes)
         r.seen = torch.zeros(self.cfg.vocab_size, dtype=torch.bool, device=self.device)
         return r

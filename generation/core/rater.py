@@ -9,14 +9,17 @@ the rater. Its taste is deliberately simple, so anyone can check a score by hand
 The rule (``rate(text, cast)`` returns a float in [1, 5])
 -------------------------------------------------------
 1. **Empty** text (nothing but whitespace) scores **1.0**.
-2. **Character cues.** A cue is a line that
+2. **Character cues.** A cue is what the app's Fountain grammar
+   (``scripts_app.formats.grammar``, shared with the importer and the editor) calls one:
+   a line that
 
-   * comes first in the passage or right after a blank line (as in Fountain),
+   * comes first in the passage or right after a blank line,
    * is followed by a non-empty line (the dialogue or a parenthetical),
-   * is in capitals: letters, digits, spaces and ``. ' - &`` only, at least one letter,
-     optionally followed by an extension in parentheses (``HAMLET (V.O.)``) and/or a
-     dual-dialogue caret ``^``; a line ending in ``:`` (``CUT TO:``) or starting with
-     ``INT``/``EXT``/``EST``/``I/E`` (a scene heading) is not a cue.
+   * is in capitals (at least one upper-case letter, no lower-case one, ending in a
+     letter, digit, ``.`` or an apostrophe), optionally followed by extensions in
+     parentheses (``HAMLET (V.O.)``) and/or a dual-dialogue caret ``^``; or is forced
+     with ``@`` (``@Hamlet``). A scene heading (``INT.``, ``ext.``, ...), a transition
+     (``CUT TO:``) or a shout (``STAND!``) is not a cue.
 
    The cue's *name* is the line without its extension/caret, spaces collapsed. It is
    **on cast** if it equals (case-insensitively, spaces collapsed) a name in the requested
@@ -52,14 +55,12 @@ sometimes, and the experiment can show whether feedback makes it meet it more of
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# Capitals, digits and a little punctuation; must end on a name character (not a space).
-_CUE_RE = re.compile(r"^(?P<name>[A-Z0-9][A-Z0-9 .'\-&]*?[A-Z0-9.']|[A-Z])\s*(?:\([^)]*\))?\s*\^?$")
-# A scene heading (INT. / EXT. / EST. / INT./EXT. / I/E) is all caps too but is not a cue.
-_HEADING_RE = re.compile(r"^(?:INT\./EXT|INT/EXT|I/E|INT|EXT|EST)[. ]")
+# The one Fountain line grammar: stdlib only, the single app module generation.core may
+# import (see the import-linter contract in pyproject.toml).
+from scripts_app.formats import grammar
 
 
 def _norm(s: str) -> str:
@@ -73,11 +74,8 @@ def cue_name(line: str) -> str | None:
     Only the shape of the line is checked here; ``rate`` also requires the blank line
     before and the dialogue line after.
     """
-    s = line.strip()
-    if not s or s.endswith(":") or _HEADING_RE.match(s) or not any(c.isalpha() for c in s):
-        return None
-    m = _CUE_RE.match(s)
-    return " ".join(m.group("name").split()) if m else None
+    cue = grammar.parse_cue(line)
+    return cue.name if cue and cue.name else None
 
 
 @dataclass
@@ -137,17 +135,17 @@ def rate_details(text: str, cast: Iterable[str]) -> Rating:
         if speech is not None and 1 <= speech <= 2:
             short += 1
 
-    for i, raw in enumerate(lines):
+    # Fountain: a cue has a blank line (or the start of the passage) before it and its
+    # dialogue directly after it; the grammar decides, in context.
+    kinds = grammar.classify_lines(lines, title_page=False)
+    for raw, kind in zip(lines, kinds, strict=True):
         line = raw.strip()
         if not line:
-            end_speech()
-            speech = None
+            if kind == grammar.BLANK:  # (a line of two spaces stays inside a speech)
+                end_speech()
+                speech = None
             continue
-        # Fountain: a cue has a blank line (or the start of the passage) before it and its
-        # dialogue directly after it.
-        prev_blank = i == 0 or not lines[i - 1].strip()
-        next_text = i + 1 < len(lines) and bool(lines[i + 1].strip())
-        name = cue_name(line) if prev_blank and next_text else None
+        name = cue_name(line) if kind == grammar.CHARACTER else None
         if name is not None:
             end_speech()
             speech = 0
@@ -157,7 +155,7 @@ def rate_details(text: str, cast: Iterable[str]) -> Rating:
             elif name not in off_names:
                 off_names.append(name)
             continue
-        if line.startswith("(") and line.endswith(")"):
+        if grammar.is_parenthetical(line):
             continue  # a parenthetical such as "(aside)" may well recur
         if speech is not None:
             speech += 1

@@ -10,33 +10,9 @@ whether a request runs alone or in a batch of 64.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 
-
-@dataclass
-class SamplingParams:
-    max_new_tokens: int = 256
-    temperature: float = 0.8  # 0 = greedy
-    top_k: int = 0  # 0 = off
-    top_p: float = 1.0  # 1 = off
-    min_p: float = 0.0  # 0 = off; keep tokens with p >= min_p * p(most likely)
-    repetition_penalty: float = 1.0  # 1 = off; ~1.2 discourages loops
-    stop: list[str] = field(default_factory=list)  # stop strings (not included in output)
-    stop_token_ids: list[int] = field(default_factory=list)  # in addition to <|end|>
-    seed: int | None = None  # None = random
-
-    def __post_init__(self):
-        if self.max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be >= 1")
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or not 0 <= self.min_p <= 1:
-            raise ValueError("bad temperature/top_p/min_p")
-        if self.repetition_penalty <= 0:
-            raise ValueError("repetition_penalty must be > 0")
-        if isinstance(self.stop, str):
-            self.stop = [self.stop]
-        self.stop = [s for s in self.stop if s]
+from generation.core.params import SamplingParams
 
 
 def apply_repetition_penalty(

@@ -43,6 +43,7 @@ from safetensors.torch import load_file, save_file
 from generation.core.checkpoint import load_version, save_version
 from generation.core.corpus import load_documents, load_manifest
 from generation.core.model import GPT, PRESETS, GPTConfig
+from generation.core.optim import autocast, lr_at, make_optimizer, optimizer_step, set_lr
 from generation.core.prompting import format_document
 from generation.core.tokenizer import ScriptTokenizer
 
@@ -114,7 +115,7 @@ def evaluate_bpb(
     nll = 0.0
     nbytes = 0.0
     ntok = 0
-    autocast = _autocast(device)
+    amp = autocast(device)
     for i in range(0, len(windows), batch):
         chunk = windows[i : i + batch]
         L = max(t for _, t in chunk)
@@ -125,7 +126,7 @@ def evaluate_bpb(
             x[j, :t] = torch.from_numpy(ids[s : s + t])
             y[j, :t] = torch.from_numpy(ids[s + 1 : s + 1 + t])
             m[j, :t] = torch.from_numpy(mask[s + 1 : s + 1 + t])
-        with autocast:
+        with amp:
             logits = model(x.to(device))
         loss = torch.nn.functional.cross_entropy(
             logits.float().flatten(0, 1), y.to(device).flatten(), reduction="none"
@@ -140,20 +141,6 @@ def evaluate_bpb(
         "loss": nll / max(ntok, 1),
         "tokens": ntok,
     }
-
-
-def _autocast(device):
-    if str(device).startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
-
-
-def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
-    """Return the learning rate: linear warmup over steps, then cosine over progress (0..1)."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    p = min(max(progress, 0.0), 1.0)
-    return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 # --------------------------------------------------------------------------- resume state
@@ -250,18 +237,7 @@ def train(
     val_ids, val_mask = encode_split(tok, val_docs) if val_docs else (None, None)
     T = model.cfg.block_size
 
-    # Decay only matrices (not norms' gains): the usual AdamW recipe.
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-        fused=device.type == "cuda",
-    )
+    opt = make_optimizer(model, cfg.lr, cfg.weight_decay, device)  # decays matrices only
     data_gen = torch.Generator().manual_seed(cfg.seed)
     step, elapsed_before, history = 0, 0.0, []
     if resume and (out / "resume" / "state.json").exists():
@@ -301,18 +277,17 @@ def train(
     t0 = time.time()
     t_last, tok_since = t0, 0
     last_eval: dict = {}
-    autocast = _autocast(device)
+    amp = autocast(device)
     while progress_now() < 1.0:
-        lr = lr_at(cfg, step, progress_now())
-        for g in opt.param_groups:
-            g["lr"] = lr
+        # Linear warmup over steps, then cosine to lr * min_lr_frac over the progress.
+        lr = lr_at(
+            cfg.lr, step, cfg.warmup_steps, progress=progress_now(), min_lr_frac=cfg.min_lr_frac
+        )
+        set_lr(opt, lr)
         x, y, m = get_batch(train_ids, train_mask, cfg.batch_size, T, data_gen, device)
-        with autocast:
+        with amp:
             _, loss = model(x, y, m)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
+        optimizer_step(opt, model, loss, cfg.grad_clip)
         step += 1
         tok_since += tokens_per_step
 

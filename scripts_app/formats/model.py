@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# Defined with the Fountain line rules; fdx.py and html.py import them from here.
+from .grammar import split_cue, split_hidden
+
 
 class ElementType(StrEnum):
     """The kinds of screenplay element (Fountain 1.1 plus ``blank`` for exact round trips)."""
@@ -104,45 +107,8 @@ class Script:
         )
 
 
-_CUE_EXT_RE = re.compile(r"\(([^()]*)\)")
 # Inline Fountain markup that never reaches a printed page.
 _EMPHASIS_RE = re.compile(r"(?<!\\)(\*{1,3}|_)")
-_HIDDEN_PAIRS = {"[[": "]]", "/*": "*/"}
-
-
-def split_hidden(text: str) -> list[tuple[bool, str]]:
-    r"""Split ``text`` into (hidden, piece) pairs; hidden pieces are ``[[notes]]`` and ``/* */``.
-
-    Same result as ``re.split(r"(\[\[.*?\]\]|/\*.*?\*/)", text, flags=re.S)``, but in linear
-    time: that regex rescans to the end of the text for every unclosed opener, which a
-    hostile upload of many "[[" turns into minutes of CPU.
-    """
-    pieces: list[tuple[bool, str]] = []
-    pos = 0
-    live = dict(_HIDDEN_PAIRS)  # openers that still have a closer somewhere ahead
-    next_at = {opener: -1 for opener in live}
-    while live:
-        best: tuple[int, str] | None = None
-        for opener in list(live):
-            if next_at[opener] < pos:
-                next_at[opener] = text.find(opener, pos)
-            if next_at[opener] == -1:
-                del live[opener]
-            elif best is None or next_at[opener] < best[0]:
-                best = (next_at[opener], opener)
-        if best is None:
-            break
-        at, opener = best
-        end = text.find(live[opener], at + 2)
-        if end == -1:
-            # No closer ahead of this opener means none ahead of any later one either.
-            del live[opener]
-            continue
-        pieces.append((False, text[pos:at]))
-        pieces.append((True, text[at : end + 2]))
-        pos = end + 2
-    pieces.append((False, text[pos:]))
-    return pieces
 
 
 def strip_markup(text: str) -> str:
@@ -150,17 +116,6 @@ def strip_markup(text: str) -> str:
     text = "".join(piece for hidden, piece in split_hidden(text) if not hidden)
     text = _EMPHASIS_RE.sub("", text)
     return text.replace("\\*", "*").replace("\\_", "_")
-
-
-def split_cue(cue: str) -> tuple[str, tuple[str, ...]]:
-    """Split a character cue into its name and extensions: "BOB (V.O.)" -> ("BOB", ("V.O.",))."""
-    head, paren, _ = cue.partition("(")
-    name = " ".join(head.split())
-    extensions: tuple[str, ...] = ()
-    if paren:
-        rest = cue[len(head) :]
-        extensions = tuple(" ".join(m.split()) for m in _CUE_EXT_RE.findall(rest))
-    return name, extensions
 
 
 def normalize_character_name(cue: str) -> str:

@@ -4,8 +4,9 @@ the requester accepts it and it lands in both editors' text."""
 import pytest
 from playwright.sync_api import expect
 
+from generation.models import Passage
 from scripts_app import services
-from scripts_app.models import Membership, Passage, Role
+from scripts_app.models import Membership, Role
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
 

@@ -7,8 +7,10 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from scripts_app import feedback, services
-from scripts_app.models import Membership, Passage, PassageComment, Preference, Rating, Role
+from generation import feedback
+from generation.models import Passage, PassageComment, Preference, Rating
+from scripts_app import services
+from scripts_app.models import Membership, Role
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
 

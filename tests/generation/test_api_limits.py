@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from generation.api import token_create
-from scripts_app.models import Passage, PassageStatus
+from generation.models import Passage, PassageStatus
 from tests.support.backends import read_record
 from tests.support.models import register_tiny_version
 from tests.support.roomclient import RoomClient

@@ -1,10 +1,10 @@
 """The feedback-loop experiment in its small, fast setting: the scripted rater's score
-rises over the rounds (the same loop as ``manage.py feedback_experiment`` on the team's
-model; see docs/BENCHMARKS.md for that run)."""
+rises over the rounds (``generation.core.experiment``: the same loop as ``manage.py
+feedback_experiment`` on the team's model; see docs/BENCHMARKS.md for that run)."""
 
 import torch
 
-from generation.management.commands.feedback_experiment import run_experiment
+from generation.core.experiment import run_experiment
 
 
 def test_the_rater_score_rises_over_rounds():

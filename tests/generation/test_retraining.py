@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 
 from generation import datasets, lifecycle, retraining, services
-from generation.models import ModelVersion, VersionStatus
-from scripts_app.models import Passage, Preference, Rating, Revision
+from generation.core.prompting import Prompt
+from generation.models import ModelVersion, Passage, Preference, Rating, VersionStatus
+from scripts_app.models import Revision
 from tests.conftest import make_user
 from tests.support.models import register_tiny_version
 
@@ -27,7 +28,7 @@ def model_dir(settings, tmp_path):
 
 def _group(scene, texts, heading="INT. STATION - NIGHT", cast=("MARA",)):
     g = uuid.uuid4()
-    prompt = {"heading": heading, "cast": list(cast), "synopsis": "Alarms.", "text": ""}
+    prompt = {"heading": heading, "cast": list(cast), "synopsis": "Alarms.", "text_prefix": ""}
     return [
         Passage.objects.create(
             scene=scene,
@@ -62,9 +63,10 @@ def fed(team):
     b = _group(scene, ["MARA\nPicked.\n", "MARA\nNot picked.\n"], heading="INT. HULL - DAY")
     Preference.objects.create(chosen=b[0], rejected=b[1], user=u["editor"], source="pick")
     c = _group(scene, ["MARA\nAccepted.\n"], heading="INT. DECK - DAY")
-    Revision.objects.create(
-        scene=scene, number=99, text="x", origin="passage", passage=c[0], author=u["owner"]
+    c[0].accepted_revision = Revision.objects.create(
+        scene=scene, number=99, text="x", origin="passage", author=u["owner"]
     )
+    c[0].save(update_fields=["accepted_revision"])
     Preference.objects.create(
         chosen_text="MARA\nEdited by a human.\n", rejected=c[0], user=u["owner"], source="edit"
     )
@@ -83,12 +85,7 @@ def test_dataset_rules_pairs_margins_and_sft(fed):
         ("MARA\nEdited by a human.\n", "MARA\nAccepted.\n"),  # an edit
     }
     pair = next(p for p in ds.pairs if p.chosen == "MARA\nGood.\n")
-    assert pair.prompt == {
-        "heading": "INT. STATION - NIGHT",
-        "cast": ["MARA"],
-        "synopsis": "Alarms.",
-        "text_prefix": "",
-    }
+    assert pair.prompt == Prompt("INT. STATION - NIGHT", ("MARA",), "Alarms.", "")
     sft = {e.completion for e in ds.sft}
     assert sft == {"MARA\nGood.\n", "MARA\nOkay.\n", "MARA\nAccepted.\n"}  # >= 4 or accepted
     assert {e.completion for e in ds.scenes} == {"Alarms pulse amber.\n\nMARA\nIt's holding.\n"}
@@ -263,7 +260,7 @@ def test_promote_and_rollback_keep_exactly_one_active(db, model_dir):
 
 @pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_a_crash_or_kill_mid_training_leaves_the_active_version(fed, model_dir, monkeypatch, exc):
-    from generation.core import preference
+    from generation.core import retrain_round
 
     active = _active(model_dir)
     v = lifecycle.retrain_start(launch=False)
@@ -271,8 +268,8 @@ def test_a_crash_or_kill_mid_training_leaves_the_active_version(fed, model_dir, 
     def explode(*a, **k):
         raise exc
 
-    monkeypatch.setattr(preference, "dpo_train", explode)
-    monkeypatch.setattr(preference, "sft_train", explode)
+    monkeypatch.setattr(retrain_round, "dpo_train", explode)
+    monkeypatch.setattr(retrain_round, "sft_train", explode)
     with pytest.raises(type(exc)):
         retraining.retrain_run(version_id=v.pk)
     v.refresh_from_db()

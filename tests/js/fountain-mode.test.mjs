@@ -122,8 +122,9 @@ test("boneyard spans lines and the state carries it", () => {
   assert.deepEqual(toks[4], [["BOB", "boneyard"]]);
   assert.deepEqual(toks[6], [["*/", "boneyard"]]);
   assert.deepEqual(toks[8], [["After.", null]]);
+  // The empty line inside belongs to the boneyard, as in the parser.
   assert.deepEqual(classifyLines(lines), [
-    "action", "boneyard", "boneyard", "blank", "boneyard", "boneyard", "boneyard", "blank", "action",
+    "action", "boneyard", "boneyard", "boneyard", "boneyard", "boneyard", "boneyard", "blank", "action",
   ]);
   // Inline boneyard.
   const inline = tokenizeLines(["Keep /* drop */ keep."])[0];

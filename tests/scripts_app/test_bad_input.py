@@ -77,6 +77,12 @@ def test_valid_headings(heading):
     assert services.validate_heading(heading) == heading
 
 
+def test_typographic_apostrophe_in_a_character_name():
+    # The importer reads MAN’S VOICE as a cue; the name rule used to refuse the ’.
+    assert services.normalize_character_name("man’s  voice") == "MAN’S VOICE"
+    assert services.normalize_character_name("MAN'S VOICE") == "MAN'S VOICE"
+
+
 def test_duplicate_character_name_is_refused_case_insensitively(client, team):
     client.force_login(team.users["editor"])
     before = snapshot()

@@ -18,8 +18,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cowrite.settings")
 
 from channels.layers import get_channel_layer  # noqa: E402
 
+from cowrite import events  # noqa: E402
 from cowrite.asgi import application as app  # noqa: E402
-from scripts_app import consumers, events  # noqa: E402
+from scripts_app.consumers.repairs import SceneRepairs  # noqa: E402
 
 _state = {"swallow": False}
 _rooms = get_channel_layer(events.ROOMS_LAYER)
@@ -35,8 +36,8 @@ async def _swallowing_group_send(group, message):
 _rooms.group_send = _swallowing_group_send
 
 if os.environ.get("COWRITE_PROBE_NO_REPAIR"):
-    consumers.SceneRepairs.join = lambda self, consumer: None
-    consumers.SceneRepairs.missed = lambda self, consumer: None
+    SceneRepairs.join = lambda self, consumer: None
+    SceneRepairs.missed = lambda self, consumer: None
 
 
 def _probe(path: str):

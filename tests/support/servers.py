@@ -89,7 +89,7 @@ class DaphneServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> "DaphneServer":
-        from scripts_app.management.commands.serve import daphne_size_args
+        from generation.management.commands.serve import daphne_size_args
 
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         if self.serve:

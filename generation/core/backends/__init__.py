@@ -1,8 +1,8 @@
 """Swappable generation backends, chosen by a dotted path (like Django's session backends).
 
     backend = get_backend("generation.core.backends.local.LocalBackend", model_dir="models/tiny-v1")
-    result = backend.generate(GenerationRequest(heading="INT. CASTLE - NIGHT", cast=["HAMLET"]),
-                              on_text=print)
+    prompt = Prompt(heading="INT. CASTLE - NIGHT", cast=("HAMLET",))
+    result = backend.generate(GenerationRequest(prompt), on_text=print)
 
 ``base.py`` states the contract; ``local`` (default) runs our engine in-process, ``hf``
 wraps a Hugging Face causal LM folder, ``openai_compat`` talks to a vLLM/TGI/llama.cpp/

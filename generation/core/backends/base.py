@@ -1,7 +1,7 @@
 """The contract every generation backend fulfils.
 
-A backend turns a ``GenerationRequest`` (where / who / what, text so far, sampling
-settings) into text, streaming it as it is produced:
+A backend turns a ``GenerationRequest`` (a ``prompting.Prompt`` — where / who / what,
+text so far — and ``SamplingParams``) into text, streaming it as it is produced:
 
 * ``generate(request, on_text=None, cancel=None) -> GenerationResult`` blocks until the
   request finishes. ``on_text(delta)`` is called from the calling thread with each new
@@ -23,7 +23,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from generation.core.sampling import SamplingParams
+from generation.core.params import SamplingParams
+from generation.core.prompting import Prompt
 
 
 class BackendError(RuntimeError):
@@ -32,12 +33,14 @@ class BackendError(RuntimeError):
 
 @dataclass
 class GenerationRequest:
-    heading: str = ""
-    cast: list[str] = field(default_factory=list)
-    synopsis: str = ""
-    text_prefix: str = ""  # the scene text so far, continued by the model
+    prompt: Prompt = field(default_factory=Prompt)
     params: SamplingParams = field(default_factory=SamplingParams)
     request_id: str | None = None
+    # The prompt's token ids when the caller already tokenized it with this backend's
+    # tokenizer (the worker fits drafts to the model's budget): ``local`` then uses them
+    # as they are, so a prompt is tokenized once. Backends with their own tokenizer
+    # (``hf``, ``openai_compat``) send ``prompting.prompt_text(prompt)`` instead.
+    prompt_ids: list[int] | None = None
 
 
 @dataclass

@@ -56,7 +56,7 @@ class HFBackend(Backend):
     ) -> GenerationResult:
         """Generate text for ``request`` (see ``base.Backend``)."""
         p = request.params
-        prompt = prompt_text(request.heading, request.cast, request.synopsis, request.text_prefix)
+        prompt = prompt_text(request.prompt)
         ids = self.tokenizer(prompt, return_tensors="pt").input_ids.to(self.device)
         if ids.shape[1] == 0:
             bos = self.tokenizer.bos_token_id or self.tokenizer.eos_token_id or 0

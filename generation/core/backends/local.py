@@ -43,9 +43,9 @@ class LocalBackend(Backend):
         cancel: threading.Event | None = None,
     ) -> GenerationResult:
         """Generate text for ``request`` (see ``base.Backend``)."""
-        ids = format_prompt(
-            self.tokenizer, request.heading, request.cast, request.synopsis, request.text_prefix
-        )
+        ids = request.prompt_ids
+        if ids is None:
+            ids = format_prompt(self.tokenizer, request.prompt)
         outputs: queue.Queue[RequestOutput] = queue.Queue()
         rid = self.engine.submit(
             ids, request.params, callback=outputs.put, request_id=request.request_id

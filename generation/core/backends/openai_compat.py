@@ -43,9 +43,7 @@ class OpenAICompatBackend(Backend):
         p = request.params
         body = {
             "model": self.model_name,
-            "prompt": prompt_text(
-                request.heading, request.cast, request.synopsis, request.text_prefix
-            ),
+            "prompt": prompt_text(request.prompt),
             "max_tokens": p.max_new_tokens,
             "temperature": p.temperature,
             "top_p": p.top_p,

@@ -7,9 +7,13 @@
 //   * `classifyLines` gives each line its element type; the editor's line
 //     decoration plugin uses it to lay lines out like a printed screenplay.
 // Both go through `scanLine`, so they agree on what a line is. The one
-// difference: a character cue must be followed by a non-blank line, and a
-// stream parser cannot look ahead, so the stream parser treats an all-caps line
-// after a blank line as a cue tentatively (pass `nextLine` to decide exactly).
+// difference: a character cue must be followed by a non-blank line and a
+// transition by a blank one, and a stream parser cannot look ahead, so the
+// stream parser decides those tentatively (pass `nextLine` to decide exactly).
+//
+// The rules are those of scripts_app/formats/grammar.py, the app's one Fountain
+// grammar (the importer and exports use it); tests/js/fountain-grammar.test.mjs
+// checks this file against the shared vectors in tests/fixtures/fountain_grammar.json.
 //
 // Line types: blank, scene, character, dialogue, parenthetical, transition,
 // centered, action, section, synopsis, pagebreak, lyrics, note, boneyard.
@@ -42,10 +46,12 @@ export function copyState(s) {
   return { ...s };
 }
 
-const SCENE_RE = /^(?:INT\.?\/EXT|EXT\.?\/INT|INT|EXT|EST|I\/E|E\/I)(?:\.|\s)/i;
+// The line rules mirror scripts_app/formats/grammar.py (the one Fountain grammar: the
+// importer, the exports and this editor must agree on what a line is);
+// tests/fixtures/fountain_grammar.json holds the vectors both are tested against.
+const SCENE_RE = /^(?:INT\.?\/EXT|INT|EXT|EST|I\/E)[. ]/i;
+const FORCED_SCENE_RE = /^\.[^.\s]/;
 const PAGEBREAK_RE = /^={3,}$/;
-const EXTENSION_RE = /(\s*\([^()]*\))+\s*$/;
-
 const isBlank = (s) => s == null || s.trim() === "";
 
 /**
@@ -83,17 +89,38 @@ export function stripInline(text, boneyard = false, note = false) {
   return { text: out, boneyard, note, hidden };
 }
 
-/** The name part of a cue line: without `@`, extensions like (V.O.) and a dual-dialogue `^`. */
+/**
+ * The name part of a cue line: the text before the first "(" (extensions such as
+ * (V.O.)), without a dual-dialogue `^`, spaces collapsed. A leading `@` stays.
+ */
 export function cueName(t) {
   let s = t.trim();
   if (s.endsWith("^")) s = s.slice(0, -1);
-  s = s.replace(EXTENSION_RE, "");
-  return s.trim();
+  const paren = s.indexOf("(");
+  if (paren >= 0) s = s.slice(0, paren);
+  return s.split(/\s+/).filter(Boolean).join(" ");
 }
 
-function isAllCapsName(name) {
-  // At least one letter that has case, and nothing lower-case.
-  return /\p{L}/u.test(name) && name === name.toUpperCase() && name !== name.toLowerCase();
+/**
+ * A speaker's name: at least one upper-case letter, no lower-case one, and it ends in a
+ * letter, digit, ".", "'" or "’" (so "CUT TO:" and "STAND!" are not names).
+ */
+export function isCueName(name) {
+  return /\p{Uppercase}/u.test(name) && !/\p{Lowercase}/u.test(name) &&
+    /[\p{L}\p{N}.'’]$/u.test(name);
+}
+
+const isTransition = (t) => t.endsWith("TO:") && t === t.toUpperCase();
+const isParenthetical = (t) => t.startsWith("(") && t.endsWith(")");
+
+/** The element type of a line inside a speech (after a cue, until a blank line). */
+function speechLine(text) {
+  if (text === "  ") return "dialogue"; // exactly two spaces: an empty line of dialogue
+  const raw = text.trim();
+  if (raw === "") return "blank";
+  if (raw.startsWith("~")) return "lyrics";
+  if (isParenthetical(raw)) return "parenthetical";
+  return "dialogue";
 }
 
 /**
@@ -102,36 +129,36 @@ function isAllCapsName(name) {
  * at the end of the text, `undefined` when unknown (stream parser).
  */
 export function classifyLine(text, state, nextLine) {
+  // Inside a speech everything is dialogue, a parenthetical or lyrics until a blank line.
+  if (state.dialogue && !state.prevBlank) return speechLine(text);
   const stripped = stripInline(text, state.boneyard, state.note);
-  const t = stripped.text.trim();
-  if (t === "") {
-    if (stripped.hidden) {
-      // Only a note or boneyard on this line: it is transparent to the layout.
-      return state.boneyard || /^\s*\/\*/.test(text) ? "boneyard" : "note";
-    }
-    // Two (or more) spaces keep a dialogue block going ("blank" line inside dialogue).
-    if (state.dialogue && text.length >= 2) return "dialogue";
+  const t = stripped.text.trim(); // without inline notes and boneyard
+  const raw = text.trim(); // as written: forcing marks are read here
+  if (raw === "") {
+    // An empty line inside a multi-line note or boneyard belongs to it.
+    if (state.boneyard) return "boneyard";
+    if (state.note) return "note";
     return "blank";
   }
-  if (PAGEBREAK_RE.test(t)) return "pagebreak";
-  if (t.startsWith("#")) return "section";
-  if (t.startsWith("=")) return "synopsis";
-  if (t.startsWith(">") && t.endsWith("<") && t.length > 1) return "centered";
-  if (t.startsWith(">")) return "transition";
-  if (t.startsWith("~")) return "lyrics";
-  if (t.startsWith("!")) return "action";
-  if (/^\.[^.\s]/.test(t)) return "scene";
-  if (state.dialogue && !state.prevBlank) {
-    return t.startsWith("(") ? "parenthetical" : "dialogue";
+  if (t === "" && stripped.hidden) {
+    // Only a note or boneyard on this line.
+    return state.boneyard || /^\s*\/\*/.test(text) ? "boneyard" : "note";
   }
-  if (t.startsWith("@")) return "character";
-  if (state.prevBlank) {
-    if (SCENE_RE.test(t)) return "scene";
-    if (t.endsWith("TO:") && t === t.toUpperCase()) return "transition";
-    if (isAllCapsName(cueName(t)) && (nextLine === undefined || !isBlank(nextLine))) {
-      return "character";
-    }
-  }
+  if (PAGEBREAK_RE.test(raw)) return "pagebreak";
+  if (raw.startsWith("#")) return "section";
+  if (raw.startsWith("=")) return "synopsis";
+  if (raw.startsWith(">") && raw.endsWith("<") && raw.length > 1) return "centered";
+  if (raw.startsWith(">")) return "transition";
+  if (raw.startsWith("~")) return "lyrics";
+  if (FORCED_SCENE_RE.test(raw)) return "scene";
+  if (raw.startsWith("@")) return "character";
+  if (raw.startsWith("!")) return "action";
+  if (!state.prevBlank) return "action";
+  if (SCENE_RE.test(t)) return "scene";
+  // `nextLine === undefined` (stream parser, no look-ahead): decide tentatively.
+  const nextBlank = nextLine === undefined ? undefined : isBlank(nextLine);
+  if (isTransition(t) && nextBlank !== false) return "transition";
+  if (isCueName(cueName(t)) && nextBlank !== true) return "character";
   return "action";
 }
 
@@ -144,7 +171,11 @@ export function advanceState(state, type) {
       break;
     case "note":
     case "boneyard":
-      break; // transparent
+      // Like the parser: a whole-line note or boneyard is an element of its own, so the
+      // next line does not follow a blank line.
+      state.prevBlank = false;
+      state.dialogue = false;
+      break;
     case "character":
       state.prevBlank = false;
       state.dialogue = true;

@@ -7,7 +7,8 @@ import pytest
 from generation.core.backends import DEFAULT_BACKEND, GenerationRequest, get_backend
 from generation.core.backends.base import BackendError
 from generation.core.checkpoint import save_version
-from generation.core.sampling import SamplingParams
+from generation.core.params import SamplingParams
+from generation.core.prompting import Prompt
 
 # --------------------------------------------------------------------------- local
 
@@ -16,7 +17,7 @@ def test_local_backend_streams_and_cancels(tiny_model, tok, tmp_path):
     save_version(tmp_path / "v", tiny_model, tok)
     with get_backend(DEFAULT_BACKEND, model_dir=str(tmp_path / "v"), max_batch=4) as be:
         req = GenerationRequest(
-            heading="INT. CASTLE", cast=["HAMLET"], params=SamplingParams(max_new_tokens=20, seed=1)
+            Prompt("INT. CASTLE", ("HAMLET",)), params=SamplingParams(max_new_tokens=20, seed=1)
         )
         deltas = []
         r = be.generate(req, on_text=deltas.append)
@@ -68,8 +69,7 @@ def test_hf_backend_matches_greedy_generate(hf_dir):
 
     be = get_backend("generation.core.backends.hf.HFBackend", model_dir=str(hf_dir), device="cpu")
     req = GenerationRequest(
-        heading="INT. CASTLE",
-        text_prefix="HAMLET\n",
+        Prompt("INT. CASTLE", text_prefix="HAMLET\n"),
         params=SamplingParams(max_new_tokens=12, temperature=0),
     )
     deltas = []
@@ -80,7 +80,9 @@ def test_hf_backend_matches_greedy_generate(hf_dir):
     tk = transformers.AutoTokenizer.from_pretrained(hf_dir, local_files_only=True)
     from generation.core.prompting import prompt_text
 
-    ids = tk(prompt_text("INT. CASTLE", (), "", "HAMLET\n"), return_tensors="pt").input_ids
+    ids = tk(
+        prompt_text(Prompt("INT. CASTLE", text_prefix="HAMLET\n")), return_tensors="pt"
+    ).input_ids
     with torch.no_grad():
         ref = model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=tk.pad_token_id)
     ref_ids = [t for t in ref[0, ids.shape[1] :].tolist() if t != tk.eos_token_id]
@@ -159,7 +161,7 @@ def test_openai_stream_and_done(sse_server):
     )
     deltas = []
     r = be.generate(
-        GenerationRequest(heading="INT. CASTLE", params=SamplingParams(max_new_tokens=7, seed=3)),
+        GenerationRequest(Prompt("INT. CASTLE"), params=SamplingParams(max_new_tokens=7, seed=3)),
         on_text=deltas.append,
     )
     assert r.text == "Hello world STOP never sent" == "".join(deltas)

@@ -5,14 +5,16 @@ import torch
 
 from generation.core.engine import Engine, QueueFull
 from generation.core.model import GPT, GPTConfig
-from generation.core.prompting import format_prompt
-from generation.core.sampling import SamplingParams
+from generation.core.params import SamplingParams
+from generation.core.prompting import Prompt, format_prompt
 
 
 def _prompts(tok):
     return [
-        format_prompt(tok, "INT. ELSINORE - A ROOM", ["HAMLET", "HORATIO"], "A ghost.", "HAMLET\n"),
-        format_prompt(tok, "EXT. SEA", ["MASTER"]),
+        format_prompt(
+            tok, Prompt("INT. ELSINORE - A ROOM", ("HAMLET", "HORATIO"), "A ghost.", "HAMLET\n")
+        ),
+        format_prompt(tok, Prompt("EXT. SEA", ("MASTER",))),
         tok.encode("Queen.\nHow now, Ophelia? 😀 " * 3),
         [tok.text_id],
     ]

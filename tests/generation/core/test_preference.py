@@ -1,32 +1,20 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
-from generation.core import preference as pref
+from generation.core.dpo import dpo_loss, dpo_train, frozen_copy, preference_eval
+from generation.core.encoding import Encoded, collate, encode_example, encode_sft, sequence_logps
+from generation.core.examples import PreferencePair, SFTExample, scene_windows
+from generation.core.finetune import completion_loss, sft_train
 from generation.core.model import GPT, GPTConfig
-from generation.core.preference import (
-    Encoded,
-    PreferencePair,
-    SFTExample,
-    collate,
-    completion_loss,
-    dpo_loss,
-    dpo_train,
-    encode_example,
-    encode_sft,
-    frozen_copy,
-    make_pairs_from_ratings,
-    preference_eval,
-    sample_rated_groups,
-    sequence_logps,
-    sft_train,
-)
-from generation.core.prompting import format_prompt
+from generation.core.params import SamplingParams
+from generation.core.prompting import Prompt, format_prompt
+from generation.core.rated_sampling import make_pairs_from_ratings, sample_rated_groups
 from generation.core.rater import rate
-from generation.core.sampling import SamplingParams
 
-PROMPT = {"heading": "INT. CASTLE", "cast": ["HAMLET"], "synopsis": "A ghost.", "text_prefix": ""}
+PROMPT = Prompt("INT. CASTLE", ("HAMLET",), "A ghost.")
 
 
 def _model(tok, seed=0, block_size=64) -> GPT:
@@ -39,7 +27,7 @@ def _model(tok, seed=0, block_size=64) -> GPT:
 
 
 def _prompt(i):
-    return {**PROMPT, "heading": f"INT. ROOM {i}", "synopsis": f"Scene {i}."}
+    return replace(PROMPT, heading=f"INT. ROOM {i}", synopsis=f"Scene {i}.")
 
 
 # --------------------------------------------------------------------------- encoding
@@ -48,12 +36,12 @@ def _prompt(i):
 def test_encode_example_layout_and_left_truncation(tok):
     e = encode_example(tok, PROMPT, "HAMLET\nWho's there?\n", block_size=200)
     comp = [*tok.encode("HAMLET\nWho's there?\n"), tok.end_id]
-    assert e.ids == format_prompt(tok, **PROMPT) + comp and e.n_completion == len(comp)
+    assert e.ids == format_prompt(tok, PROMPT) + comp and e.n_completion == len(comp)
 
     # A short block keeps the whole completion and the *end* of the prompt.
     short = encode_example(tok, PROMPT, "HAMLET\nWho's there?\n", block_size=len(comp) + 2)
     assert short.ids[-len(comp) :] == comp and len(short.ids) == len(comp) + 3
-    assert short.ids[:3] == format_prompt(tok, **PROMPT)[-3:]
+    assert short.ids[:3] == format_prompt(tok, PROMPT)[-3:]
 
     # The completion alone must fit (with one prompt token before it); else skipped.
     assert encode_example(tok, PROMPT, "x " * 300, block_size=64) is None
@@ -278,7 +266,7 @@ def test_make_pairs_tie_for_best_goes_to_first_and_skips_identical_text():
 
 def test_make_pairs_rejects_mixed_prompts_but_accepts_cast_list_or_tuple():
     a = _prompt(1)
-    same = {**a, "cast": tuple(a["cast"])}
+    same = Prompt(a.heading, list(a.cast), a.synopsis)  # a list of names is kept as a tuple
     assert len(make_pairs_from_ratings([[(a, "x", 5), (same, "y", 1)]], 1.0)) == 1
     with pytest.raises(ValueError):
         make_pairs_from_ratings([[(a, "x", 5), (_prompt(2), "y", 1)]], 1.0)
@@ -292,7 +280,7 @@ def test_sample_rated_groups_feeds_the_pair_builder(tok):
     assert [len(g) for g in groups] == [3, 3]
     for prompt, group in zip(prompts, groups, strict=True):
         for p, text, score in group:
-            assert p is prompt and score == rate(text, prompt["cast"])
+            assert p is prompt and score == rate(text, prompt.cast)
     assert len({t for _, t, _ in groups[0]}) > 1  # different seeds, different samples
     again = sample_rated_groups(model, tok, prompts, n=3, params=params, seed=5)
     assert again == groups  # repeatable
@@ -318,28 +306,25 @@ def test_dpo_sft_weight_keeps_chosen_text_likely(tok):
 
 
 def test_scene_windows_cut_at_blank_lines_and_carry_the_text_before():
-    prompt = {"heading": "INT. HALL - NIGHT", "cast": ["MARA"], "synopsis": "S.", "x": 1}
+    prompt = Prompt.from_dict(
+        {"heading": "INT. HALL - NIGHT", "cast": ["MARA"], "synopsis": "S.", "x": 1}
+    )
     blocks = [f"MARA\nLine number {i}." for i in range(30)]
     text = "\n\n".join(blocks) + "\n"
-    windows = pref.scene_windows(prompt, text, max_chars=100)
+    windows = scene_windows(prompt, text, max_chars=100)
     assert len(windows) > 3
     # Nothing lost, nothing doubled, order kept; every window within the limit.
     assert "\n".join(w.completion for w in windows).replace("\n\n", "\n") == text.replace(
         "\n\n", "\n"
     )
     assert all(len(w.completion) <= 101 for w in windows)
-    assert windows[0].prompt == {
-        "heading": "INT. HALL - NIGHT",
-        "cast": ["MARA"],
-        "synopsis": "S.",
-        "text_prefix": "",
-    }
+    assert windows[0].prompt == Prompt("INT. HALL - NIGHT", ("MARA",), "S.", "")
     for prev, w in zip(windows, windows[1:], strict=False):
-        assert w.prompt["text_prefix"].endswith(prev.completion)
+        assert w.prompt.text_prefix.endswith(prev.completion)
     # One element longer than the limit is a window of its own; empty text gives none.
     long = "A" * 300
-    assert [w.completion for w in pref.scene_windows(prompt, f"{long}\n\nB\n", 100)] == [
+    assert [w.completion for w in scene_windows(prompt, f"{long}\n\nB\n", 100)] == [
         long + "\n",
         "B\n",
     ]
-    assert pref.scene_windows(prompt, "  \n\n ") == []
+    assert scene_windows(prompt, "  \n\n ") == []

@@ -1,7 +1,8 @@
 import torch
 
 from generation.core import sampling
-from generation.core.sampling import SamplingParams, sample
+from generation.core.params import SamplingParams
+from generation.core.sampling import sample
 
 
 def _draws(logits, params, seed, n=300):

@@ -1,6 +1,6 @@
 import pytest
 
-from generation.core.prompting import format_document, format_prompt
+from generation.core.prompting import Prompt, format_document, format_prompt
 from generation.core.tokenizer import SPECIAL_TOKENS, ScriptTokenizer
 
 NASTY = [
@@ -43,7 +43,7 @@ def test_document_layout_and_mask(tok):
     }
     ids, mask = format_document(tok, doc)
     assert len(ids) == len(mask)
-    prompt = format_prompt(tok, "INT. CASTLE", ["HAMLET", "HORATIO"], "Ghost.")
+    prompt = format_prompt(tok, Prompt("INT. CASTLE", ("HAMLET", "HORATIO"), "Ghost."))
     assert ids[: len(prompt)] == prompt and prompt[-1] == tok.text_id
     assert sum(mask[: len(prompt)]) == 0 and all(mask[len(prompt) :])
     assert ids[-1] == tok.end_id

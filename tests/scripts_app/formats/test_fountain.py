@@ -97,7 +97,9 @@ def test_mixed_case_line_is_not_character():
 
 
 def test_transition_rules():
-    assert types("\nCUT TO:\nMore\n") == [T.CHARACTER, T.DIALOGUE]
+    # Not a transition without the blank line after it, and a name never ends in ":"
+    # (grammar.is_cue_name), so not a cue either: action.
+    assert types("\nCUT TO:\nMore\n") == [T.ACTION]
     (t,) = body("\n>Burn to White.\n")
     assert t.forced and t.text == "Burn to White."
 

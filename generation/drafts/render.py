@@ -1,0 +1,92 @@
+"""Reads and renderings for the drafts panel: the cards, their headers, queue positions."""
+
+from django.conf import settings
+
+from scripts_app.models import Scene
+
+from .. import feedback
+from ..models import Passage, PassageStatus
+
+
+def group_html(passages: list[Passage]) -> dict[str, str]:
+    """A new request's cards as every page shows them, rendered once here (for editors
+    and for everyone else) and carried by the event: no page loads anything for it."""
+    from django.template.loader import render_to_string
+
+    with_queue_positions(passages)
+    return {
+        kind: render_to_string(
+            "generation/drafts/draft_group.html",
+            {"passages": passages, "can_edit": kind == "editor", "oob": True},
+        )
+        for kind in ("editor", "other")
+    }
+
+
+def head_of(passage: Passage) -> dict:
+    """What a card's header shows, as event data: a page swaps just the header when a
+    draft starts streaming (no database read per page, and the text streamed so far is
+    left alone)."""
+    return {
+        "alternative": passage.alternative,
+        "alternatives": passage.alternatives,
+        "status": passage.status,
+        "model": passage.model_version.name if passage.model_version else "",
+        "sampling": {k: passage.sampling.get(k) for k in ("preset", "temperature", "seed")},
+    }
+
+
+# --- reads for the drafts panel --------------------------------------------------------------
+
+
+def card_passage(scene_id: int, passage_id: int) -> Passage | None:
+    """The passage of a scene with what its card shows (None if not in that scene)."""
+    return (
+        Passage.objects.filter(pk=passage_id, scene_id=scene_id)
+        .select_related("model_version", "requested_by", "scene")
+        .first()
+    )
+
+
+def with_queue_positions(passages: list[Passage]) -> list[Passage]:
+    """Set ``queue_position`` (1 = next) on the queued passages among ``passages``."""
+    queued = [p for p in passages if p.status == PassageStatus.QUEUED]
+    if queued:
+        order = list(
+            Passage.objects.filter(status=PassageStatus.QUEUED)
+            .order_by("queued_at", "pk")
+            .values_list("pk", flat=True)[: settings.COWRITE_GENERATION_MAX_QUEUE]
+        )
+        rank = {pk: i + 1 for i, pk in enumerate(order)}
+        for p in queued:
+            p.queue_position = rank.get(p.pk)
+    return passages
+
+
+def recent_groups(scene: Scene, limit: int = 20) -> list[list[Passage]]:
+    """Return the scene's latest draft requests, newest first, each as its alternatives."""
+    groups = list(
+        Passage.objects.filter(scene=scene)
+        .order_by("-queued_at")
+        .values_list("group", flat=True)
+        .distinct()[: limit * 4]
+    )
+    seen, wanted = set(), []
+    for g in groups:
+        if g not in seen:
+            seen.add(g)
+            wanted.append(g)
+        if len(wanted) == limit:
+            break
+    passages = with_queue_positions(
+        list(
+            Passage.objects.filter(scene=scene, group__in=wanted)
+            .select_related("model_version", "requested_by", "scene")
+            .order_by("-queued_at", "alternative")
+        )
+    )
+    feedback.feedback_summary(passages)
+    by_group: dict = {}
+    for p in passages:
+        by_group.setdefault(p.group, []).append(p)
+    return [sorted(by_group[g], key=lambda p: p.alternative) for g in wanted if g in by_group]

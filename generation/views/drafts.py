@@ -1,0 +1,119 @@
+"""The scene page's drafts panel and the draft cards' own URLs.
+
+The writers' room renders this panel through its ``scene_side`` slot
+(``scripts_app.panels``; registered in ``GenerationConfig.ready``), so the room never
+imports this app. The model card on the project page comes the same way.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from scripts_app.access import access_scene, can
+from scripts_app.models import Role
+from scripts_app.responses import errors as _errors
+from scripts_app.responses import fail as _fail
+
+from .. import drafts, feedback
+from ..selectors import model_summary
+
+
+def scene_panel(request, *, membership, scene) -> str:
+    """The drafts panel beside the scene editor (the ``scene_side`` slot)."""
+    context = {"project": membership.project, "scene": scene, "membership": membership}
+    context.update(drafts_context(request, membership, scene))
+    return render_to_string("generation/drafts/drafts_panel.html", context, request=request)
+
+
+def project_panel(request, *, membership, project) -> str:
+    """The model card and the member's feedback setting (the ``project_side`` slot)."""
+    context = {
+        "project": project,
+        "membership": membership,
+        "model": model_summary(),
+        "is_owner": can(membership, Role.OWNER),
+    }
+    return render_to_string("generation/drafts/model_card.html", context, request=request) + (
+        render_to_string("generation/feedback/opt_out.html", context, request=request)
+    )
+
+
+def _room_url(request, project_id: int, scene_id: int) -> str:
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/ws/projects/{project_id}/scenes/{scene_id}/room"
+
+
+def drafts_context(request, membership, scene) -> dict:
+    return {
+        "groups": drafts.recent_groups(scene),
+        "can_edit": can(membership, Role.EDITOR),
+        "presets": list(drafts.PRESETS),
+        "room_url": _room_url(request, scene.project_id, scene.pk),
+        "list_url": reverse("drafts_list", args=[scene.project_id, scene.pk]),
+    }
+
+
+@login_required
+@require_GET
+def drafts_list(request, project_id, scene_id):
+    """The scene's drafts (a page refreshes it after its socket reconnects)."""
+    membership, scene = access_scene(request.user, project_id, scene_id)
+    return render(
+        request, "generation/drafts/drafts_list.html", drafts_context(request, membership, scene)
+    )
+
+
+def _passage(user, project_id, scene_id, passage_id, need):
+    membership, scene = access_scene(user, project_id, scene_id, need)
+    passage = drafts.card_passage(scene.pk, passage_id)
+    if passage is None:
+        raise Http404("No such draft.")
+    return membership, scene, passage
+
+
+@login_required
+@require_GET
+def passage_card(request, project_id, scene_id, passage_id):
+    membership, _, passage = _passage(request.user, project_id, scene_id, passage_id, Role.VIEWER)
+    drafts.with_queue_positions([passage])
+    feedback.feedback_summary([passage], viewer=request.user)
+    return render(
+        request,
+        "generation/drafts/passage.html",
+        {"passage": passage, "can_edit": can(membership, Role.EDITOR)},
+    )
+
+
+@login_required
+@require_POST
+def passage_accept(request, project_id, scene_id, passage_id):
+    _, scene, passage = _passage(request.user, project_id, scene_id, passage_id, Role.EDITOR)
+    try:
+        revision = drafts.passage_accept(
+            passage=passage, user=request.user, mode=request.POST.get("mode", "append")
+        )
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), scene.get_absolute_url())
+    message = f"Draft accepted into the scene as revision {revision.number}."
+    if request.htmx:
+        return render(request, "partials/notice.html", {"message": message})
+    messages.success(request, message)
+    return redirect(scene)
+
+
+@login_required
+@require_POST
+def passage_retry(request, project_id, scene_id, passage_id):
+    _, scene, passage = _passage(request.user, project_id, scene_id, passage_id, Role.EDITOR)
+    try:
+        drafts.draft_retry(passage=passage, user=request.user)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), scene.get_absolute_url())
+    if request.htmx:
+        return render(request, "partials/notice.html", {"message": "Asked again."})
+    return redirect(scene)
