@@ -38,7 +38,7 @@ from scripts_app.formats import grammar
 from . import limits
 from .core.params import SamplingParams, parse_number
 from .core.prompting import Prompt
-from .models import ApiToken, ModelVersion, VersionStatus
+from .models import ApiToken, ModelVersion, Passage, PassageStatus, VersionStatus
 
 TOKEN_PREFIX = "cw-"
 # No worker took a request within settings.COWRITE_API_FIRST_REPLY_SECONDS: 503 (and the
@@ -222,8 +222,6 @@ def _too_many(message: str, retry_after: float, code: str) -> JsonResponse:
 
 
 def _queued_drafts() -> int:
-    from .models import Passage, PassageStatus
-
     return Passage.objects.filter(status=PassageStatus.QUEUED).count()
 
 

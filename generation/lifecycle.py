@@ -33,6 +33,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import services
+from .datasets import feedback_count_since
 from .models import (
     ModelEvent,
     ModelEventKind,
@@ -222,14 +223,12 @@ def suggestion_dismiss(suggestion: RetrainSuggestion, *, user) -> None:
 
 def retrain_launch(version: ModelVersion) -> None:
     """Run ``retraining.retrain_run`` where this deployment runs long jobs."""
-    from .tasks import retrain_version
-
     code = (
         f"from generation.retraining import retrain_run; retrain_run(version_id={int(version.pk)})"
     )
     services.background_launch(
         version=version,
-        task=retrain_version,
+        task="generation.tasks.retrain_version",
         kwargs={"version_id": version.pk},
         manage_argv=["shell", "-c", code],
     )
@@ -310,8 +309,6 @@ def maybe_retrain(*, launch: bool = True) -> ModelVersion | None:
     ``COWRITE_RETRAIN_INTERVAL_SECONDS`` ago (and the minimum interval between any two
     rounds, ``COWRITE_RETRAIN_MIN_INTERVAL_SECONDS``, has passed). Return the new version,
     or None. Its round is marked ``scheduled``; the gate may promote it."""
-    from .datasets import feedback_count_since
-
     active = services.active_version()
     if active is None or running_retraining() is not None:
         return None

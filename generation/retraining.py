@@ -42,9 +42,15 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from generation.core.retrain_round import RetrainSettings
+from generation.core.checkpoint import load_version, save_version
+from generation.core.corpus import load_documents
+from generation.core.dpo import frozen_copy, preference_eval
+from generation.core.examples import scene_windows
+from generation.core.prompting import Prompt
+from generation.core.retrain_round import RetrainSettings, retrain_round
+from generation.core.train import encode_split, evaluate_bpb
 
-from . import services
+from . import datasets, lifecycle, services
 from .models import ModelVersion, VersionStatus
 
 log = logging.getLogger(__name__)
@@ -99,7 +105,6 @@ def gate(metrics: dict, tolerance: float | None = None) -> tuple[bool, str]:
 
 
 def _general_val_docs() -> list[dict]:
-    from generation.core.corpus import load_documents
 
     d = services.bootstrap_corpus_dir()
     if not (d / "val.jsonl").exists():
@@ -115,10 +120,6 @@ def _replay_examples(n: int, seed: int) -> list:
     """``n`` windows of general text from the bootstrap corpus' training split (none if
     the corpus is absent or unreadable)."""
     import random
-
-    from generation.core.corpus import load_documents
-    from generation.core.examples import scene_windows
-    from generation.core.prompting import Prompt
 
     d = services.bootstrap_corpus_dir()
     if n <= 0 or not (d / "train.jsonl").exists():
@@ -154,8 +155,6 @@ def _docs_of(examples) -> list[dict]:
 
 def evaluate(model, ref, tok, ds, general_docs, cfg: RetrainConfig) -> dict:
     """Return held-out figures of ``model`` (reference ``ref`` for the preference ones)."""
-    from generation.core.dpo import preference_eval
-    from generation.core.train import encode_split, evaluate_bpb
 
     out: dict = {}
     for key, docs in (
@@ -225,13 +224,6 @@ def retrain_run(*, version_id: int, config: dict | None = None) -> ModelVersion:
 
 def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
     import torch
-
-    from generation.core.checkpoint import load_version, save_version
-    from generation.core.dpo import frozen_copy
-    from generation.core.examples import scene_windows
-    from generation.core.retrain_round import retrain_round
-
-    from . import datasets, lifecycle
 
     parent = version.parent
     if parent is None:

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -224,26 +225,27 @@ def bootstrap_start(*, launch=True) -> ModelVersion | None:
 
 def training_launch(*, version: ModelVersion, corpus_dir: Path, resume: bool = False) -> None:
     """Run ``training_run`` where this deployment runs long jobs (see module docstring)."""
-    from .tasks import train_version
-
     argv = ["train_model", "--version-id", str(version.pk), "--corpus", str(corpus_dir)]
     if resume:
         argv.append("--resume")
     background_launch(
         version=version,
-        task=train_version,
+        task="generation.tasks.train_version",
         kwargs={"version_id": version.pk, "corpus_dir": str(corpus_dir), "resume": resume},
         manage_argv=argv,
     )
 
 
-def background_launch(*, version: ModelVersion, task, kwargs: dict, manage_argv: list[str]) -> None:
-    """Start a long job after the current transaction commits: ``task`` on the Celery
-    ``training`` queue with REDIS_URL, else ``manage.py <manage_argv>`` as a detached child
+def background_launch(
+    *, version: ModelVersion, task: str, kwargs: dict, manage_argv: list[str]
+) -> None:
+    """Start a long job after the current transaction commits: the Celery task named
+    ``task`` (sent by name: the task modules call this one, not the other way round) on
+    the ``training`` queue with REDIS_URL, else ``manage.py <manage_argv>`` as a detached child
     process logging to ``DATA_DIR/training-<version>.log`` (the web process stays responsive,
     and the job survives a restart of the server)."""
     if settings.REDIS_URL:
-        transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, queue="training"))
+        transaction.on_commit(lambda: current_app.send_task(task, kwargs=kwargs, queue="training"))
         return
     cmd = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *manage_argv]
     log_path = settings.DATA_DIR / f"training-{version.name}.log"

@@ -1,24 +1,26 @@
 """Background jobs of the generation app (long GPU/CPU work runs on the ``training`` queue)."""
 
 from celery import shared_task
+from django.conf import settings
+
+from . import drafts, lifecycle, services
+from .models import ModelVersion
 
 
 @shared_task(name="generation.tasks.train_version", acks_late=False)
 def train_version(version_id: int, corpus_dir: str, resume: bool = False) -> dict:
     """Train a registered model version; return its final metrics."""
-    from .models import ModelVersion
-    from .services import training_run
-
     if not ModelVersion.objects.filter(pk=version_id).exists():
         return {}
-    version = training_run(version_id=version_id, corpus_dir=corpus_dir, resume=resume)
+    version = services.training_run(version_id=version_id, corpus_dir=corpus_dir, resume=resume)
     return {"version": version.name, "status": version.status, "metrics": version.metrics}
 
 
 @shared_task(name="generation.tasks.retrain_version", acks_late=False)
 def retrain_version(version_id: int) -> dict:
     """Retrain a registered version from its parent on the feedback (then the gate)."""
-    from .models import ModelVersion
+    # Function-level: retraining imports torch, which only a training worker may load
+    # (the web process imports this module for the beat schedule's other tasks).
     from .retraining import retrain_run
 
     if not ModelVersion.objects.filter(pk=version_id).exists():
@@ -30,19 +32,14 @@ def retrain_version(version_id: int) -> dict:
 @shared_task(name="generation.tasks.maybe_retrain")
 def maybe_retrain() -> dict:
     """Beat: start a retraining when enough new feedback exists (see lifecycle.maybe_retrain)."""
-    from .lifecycle import maybe_retrain as check
-    from .lifecycle import reap_stale_runs
-
-    reaped = reap_stale_runs()
-    version = check()
+    reaped = lifecycle.reap_stale_runs()
+    version = lifecycle.maybe_retrain()
     return {"started": version.name if version else None, "reaped": reaped}
 
 
 @shared_task(name="generation.tasks.reap_stalled_drafts", ignore_result=False)
 def reap_stalled_drafts() -> dict:
     """Fail drafts whose generation worker stopped beating (it died mid-draft)."""
-    from django.conf import settings
-
-    from .drafts import passages_reap
-
-    return {"failed": passages_reap(timeout_seconds=settings.COWRITE_GENERATION_STALE_SECONDS)}
+    return {
+        "failed": drafts.passages_reap(timeout_seconds=settings.COWRITE_GENERATION_STALE_SECONDS)
+    }

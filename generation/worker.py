@@ -68,7 +68,9 @@ from cowrite.events import (
     apublish,
 )
 
-from . import drafts, prompts
+from . import drafts, prompts, services
+from .core.backends import GenerationRequest, get_backend
+from .core.params import SamplingParams
 from .core.prompting import Prompt
 from .models import Passage, PassageStatus
 
@@ -324,8 +326,6 @@ def _uses_versions() -> bool:
 
 
 def _load_backend(version):
-    from generation.core.backends import get_backend
-
     options = dict(settings.COWRITE_GENERATION_BACKEND_OPTIONS)
     if _uses_versions():
         options.update(
@@ -337,9 +337,7 @@ def _load_backend(version):
 
 
 def _active_version():
-    from .services import active_version
-
-    return active_version()
+    return services.active_version()
 
 
 class GenerationWorker:
@@ -523,8 +521,6 @@ class GenerationWorker:
 
     def _generate(self, loaded: LoadedBackend, job: Job) -> None:
         """Run one job on the backend (on its own thread; the backend batches them)."""
-        from generation.core.backends import GenerationRequest
-        from generation.core.params import SamplingParams
 
         def on_text(delta: str) -> None:
             delta = clean_generated(delta)

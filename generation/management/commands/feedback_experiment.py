@@ -17,8 +17,10 @@ from pathlib import Path
 import torch
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.core.checkpoint import load_version
 from generation.core.experiment import run_corpus_experiment, run_experiment
 from generation.core.rater import TASTES
+from generation.services import active_version, bootstrap_corpus_dir
 
 
 class Command(BaseCommand):
@@ -85,9 +87,6 @@ class Command(BaseCommand):
                 **common,
             )
         else:
-            from generation.core.checkpoint import load_version
-            from generation.services import active_version, bootstrap_corpus_dir
-
             path = o["model"]
             if not path:
                 version = active_version()

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from generation.services import bootstrap_start, bootstrap_status
+
 
 def daphne_size_args() -> list[str]:
     """Daphne's options for the documented websocket limit (README: Limits)."""
@@ -19,8 +21,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, **options):
         from daphne.cli import CommandLineInterface
-
-        from generation.services import bootstrap_start, bootstrap_status
 
         if not settings.REDIS_URL:
             from cowrite.embedded import start_background_jobs, start_generation_worker
