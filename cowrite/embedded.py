@@ -17,12 +17,12 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
+from cowrite.celery import app
+
 log = logging.getLogger(__name__)
 
 
 def _run_schedule(stop: threading.Event) -> None:
-    from cowrite.celery import app
-
     app.loader.import_default_modules()  # autodiscovery is lazy: register the tasks now
     schedule = {
         entry["task"]: float(entry["schedule"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()
@@ -59,6 +59,8 @@ def start_generation_worker() -> None:
     from twisted.internet import reactor
 
     def start():
+        # Function-level: the worker (and its model) is loaded once the server runs,
+        # after Daphne has installed its reactor above.
         from generation.worker import GenerationWorker
 
         asyncio.get_event_loop().create_task(GenerationWorker(name="embedded").run())

@@ -129,6 +129,8 @@ def training_run(*, version_id: int, corpus_dir: str, resume: bool = False) -> M
 
     A crash leaves the version ``failed`` with the reason; the active version is untouched.
     """
+    # Function-level: the trainer imports torch; only a training process runs this (the
+    # web process imports this module for its other services).
     from generation.core.train import TrainConfig, train
 
     version = ModelVersion.objects.get(pk=version_id)
