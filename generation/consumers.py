@@ -29,11 +29,11 @@ from cowrite.events import (
     GenerationCatchup,
     apublish,
 )
+from scripts_app.access import scene_role
 from scripts_app.consumers.base import (
     ROOM_ROLE_RECHECK_SECONDS,
     LightDispatchMixin,
     SharedLoads,
-    role_for,
 )
 from scripts_app.models import Role, Scene
 
@@ -80,7 +80,9 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user = user
-        self.role = await database_sync_to_async(role_for)(user.pk, self.project_id, self.scene_id)
+        self.role = await database_sync_to_async(scene_role)(
+            user.pk, self.project_id, self.scene_id
+        )
         self.role_checked = time.monotonic()
         if self.role is None:
             await self.close(code=4404)
@@ -126,7 +128,7 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
 
     async def _recheck_role(self, force: bool = False) -> Role | None:
         if force or time.monotonic() - self.role_checked > ROOM_ROLE_RECHECK_SECONDS:
-            self.role = await database_sync_to_async(role_for)(
+            self.role = await database_sync_to_async(scene_role)(
                 self.user.pk, self.project_id, self.scene_id
             )
             self.role_checked = time.monotonic()

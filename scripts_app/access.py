@@ -22,6 +22,19 @@ def membership_for(user, project_id: int) -> Membership | None:
     )
 
 
+def scene_role(user_id: int, project_id: int, scene_id: int) -> Role | None:
+    """Return the user's role in the project if the scene belongs to it (one query; the
+    live sockets re-check with it, by ids, without loading the objects)."""
+    role = (
+        Membership.objects.filter(
+            project_id=project_id, user_id=user_id, project__scenes__id=scene_id
+        )
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(role) if role else None
+
+
 def _check(membership: Membership | None, need: Role | str) -> Membership:
     if membership is None:
         raise Http404("No such project.")

@@ -1,4 +1,5 @@
-"""What every live socket of the app shares: the role check, light dispatch, shared loads."""
+"""What every live socket of the app shares: role re-check intervals, light dispatch,
+shared loads. (The role check itself is ``access.scene_role``.)"""
 
 import asyncio
 import weakref
@@ -6,25 +7,11 @@ import weakref
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 
-from ..models import Membership, Role
-
 # How long an outbound relay trusts the last role check (inbound edits check every time).
 ROLE_RECHECK_SECONDS = 2.0
 # The same for the scene room, whose sockets are also told at once when access changes
 # (``events.AccessChanged``): this is only the safety net for a lost notice.
 ROOM_ROLE_RECHECK_SECONDS = 10.0
-
-
-def role_for(user_id: int, project_id: int, scene_id: int) -> Role | None:
-    """Return the user's role in the project if the scene belongs to it (one query)."""
-    role = (
-        Membership.objects.filter(
-            project_id=project_id, user_id=user_id, project__scenes__id=scene_id
-        )
-        .values_list("role", flat=True)
-        .first()
-    )
-    return Role(role) if role else None
 
 
 class LightDispatchMixin:

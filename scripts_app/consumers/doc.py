@@ -47,8 +47,9 @@ from cowrite import events
 from cowrite.events import AccessChanged, AwarenessQuery, DocRelay, apublish, scene_doc_group
 
 from .. import documents, presence, yprotocol
+from ..access import scene_role
 from ..models import Role
-from .base import ROLE_RECHECK_SECONDS, LightDispatchMixin, role_for
+from .base import ROLE_RECHECK_SECONDS, LightDispatchMixin
 from .logwriter import UpdateLogWriter
 from .repairs import SceneRepairs
 
@@ -111,7 +112,7 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         # scene or project deleted): joined before the role check, so no notice is missed.
         self.access_group = events.project_access_group(self.project_id)
         await self.channel_layer.group_add(self.access_group, self.channel_name)
-        self.role = await database_sync_to_async(role_for)(
+        self.role = await database_sync_to_async(scene_role)(
             self.user_id, self.project_id, self.scene_id
         )
         self.role_checked = time.monotonic()
@@ -171,7 +172,7 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         notice = AccessChanged.from_message(event)
         if self.mirror is None or notice.user not in (None, self.user_id):
             return
-        self.role = await database_sync_to_async(role_for)(
+        self.role = await database_sync_to_async(scene_role)(
             self.user_id, self.project_id, self.scene_id
         )
         self.role_checked = time.monotonic()
@@ -359,7 +360,7 @@ class SceneDocConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
     async def _role_still_allows_reading(self) -> bool:
         """Re-check the role if the last check is older than ROLE_RECHECK_SECONDS."""
         if time.monotonic() - self.role_checked > ROLE_RECHECK_SECONDS:
-            self.role = await database_sync_to_async(role_for)(
+            self.role = await database_sync_to_async(scene_role)(
                 self.user_id, self.project_id, self.scene_id
             )
             self.role_checked = time.monotonic()
