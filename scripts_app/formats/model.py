@@ -13,26 +13,28 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 # Defined with the Fountain line rules; fdx.py and html.py import them from here.
+from . import grammar
 from .grammar import split_cue, split_hidden
 
 
 class ElementType(StrEnum):
-    """The kinds of screenplay element (Fountain 1.1 plus ``blank`` for exact round trips)."""
+    """The kinds of screenplay element (Fountain 1.1 plus ``blank`` for exact round trips);
+    the names are the grammar's (``grammar.ELEMENT_NAMES``)."""
 
-    SCENE_HEADING = "scene_heading"
-    ACTION = "action"
-    CHARACTER = "character"
-    DIALOGUE = "dialogue"
-    PARENTHETICAL = "parenthetical"
-    LYRICS = "lyrics"
-    TRANSITION = "transition"
-    CENTERED = "centered"
-    PAGE_BREAK = "page_break"
-    SECTION = "section"
-    SYNOPSIS = "synopsis"
-    NOTE = "note"
-    BONEYARD = "boneyard"
-    BLANK = "blank"
+    SCENE_HEADING = grammar.SCENE_HEADING
+    ACTION = grammar.ACTION
+    CHARACTER = grammar.CHARACTER
+    DIALOGUE = grammar.DIALOGUE
+    PARENTHETICAL = grammar.PARENTHETICAL
+    LYRICS = grammar.LYRICS
+    TRANSITION = grammar.TRANSITION
+    CENTERED = grammar.CENTERED
+    PAGE_BREAK = grammar.PAGE_BREAK
+    SECTION = grammar.SECTION
+    SYNOPSIS = grammar.SYNOPSIS
+    NOTE = grammar.NOTE
+    BONEYARD = grammar.BONEYARD
+    BLANK = grammar.BLANK
 
     @property
     def css_class(self) -> str:
