@@ -27,7 +27,7 @@ from scripts_app.services import (
 
 from .. import feedback
 from ..limits import waiting_count
-from ..models import DraftTask, Passage, PassageStatus
+from ..models import DraftTask, ModelVersion, Passage, PassageStatus, VersionStatus
 from ..prompts import find_near
 from ..services import active_version
 from .queue import LIVE
@@ -64,10 +64,12 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
     """Queue a draft request: one passage per alternative. Raise ValidationError.
 
     The request is stored as asked (task, instruction, selection, sampling); the worker
-    that runs it builds and tokenizes the prompt (``prompts.prompt_for``)."""
+    that runs it builds and tokenizes the prompt (``prompts.prompt_for``). While the first
+    model is still training, the request waits in the queue (no model version yet) and
+    starts when that model is ready: workers take queued passages once they have a model."""
     version = active_version()
-    if version is None:
-        raise ValidationError("No model is ready yet: the first one is still training (see Model).")
+    if version is None and not ModelVersion.objects.filter(status=VersionStatus.TRAINING).exists():
+        raise ValidationError("There is no model to write drafts yet (see Model).")
     _check_limits(scene, user, spec)
     selection = None
     selection_text = ""

@@ -475,3 +475,51 @@ def test_switching_the_active_version_keeps_streams_in_flight(stack, team, setti
     assert first.status == PassageStatus.DONE and first.model_version.name == "tiny-test-v1"
     assert streamed == first.text  # not dropped, not cut
     assert second.status == PassageStatus.DONE and second.model_version.name == "tiny-test-v2"
+
+
+def test_a_draft_asked_while_the_first_model_trains_waits_then_streams(team, settings, tmp_path):
+    """No model yet but one training: the request is queued (not refused), its card says
+    it waits for the model, nothing runs it; once the model is active a worker takes it."""
+    import time
+
+    from django.test import Client
+    from django.urls import reverse
+
+    from generation.models import ModelVersion
+
+    settings.MODEL_DIR = tmp_path / "models"
+    version = register_tiny_version(settings.MODEL_DIR, status="training")
+    ModelVersion.objects.filter(pk=version.pk).update(progress={"updated_at": time.time()})
+    scene = team.scenes[0]
+    with generation_stack(env={"COWRITE_GENERATION_STALE_SECONDS": "3"}):
+        (passage,) = drafts.draft_request(
+            scene=scene,
+            user=team.users["editor"],
+            spec=drafts.draft_spec_from({"task": "continue", "alternatives": 1, "length": "short"}),
+        )
+        assert passage.status == PassageStatus.QUEUED and passage.model_version_id is None
+        client = Client()
+        client.force_login(team.users["viewer"])
+        card = client.get(reverse("passage_card", args=[team.project.pk, scene.pk, passage.pk]))
+        assert "waits for the model in training" in card.content.decode()
+        time.sleep(2.5)  # the workers sweep every second: none runs it without a model
+        passage.refresh_from_db()
+        assert passage.status == PassageStatus.QUEUED
+        ModelVersion.objects.filter(pk=version.pk).update(status="active")
+        assert run_async(until(_done([passage.pk])))
+    passage.refresh_from_db()
+    assert passage.status == PassageStatus.DONE and passage.text
+    assert passage.model_version_id == version.pk and passage.prompt["heading"] == scene.heading
+
+
+def test_a_draft_is_refused_when_no_model_exists_or_trains(team, settings, tmp_path):
+    from django.core.exceptions import ValidationError
+
+    settings.MODEL_DIR = tmp_path / "models"
+    with pytest.raises(ValidationError, match="no model to write drafts yet"):
+        drafts.draft_request(
+            scene=team.scenes[0],
+            user=team.users["editor"],
+            spec=drafts.draft_spec_from({"task": "continue"}),
+        )
+    assert not Passage.objects.exists()
