@@ -18,7 +18,9 @@ Modules (import what you need; nothing is imported here so ``import generation.c
 * ``rater``        the scripted rater (tastes) of the feedback experiment
 * ``experiment``   run_experiment / run_corpus_experiment (the simulated-feedback loop)
 * ``checkpoint``   save_version(...), load_version(path, device) -> (model, tokenizer, metadata)
-* ``sampling``     SamplingParams
+* ``params``       SamplingParams, RANGES, parse_number (no torch)
+* ``sampling``     the batched sampler
+* ``cues``         cue-aware decoding (CueVocab, CueConstraint)
 * ``engine``       Engine (continuous batching): submit / step / cancel / run_forever, QueueFull
 * ``backends``     get_backend(dotted_path, **options): local, hf, openai_compat
 """

@@ -38,11 +38,13 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
+from generation.core.cues import CueConstraint, CueVocab, token_strings
 from generation.core.detok import IncrementalDecoder, StopStringBuffer
 from generation.core.model import GPT, KVCache, StepPlan
 from generation.core.params import SamplingParams
@@ -97,6 +99,7 @@ class _Request:
     output_ids: list[int] = field(default_factory=list)
     first_token_at: float | None = None
     cancelled: bool = False
+    cue: CueConstraint | None = None  # cue-aware decoding (``cues.py``), per row
 
 
 class Engine:
@@ -131,6 +134,11 @@ class Engine:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
 
+    @cached_property
+    def cue_vocab(self) -> CueVocab:
+        """The vocabulary classified for cue-aware decoding (made on first use)."""
+        return CueVocab(token_strings(self.token_bytes))
+
     @classmethod
     def from_tokenizer(cls, model: GPT, tokenizer, **kw) -> Engine:
         """Build an engine for a model trained with a ``ScriptTokenizer``."""
@@ -143,8 +151,14 @@ class Engine:
         params: SamplingParams | None = None,
         callback: Callable[[RequestOutput], None] | None = None,
         request_id: str | None = None,
+        cue_names: Sequence[str] = (),
+        text_before: str = "",
     ) -> str:
-        """Queue a request; return its id. Raise ``QueueFull`` if the queue is full."""
+        """Queue a request; return its id. Raise ``QueueFull`` if the queue is full.
+
+        ``cue_names``: keep the character cues it writes to these names (cue-aware
+        decoding, ``cues.py``); ``text_before`` is the text it continues (where its first
+        line starts)."""
         params = params or SamplingParams()
         if not prompt_ids:
             raise ValueError("empty prompt")
@@ -156,6 +170,7 @@ class Engine:
             generator=torch.Generator().manual_seed(seed),
             stopbuf=StopStringBuffer(params.stop),
             submitted_at=time.perf_counter(),
+            cue=CueConstraint(cue_names, self.cue_vocab, text_before) if cue_names else None,
         )
         with self._lock:
             if len(self._waiting) >= self.max_queue:
@@ -332,6 +347,17 @@ class Engine:
             if any(r.params.repetition_penalty != 1.0 for r in reqs)
             else None
         )
+        for i, r in enumerate(reqs):
+            if r.cue is not None and (banned := r.cue.banned()) is not None:
+                row = logits[i]
+                if starts := r.cue.starts():  # a cue the rule refuses becomes a cast cue
+                    refused = torch.logsumexp(row[banned].float(), 0)
+                    r.cue.wants_cue = bool(refused - torch.logsumexp(row.float(), 0) > -0.7)
+                    ids = list(starts)
+                    shares = torch.tensor([starts[t] for t in ids], device=row.device).log()
+                    moved = torch.logaddexp(row[ids].float(), refused + shares)
+                    row[ids] = moved.to(row.dtype)
+                row[banned] = float("-inf")
         tokens = sample(logits, [r.params for r in reqs], [r.generator for r in reqs], seen)
 
         outputs: list[RequestOutput] = []
@@ -349,7 +375,10 @@ class Engine:
             if tok == self.eos_id or tok in r.params.stop_token_ids:
                 reason = "stop"
             else:
-                text = r.stopbuf.add(r.decoder.push(tok))
+                piece = r.decoder.push(tok)
+                if r.cue is not None:
+                    r.cue.advance(piece)
+                text = r.stopbuf.add(piece)
                 if r.stopbuf.stopped:
                     reason = "stop"
                 elif (

@@ -75,6 +75,8 @@ class SamplingParams:
     stop: list[str] = field(default_factory=list)  # stop strings (not included in output)
     stop_token_ids: list[int] = field(default_factory=list)  # in addition to <|end|>
     seed: int | None = None  # None = random
+    # Cue-aware decoding: character cues only name the prompt's cast (``core/cues.py``).
+    cast_cues: bool = False
 
     FIELDS = ("max_new_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty")
 
@@ -113,7 +115,10 @@ class SamplingParams:
             raise ValueError(
                 f"Stop: up to {STOP_MAX} strings of at most {STOP_MAX_CHARS} characters."
             )
-        return cls(**values, stop=list(stop))
+        cast_cues = d.get("cast_cues", False)
+        if not isinstance(cast_cues, bool):
+            raise ValueError("Cast cues: give true or false.")
+        return cls(**values, stop=list(stop), cast_cues=cast_cues)
 
     def as_dict(self) -> dict:
         """The JSON form (what a passage stores; ``from_dict`` reads it back)."""
@@ -122,4 +127,6 @@ class SamplingParams:
             out["stop"] = list(self.stop)
         if self.seed is not None:
             out["seed"] = self.seed
+        if self.cast_cues:
+            out["cast_cues"] = True
         return out

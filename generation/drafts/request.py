@@ -149,7 +149,8 @@ def draft_cancel(*, passage: Passage, user) -> Passage:
 def draft_retry(*, passage: Passage, user) -> list[Passage]:
     """Ask again with a failed (or cancelled) passage's request, as a new request."""
     data = {"task": passage.task, "instruction": passage.instruction, "alternatives": 1}
-    data.update({k: v for k, v in passage.sampling.items() if k != "seed"})
+    data.update({k: v for k, v in passage.sampling.items() if k not in ("seed", "cast_cues")})
+    data["speakers"] = "cast" if passage.sampling.get("cast_cues") else "any"
     spec = draft_spec_from({k: v for k, v in data.items() if v is not None})
     spec.selection_start, spec.selection_end = passage.selection_start, passage.selection_end
     return draft_request(scene=passage.scene, user=user, spec=spec)

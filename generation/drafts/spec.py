@@ -39,6 +39,7 @@ PRESETS = {
     },
 }
 LENGTHS = {"short": 96, "medium": 192, "long": 384}
+SPEAKERS = ("cast", "any")
 
 
 @dataclass
@@ -56,6 +57,8 @@ class DraftSpec:
     min_p: float | None = None
     repetition_penalty: float | None = None
     seed: int | None = None
+    # Who may speak: "cast" (cue-aware decoding keeps cues to the scene's cast) or "any".
+    speakers: str = "cast"
     selection_start: int | None = None
     selection_end: int | None = None
 
@@ -67,6 +70,7 @@ class DraftSpec:
             if getattr(self, name, None) is not None:
                 values[name] = getattr(self, name)
         values["max_new_tokens"] = self.max_new_tokens
+        values["cast_cues"] = self.speakers == "cast"
         return {**SamplingParams(**values).as_dict(), "preset": self.preset}
 
 
@@ -95,6 +99,9 @@ def draft_spec_from(data: dict) -> DraftSpec:
     if task not in DraftTask.values:
         raise ValidationError("Choose what to write: a new scene, a continuation, or a rewrite.")
     preset = _text(data, "preset", "balanced")
+    speakers = _text(data, "speakers", "cast")
+    if speakers not in SPEAKERS:
+        raise ValidationError("Choose who speaks: the scene's cast, or anyone.")
     if preset not in PRESETS:
         raise ValidationError(f"Unknown settings preset “{preset}”.")
     instruction = _text(data, "instruction").strip()
@@ -120,6 +127,7 @@ def draft_spec_from(data: dict) -> DraftSpec:
         repetition_penalty=_num(data, "repetition_penalty"),
         # Each alternative adds its index to the seed: keep the sum in the engine's range.
         seed=_num(data, "seed", 0, 2**62),
+        speakers=speakers,
         selection_start=_num(data, "selection_start", 0, 10_000_000, int),
         selection_end=_num(data, "selection_end", 0, 10_000_000, int),
     )

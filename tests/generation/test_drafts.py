@@ -523,3 +523,20 @@ def test_a_draft_is_refused_when_no_model_exists_or_trains(team, settings, tmp_p
             spec=drafts.draft_spec_from({"task": "continue"}),
         )
     assert not Passage.objects.exists()
+
+
+def test_who_speaks_is_part_of_the_request_and_reaches_the_sampling_parameters():
+    from django.core.exceptions import ValidationError
+
+    from generation.core.params import SamplingParams
+
+    cast_only = drafts.draft_spec_from({"task": "continue"})  # the default: the scene's cast
+    anyone = drafts.draft_spec_from({"task": "continue", "speakers": "any"})
+    assert SamplingParams.from_dict(cast_only.sampling()).cast_cues is True
+    assert SamplingParams.from_dict(anyone.sampling()).cast_cues is False
+    assert "cast_cues" not in anyone.sampling()
+    for bad in ("everyone", ["cast"], 1):
+        with pytest.raises(ValidationError):
+            drafts.draft_spec_from({"task": "continue", "speakers": bad})
+    with pytest.raises(ValueError, match="Cast cues"):
+        SamplingParams.from_dict({"cast_cues": "yes"})

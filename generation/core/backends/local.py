@@ -48,7 +48,12 @@ class LocalBackend(Backend):
             ids = format_prompt(self.tokenizer, request.prompt)
         outputs: queue.Queue[RequestOutput] = queue.Queue()
         rid = self.engine.submit(
-            ids, request.params, callback=outputs.put, request_id=request.request_id
+            ids,
+            request.params,
+            callback=outputs.put,
+            request_id=request.request_id,
+            cue_names=request.prompt.cast if request.params.cast_cues else (),
+            text_before=request.prompt.text_prefix,
         )
         parts: list[str] = []
         t0 = time.perf_counter()
