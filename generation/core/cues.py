@@ -94,7 +94,8 @@ def line_verdict(line: str) -> str:
 class CueVocab:
     """The vocabulary, classified once per engine for the cue rule."""
 
-    def __init__(self, token_strs: Sequence[str | None]):
+    def __init__(self, token_strs: Sequence[str | None], device: str | torch.device = "cpu"):
+        self.device = torch.device(device)  # where the masks live (the logits' device)
         self.strs = list(token_strs)
         self.size = len(self.strs)
         self.by_str: dict[str, int] = {}
@@ -109,9 +110,12 @@ class CueVocab:
             [
                 h is None or ("\n" not in s and line_verdict(h) != "cue?")
                 for h, s in zip(heads, self.strs, strict=True)
-            ]
+            ],
+            device=self.device,
         )
-        self.lower = torch.tensor([h is not None and not _cue_like(h) for h in heads])
+        self.lower = torch.tensor(
+            [h is not None and not _cue_like(h) for h in heads], device=self.device
+        )
         self._masks: dict[tuple, torch.Tensor] = {}  # (cues, line, committed) -> banned
 
     def ids_of_prefixes(self, rest: str) -> list[int]:
@@ -210,9 +214,9 @@ class CueConstraint:
                         allowed[i] = True
         elif any(h.startswith(stripped) or stripped.startswith(h) for h in HEADING_STARTS):
             # Perhaps a scene heading: every token decides for itself (rare; cached).
-            return torch.tensor([s is None or self._ok(s) for s in v.strs])
+            return torch.tensor([s is None or self._ok(s) for s in v.strs], device=v.device)
         else:  # inside a cue (or a word that could still become action)
-            allowed = torch.zeros(v.size, dtype=torch.bool)
+            allowed = torch.zeros(v.size, dtype=torch.bool, device=v.device)
             if not self.committed:
                 allowed |= v.lower
             for start in self.starts_list:

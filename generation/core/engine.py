@@ -137,7 +137,7 @@ class Engine:
     @cached_property
     def cue_vocab(self) -> CueVocab:
         """The vocabulary classified for cue-aware decoding (made on first use)."""
-        return CueVocab(token_strings(self.token_bytes))
+        return CueVocab(token_strings(self.token_bytes), device=self.device)
 
     @classmethod
     def from_tokenizer(cls, model: GPT, tokenizer, **kw) -> Engine:
