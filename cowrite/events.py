@@ -213,7 +213,9 @@ class Event:
 
     @property
     def route(self) -> Route:
-        raise NotImplementedError
+        """Where it goes; by default the reply channel in its ``to`` field (snapshots, the
+        API's replies). Events for a group or a shared channel say so themselves."""
+        return Route(self.layer, channel=self.to)
 
     def to_message(self) -> dict:
         """The wire dict: ``type`` plus every field under its own name (no deep copy)."""
@@ -256,8 +258,8 @@ class DocRelay(Event):
     @property
     def route(self) -> Route:
         if self.to is not None:
-            return Route(ROOMS_LAYER, channel=self.to)
-        return Route(ROOMS_LAYER, group=scene_doc_group(self.scene))
+            return Route(self.layer, channel=self.to)
+        return Route(self.layer, group=scene_doc_group(self.scene))
 
     # Hand-written: one per keystroke, decoded by every peer socket.
     def to_message(self) -> dict:
@@ -305,7 +307,7 @@ class AwarenessQuery(Event):
 
     @property
     def route(self) -> Route:
-        return Route(ROOMS_LAYER, group=scene_doc_group(self.scene))
+        return Route(self.layer, group=scene_doc_group(self.scene))
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +323,7 @@ class AccessChanged(Event):
 
     @property
     def route(self) -> Route:
-        return Route(ROOMS_LAYER, group=project_access_group(self.project))
+        return Route(self.layer, group=project_access_group(self.project))
 
 
 # --- scene rooms: drafts (rooms layer) ------------------------------------------------------
@@ -341,7 +343,7 @@ class DraftCreated(Event):
 
     @property
     def route(self) -> Route:
-        return Route(ROOMS_LAYER, group=scene_room_group(self.scene))
+        return Route(self.layer, group=scene_room_group(self.scene))
 
     @classmethod
     def from_message(cls, message: dict) -> "DraftCreated":
@@ -365,7 +367,7 @@ class DraftStatus(Event):
 
     @property
     def route(self) -> Route:
-        return Route(ROOMS_LAYER, group=scene_room_group(self.scene))
+        return Route(self.layer, group=scene_room_group(self.scene))
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +382,7 @@ class DraftFinal(Event):
 
     @property
     def route(self) -> Route:
-        return Route(ROOMS_LAYER, group=scene_room_group(self.scene))
+        return Route(self.layer, group=scene_room_group(self.scene))
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +397,7 @@ class FeedbackChanged(Event):
 
     @property
     def route(self) -> Route:
-        return Route(ROOMS_LAYER, group=scene_room_group(self.scene))
+        return Route(self.layer, group=scene_room_group(self.scene))
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +430,7 @@ class DraftDelta(Event):
 
     @property
     def route(self) -> Route:
-        return Route(ROOMS_LAYER, group=scene_room_group(self.scene))
+        return Route(self.layer, group=scene_room_group(self.scene))
 
     # Hand-written: the token stream.
     def to_message(self) -> dict:
@@ -467,10 +469,6 @@ class DraftSnapshot(Event):
     seq: int
     text: str
 
-    @property
-    def route(self) -> Route:
-        return Route(ROOMS_LAYER, channel=self.to)
-
 
 # --- the generation workers (default layer) -------------------------------------------------
 
@@ -485,7 +483,7 @@ class Generate(Event):
 
     @property
     def route(self) -> Route:
-        return Route(DEFAULT_LAYER, channel=GENERATION_QUEUE)
+        return Route(self.layer, channel=GENERATION_QUEUE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,7 +501,7 @@ class GenerateApi(Event):
 
     @property
     def route(self) -> Route:
-        return Route(DEFAULT_LAYER, channel=GENERATION_QUEUE)
+        return Route(self.layer, channel=GENERATION_QUEUE)
 
 
 JOB_KINDS = ("passage", "api")
@@ -525,7 +523,7 @@ class CancelJob(Event):
 
     @property
     def route(self) -> Route:
-        return Route(DEFAULT_LAYER, group=GENERATION_WORKERS)
+        return Route(self.layer, group=GENERATION_WORKERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,7 +538,7 @@ class GenerationCatchup(Event):
 
     @property
     def route(self) -> Route:
-        return Route(DEFAULT_LAYER, group=GENERATION_WORKERS)
+        return Route(self.layer, group=GENERATION_WORKERS)
 
 
 # --- API replies: worker -> the HTTP view's channel (default layer) ------------------------
@@ -554,10 +552,6 @@ class ApiStarted(Event):
     layer: ClassVar[str] = DEFAULT_LAYER
     to: str
 
-    @property
-    def route(self) -> Route:
-        return Route(DEFAULT_LAYER, channel=self.to)
-
 
 @dataclass(frozen=True, slots=True)
 class ApiDelta(Event):
@@ -567,10 +561,6 @@ class ApiDelta(Event):
     layer: ClassVar[str] = DEFAULT_LAYER
     to: str
     text: str
-
-    @property
-    def route(self) -> Route:
-        return Route(DEFAULT_LAYER, channel=self.to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,10 +574,6 @@ class ApiDone(Event):
     finish_reason: str
     error: str
     usage: dict[str, int]
-
-    @property
-    def route(self) -> Route:
-        return Route(DEFAULT_LAYER, channel=self.to)
 
 
 # Every event class by its type (each type is one class).
