@@ -23,6 +23,7 @@ import random
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -65,7 +66,12 @@ def draft_all(engine, tok, items: list[Prompt], constrained: bool, tokens: int, 
     rids, text = [], {}
     for i, p in enumerate(items):
         params = SamplingParams(max_new_tokens=tokens, temperature=temp, top_p=0.95, seed=i)
-        rid = engine.submit(format_prompt(tok, p), params, cue_names=p.cast if constrained else ())
+        rid = engine.submit(
+            format_prompt(tok, p),
+            replace(params, cast_cues=constrained),
+            cast=p.cast,
+            text_before=p.text_prefix,
+        )
         rids.append(rid)
     t0, generated = time.perf_counter(), 0
     while engine.has_work():

@@ -180,8 +180,9 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
 
     def _draft_request(self, data: dict) -> None:
         scene = Scene.objects.defer("doc_state").get(pk=self.scene_id)
+        cast = scene.cast.values_list("name", flat=True)
         drafts_service.draft_request(
-            scene=scene, user=self.user, spec=drafts_service.draft_spec_from(data)
+            scene=scene, user=self.user, spec=drafts_service.draft_spec_from(data, cast=cast)
         )
 
     def _draft_cancel(self, passage_id) -> None:
@@ -321,6 +322,7 @@ def _head_html(passage_id: int, head: dict) -> str:
         alternative=int(head.get("alternative", 0)),
         alternatives=int(head.get("alternatives", 1)),
         sampling=dict(head.get("sampling") or {}),
+        prompt={"dropped": [str(d) for d in head.get("dropped") or []]},
     )
     passage.model_version = ModelVersion(name=str(head.get("model") or ""))
     return render_to_string(

@@ -309,6 +309,15 @@ def preference_from_accept(*, passage: Passage, user) -> list[Preference]:
     return _record(user, passage, others, PreferenceSource.ACCEPT)
 
 
+def preference_undo_accept(*, passage: Passage) -> int:
+    """An undone accept no longer says the team preferred this passage: drop the
+    preferences its accept recorded (whoever accepted it); return how many."""
+    deleted, _ = Preference.objects.filter(chosen=passage, source=PreferenceSource.ACCEPT).delete()
+    if deleted:
+        _changed(_done_alternatives(passage))
+    return deleted
+
+
 def _normalize(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
 

@@ -212,8 +212,16 @@ class ApiToken(models.Model):
 
 class DraftTask(models.TextChoices):
     NEW = "new", "Write the scene"
-    CONTINUE = "continue", "Continue from the end"
+    CONTINUE = "continue", "Continue"
     REWRITE = "rewrite", "Rewrite the selection"
+
+
+class AcceptPlace(models.TextChoices):
+    """Where an accepted draft went into the scene (its card says so)."""
+
+    INSERT = "insert", "inserted"
+    REPLACE = "replace", "replaced the selection"
+    APPEND = "append", "added at the end"
 
 
 class PassageStatus(models.TextChoices):
@@ -238,10 +246,17 @@ class Passage(models.Model):
     task = models.CharField(max_length=16, choices=DraftTask.choices)
     instruction = models.TextField(blank=True, max_length=2000)
     sampling = models.JSONField(default=dict)  # sampling parameters, preset name, seed
-    # For a rewrite: the selection, as characters of the scene text at request time.
+    # For a rewrite: the selection, as characters of the scene text at request time; for
+    # a continuation from the cursor: the cursor (start = end, no text).
     selection_start = models.PositiveIntegerField(null=True, blank=True)
     selection_end = models.PositiveIntegerField(null=True, blank=True)
     selection_text = models.TextField(blank=True)
+    # The same places as Yjs relative positions on the live text (the bytes of the
+    # browser's ``Y.encodeRelativePosition``): they stay on the selected characters while
+    # others type elsewhere, so an accept finds them again (``scripts_app/positions.py``).
+    # A rewrite has both; a continuation from the cursor has ``anchor_start`` only.
+    anchor_start = models.BinaryField(null=True, blank=True, max_length=64)
+    anchor_end = models.BinaryField(null=True, blank=True, max_length=64)
     # The prompt exactly as the model saw it (text and the rules that built it).
     prompt = models.JSONField(default=dict)
     # The result.
@@ -263,8 +278,25 @@ class Passage(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     first_token_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Once accepted into the scene: the revision it became (the latest, if accepted again).
+    # Once accepted into the scene (once: ``accepted_at`` is set by a conditional update,
+    # so of two accepts one wins), the revision it became, where it went and exactly what
+    # went in (and what it replaced), with relative positions holding the inserted
+    # characters, so an undo takes out exactly those. An undo clears the accept (the
+    # draft may be accepted again) and keeps the revision that took it out.
     accepted_revision = models.ForeignKey(
+        Revision, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    accept_place = models.CharField(max_length=8, choices=AcceptPlace.choices, blank=True)
+    accept_line = models.PositiveIntegerField(null=True, blank=True)
+    accepted_text = models.TextField(blank=True)
+    accepted_removed = models.TextField(blank=True)
+    accepted_span_start = models.BinaryField(null=True, blank=True, max_length=64)
+    accepted_span_end = models.BinaryField(null=True, blank=True, max_length=64)
+    undone_revision = models.ForeignKey(
         Revision, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
@@ -283,6 +315,50 @@ class Passage(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in (PassageStatus.QUEUED, PassageStatus.STREAMING)
+
+    _DROPPED_WORDS = {
+        "previous scene": "earlier scenes",
+        "cast descriptions": "cast notes",
+        "start of the text": "the start of the scene",
+        "end of the text after the selection": "most of the scene after the selection",
+    }
+
+    @property
+    def left_out(self) -> str:
+        """What the model did not see to fit its context, in writers' words ("" if all)."""
+        dropped = (self.prompt or {}).get("dropped") or []
+        words = [self._DROPPED_WORDS.get(d, str(d)) for d in dict.fromkeys(dropped)]
+        return ", ".join(words)
+
+    @property
+    def continues_from_cursor(self) -> bool:
+        return self.task == DraftTask.CONTINUE and self.anchor_start is not None
+
+    @property
+    def request_label(self) -> str:
+        """What was asked, in the panel's words."""
+        if self.task == DraftTask.CONTINUE:
+            if self.selection_start is None:
+                return "Continue from the end"
+            return "Continue from the cursor"
+        if self.task == DraftTask.REWRITE and self.instruction.startswith("Rewrite only "):
+            return "Dialogue pass"
+        return self.get_task_display()
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.accepted_at is not None
+
+    @property
+    def can_undo(self) -> bool:
+        return self.accepted_at is not None and self.accepted_span_start is not None
+
+    @property
+    def accept_summary(self) -> str:
+        """What the accept did, in the card's words ("inserted at line 12")."""
+        if self.accept_place == AcceptPlace.INSERT:
+            return f"inserted at line {self.accept_line}" if self.accept_line else "inserted"
+        return self.get_accept_place_display() if self.accept_place else "put into the scene"
 
 
 # --- feedback on generated passages ------------------------------------------------------

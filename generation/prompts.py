@@ -13,8 +13,11 @@ brief a colleague. The rules, in order:
    - "Before this: <heading> — <synopsis>" for up to three previous scenes, nearest first.
 4. **Text** (what the model continues from):
    - new scene: nothing;
-   - continue: the scene's current text;
-   - rewrite: the scene's text up to the selection (the model writes the replacement).
+   - continue: the scene's text up to the cursor it was asked from (where that cursor's
+     relative position is now), or the whole text when asked from the end;
+   - rewrite: the scene's text up to the selection (the model writes the replacement),
+     and the text after the selection (``text_suffix``, its first lines: a model of the
+     story recipe reads it and writes a replacement that leads into it).
 
 Who builds it, and when: the generation worker, when it claims the first passage of a
 request (``prompt_for``), with the tokenizer and context size of the model that will run
@@ -26,7 +29,7 @@ most). What was cut is recorded in the prompt, stored on each passage exactly as
 model saw it (``Passage.prompt``: ``Prompt.as_dict()`` + ``tokens`` + ``dropped``).
 """
 
-from scripts_app import documents
+from scripts_app import documents, positions
 from scripts_app.models import Scene
 
 from .core.prompting import FittedPrompt, Prompt, fit_prompt, format_prompt, prompt_budget
@@ -76,13 +79,15 @@ def build_prompt(
 
     Without a tokenizer (a backend that tokenizes for itself) nothing is cut."""
     cast = list(scene.cast.all())
+    after = ""
     if task == DraftTask.NEW:
         text = ""
     elif task == DraftTask.CONTINUE:
-        text = scene_text
+        text = scene_text[: selection[0]] if selection else scene_text
     else:
-        start = selection[0] if selection else len(scene_text)
+        start, end = selection if selection else (len(scene_text), len(scene_text))
         text = scene_text[:start]
+        after = scene_text[end:]
     parts = _brief_parts(scene, task, instruction, cast)
     names = tuple(c.name for c in cast)
     if tokenizer is None:
@@ -96,6 +101,7 @@ def build_prompt(
         text_prefix=text,
         budget=max(16, prompt_budget(block_size, max_new_tokens)),
         droppable=DROPPABLE,
+        text_suffix=after,
     )
 
 
@@ -119,11 +125,18 @@ def prompt_for(passage: Passage, tokenizer, block_size: int) -> FittedPrompt:
     here, once per passage, for the backend that runs it."""
     if not passage.prompt:
         scene = Scene.objects.get(pk=passage.scene_id)
-        text = (
-            documents.doc_text(documents.load(scene.pk).doc) if scene.has_live_doc() else scene.text
-        )
+        doc = documents.load(scene.pk).doc if scene.has_live_doc() else None
+        text = documents.doc_text(doc) if doc is not None else scene.text
         selection = None
-        if passage.task == DraftTask.REWRITE:
+        if passage.task == DraftTask.CONTINUE and passage.selection_start is not None:
+            # From the cursor: where its relative position is now (others may have typed
+            # before it since the request), else the index it was asked at.
+            at = passage.selection_start
+            if doc is not None and passage.anchor_start is not None:
+                found = positions.Resolver(doc).index(positions.parse(bytes(passage.anchor_start)))
+                at = at if found is None else found
+            selection = (min(at, len(text)), min(at, len(text)))
+        elif passage.task == DraftTask.REWRITE:
             start = passage.selection_start or 0
             if passage.selection_text:
                 found = find_near(text, passage.selection_text, start)

@@ -22,6 +22,16 @@ urlpatterns = [
         name="passage_accept",
     ),
     path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/undo/",
+        drafts.passage_undo,
+        name="passage_undo",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/drafts/compare/<uuid:group>/",
+        drafts.drafts_compare,
+        name="drafts_compare",
+    ),
+    path(
         "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/retry/",
         drafts.passage_retry,
         name="passage_retry",

@@ -9,12 +9,15 @@ state plus a log of updates.
   (never "all ids up to N": with PostgreSQL sequences a lower id can commit later).
 - ``Scene.text`` is a plain-text cache of the document, refreshed on compaction and on
   server-side edits; revisions are snapshots of it.
-- Server-side edits (restore, a form save, accepting a passage) go through the same log
-  as a minimal replace, so every open editor receives them. Revisions are the services'
+- Server-side edits (restore, a form save) go through the same log as a minimal replace,
+  so every open editor receives them; an edit at a known place (accepting or undoing a
+  draft: ``edit_at``) is one delete + insert at that place, found again in the document
+  as it is now (relative positions, ``positions.py``), so nobody's typing is replaced. Revisions are the services'
   business (services.py), not this module's. pycrdt's ``Text`` indexes in
   UTF-8 bytes (Yjs in the browser in UTF-16 units), so offsets are converted here.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -23,6 +26,7 @@ from pycrdt import Doc, Text
 
 from cowrite import events
 
+from . import positions, yprotocol
 from .models import Scene, SceneUpdate
 
 TEXT_NAME = "text"
@@ -169,6 +173,83 @@ def replace_text(*, scene_id: int, new_text: str, user_id: int | None) -> bytes 
     append_update(scene_id=scene_id, data=update, user_id=user_id)
     events.publish(events.DocRelay.server_update(scene_id, update))
     return update
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One replace in the live text: characters ``start``..``end`` become ``insert``."""
+
+    start: int
+    end: int
+    insert: str
+
+
+@dataclass(frozen=True)
+class Edited:
+    """What ``edit_at`` did: the text before and after, where, what went in and out, and
+    relative positions holding exactly the inserted characters (None if nothing went in)."""
+
+    before: str
+    text: str
+    start: int
+    inserted: str
+    removed: str
+    span: tuple[bytes, bytes] | None
+
+
+def _client_clock(doc: Doc) -> int:
+    """The next clock of this document's own client (0 for a fresh one)."""
+    return yprotocol.read_state_vector(doc.get_state()).get(doc.client_id, 0)
+
+
+def edit_at(
+    *,
+    scene_id: int,
+    plan: Callable[[positions.Resolver], Edit],
+    user_id: int | None,
+    check: Callable[[str], object] | None = None,
+) -> Edited:
+    """Make one edit where ``plan`` finds its place in the live document as it is now.
+
+    ``plan`` gets a resolver on the loaded document (its ``text``, and relative positions
+    to resolve) and returns the edit, or raises (ValidationError) to refuse: nothing is
+    written. ``check`` sees the resulting text first and may refuse too. The edit is one
+    Y.Text delete + insert at that index, logged and relayed like a browser's: typing
+    that others did anywhere else, even while this ran, is kept (unlike a whole-text
+    replace). Call inside a transaction; the relay goes out after it commits."""
+    loaded = load(scene_id)
+    doc, ytext = loaded.doc, loaded.doc.get(TEXT_NAME, type=Text)
+    resolver = positions.Resolver(doc)
+    old = resolver.text
+    edit = plan(resolver)
+    if not 0 <= edit.start <= edit.end <= len(old):
+        raise ValueError(f"edit outside the text: {edit}")
+    new_text = old[: edit.start] + edit.insert + old[edit.end :]
+    if check is not None:
+        check(new_text)
+    before = doc.get_state()
+    first_clock = _client_clock(doc)
+    with doc.transaction():
+        byte_start = _utf8_len(old[: edit.start])
+        byte_end = byte_start + _utf8_len(old[edit.start : edit.end])
+        if byte_end > byte_start:
+            del ytext[byte_start:byte_end]
+        if edit.insert:
+            ytext.insert(byte_start, edit.insert)
+    update = doc.get_update(before)
+    append_update(scene_id=scene_id, data=update, user_id=user_id)
+    events.publish(events.DocRelay.server_update(scene_id, update))
+    span = (
+        positions.span_of_insert(doc.client_id, first_clock, edit.insert) if edit.insert else None
+    )
+    return Edited(
+        before=old,
+        text=str(ytext),
+        start=edit.start,
+        inserted=edit.insert,
+        removed=old[edit.start : edit.end],
+        span=span,
+    )
 
 
 def pending_scene_ids(*, quiet_seconds: float, max_pending: int) -> list[int]:

@@ -280,6 +280,27 @@ def scene_commit_text(*, scene: Scene, text: str, user, revision: Revision) -> N
     scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
 
 
+def scene_edit_live(
+    *, scene_id: int, plan, user, label: str, origin: str = RevisionOrigin.SAVE
+) -> tuple[Revision, documents.Edited]:
+    """Make one edit at a place in the live text (``documents.edit_at``: ``plan`` finds it
+    in the document as it is now) and save the result as a revision.
+
+    Unlike ``scene_commit_text`` (a whole new text, diffed into the document), only that
+    place changes, so what others type elsewhere meanwhile is kept. ``plan`` may refuse
+    with a ValidationError (nothing is written). Call inside a transaction."""
+    scene = scene_sync_live(scene_id=scene_id, autosave=True)
+    edited = documents.edit_at(
+        scene_id=scene.pk, plan=plan, user_id=user.pk if user else None, check=validate_scene_text
+    )
+    revision = add_revision(
+        scene=scene, text=edited.text, author=user, origin=origin, label=label, base=scene.head
+    )
+    scene.text, scene.head, scene.last_edited_by = edited.text, revision, user
+    scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
+    return revision, edited
+
+
 @transaction.atomic
 def scene_create(
     *,

@@ -242,6 +242,17 @@ def check_state_vector(data: bytes, base: int = 0) -> None:
     r.done()
 
 
+def read_state_vector(data: bytes) -> dict[int, int]:
+    """A state vector as ``{client: next clock}``."""
+    r = _Reader(data)
+    vector = {}
+    for _ in range(r.count()):
+        client = r.uint()
+        vector[client] = r.uint()
+    r.done()
+    return vector
+
+
 def parse_awareness(data: bytes, base: int = 0) -> tuple[tuple[int, int, str], ...]:
     """Return an awareness update's entries: (client id, clock, JSON text of the state)."""
     r = _Reader(data, base=base)
@@ -303,3 +314,73 @@ def awareness_frame(entries: list[tuple[int, int, str]]) -> bytes:
         body += write_var_uint(client_id) + write_var_uint(clock)
         body += write_buffer(state.encode("utf-8"))  # lib0 strings: UTF-8 byte length
     return bytes([MESSAGE_AWARENESS]) + write_buffer(bytes(body))
+
+
+# --- reading a document's structs (relative positions, ``positions.py``) -------------------
+
+
+@dataclass(frozen=True)
+class Struct:
+    """One struct of a Yjs update: ``length`` clock units from ``clock`` of ``client``;
+    ``text`` is the string of a string item (None for anything else: GC, deleted, …)."""
+
+    client: int
+    clock: int
+    length: int
+    text: str | None
+
+
+def _utf16_len(s: str) -> int:
+    return len(s) + sum(1 for ch in s if ord(ch) > 0xFFFF)
+
+
+def update_structs(update: bytes) -> list[Struct]:
+    """The structs of a (well-formed) Yjs v1 update, with their clock ranges.
+
+    Meant for what pycrdt itself encoded (``Doc.get_update()``), where the structs are the
+    document's blocks; raise FrameError on anything malformed all the same."""
+    r = _Reader(update)
+    uint, u8 = r.uint, r.u8
+    out = []
+    for _ in range(r.count()):  # clients
+        structs = r.count()
+        client = uint()
+        clock = uint()
+        for _ in range(structs):
+            info = u8()
+            ref = info & 0x1F
+            text = None
+            if ref in (_GC, _SKIP):
+                length = uint()
+            else:
+                if info & 0x80:
+                    uint()
+                    uint()
+                if info & 0x40:
+                    uint()
+                    uint()
+                if not info & 0xC0:
+                    if uint() == 1:
+                        r.skip_string()
+                    else:
+                        uint()
+                        uint()
+                    if info & 0x20:
+                        r.skip_string()
+                if ref == _STRING:
+                    text = r.string()
+                    length = _utf16_len(text)
+                elif ref == _DELETED:
+                    length = uint()
+                elif ref in (_JSON, _ANY):
+                    start = r.pos
+                    n = r.count()
+                    r.pos = start
+                    _content(r, ref)
+                    length = n
+                else:
+                    _content(r, ref)
+                    length = 1
+            out.append(Struct(client, clock, length, text))
+            clock += length
+    return out

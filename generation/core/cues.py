@@ -130,9 +130,18 @@ class CueVocab:
 class CueConstraint:
     """The cue rule for one engine row: ``banned()`` before each step, ``advance`` after.
 
-    ``text_before`` is the text the draft continues (where its first line starts)."""
+    ``text_before`` is the text the draft continues (where its first line starts).
+    ``name_tokens`` maps each (upper-case) name to the one token that writes it whole — a
+    story-recipe model's character slot — instead of the longest token its spelling starts
+    with."""
 
-    def __init__(self, names: Sequence[str], vocab: CueVocab, text_before: str):
+    def __init__(
+        self,
+        names: Sequence[str],
+        vocab: CueVocab,
+        text_before: str,
+        name_tokens: dict[str, int] | None = None,
+    ):
         self.vocab = vocab
         self.cues = allowed_cues(names)
         self.key = tuple(self.cues)
@@ -152,6 +161,8 @@ class CueConstraint:
             for name in dict.fromkeys(c.split(" (")[0].removesuffix(" ^") for c in self.cues)
             if (ids := vocab.ids_of_prefixes(name))
         }
+        if name_tokens is not None:
+            self.name_start = {n.upper(): t for n, t in name_tokens.items()}
         self.spoken: set[str] = set()
 
     # --- state ------------------------------------------------------------------------

@@ -31,6 +31,27 @@ class IncrementalDecoder:
         return self._dec.decode(b"", final=True)
 
 
+class SlotDecoder(IncrementalDecoder):
+    """An ``IncrementalDecoder`` that writes character-slot tokens as their names.
+
+    ``render(token_id, at_line_start)`` returns a slot's text (or None for other tokens):
+    the story recipe writes a name in capitals where a line starts (a cue) and in title
+    case inside a line (``recipe.CastSlots.render``). ``text_before`` is the text the
+    draft continues (does it end at a line start?)."""
+
+    def __init__(self, token_bytes: list[bytes], render, text_before: str = ""):
+        super().__init__(token_bytes)
+        self.render = render
+        self.at_line_start = text_before == "" or text_before.endswith("\n")
+
+    def push(self, token_id: int) -> str:
+        name = self.render(token_id, self.at_line_start)
+        text = super().push(token_id) if name is None else self._dec.decode(b"") + name
+        if text:
+            self.at_line_start = text.endswith("\n")
+        return text
+
+
 class StopStringBuffer:
     """Accumulate text, release it safely, and detect stop strings."""
 

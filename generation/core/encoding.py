@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from generation.core.examples import PreferencePair, SFTExample
-from generation.core.prompting import Prompt, format_prompt
+from generation.core.prompting import Prompt, encode_text, format_prompt
 from generation.core.tokenizer import ScriptTokenizer
 
 
@@ -52,7 +52,7 @@ def encode_example(
     (something has to predict its first token), so the completion + <|end|> may use at
     most ``block_size`` tokens. The prompt is cut from the left to make room.
     """
-    comp = [*tok.encode(completion), tok.end_id]
+    comp = [*encode_text(tok, prompt, completion), tok.end_id]
     if len(comp) > block_size:
         return None
     prompt_ids = format_prompt(tok, prompt)

@@ -45,10 +45,11 @@ from functools import cached_property
 import torch
 
 from generation.core.cues import CueConstraint, CueVocab, token_strings
-from generation.core.detok import IncrementalDecoder, StopStringBuffer
+from generation.core.detok import IncrementalDecoder, SlotDecoder, StopStringBuffer
 from generation.core.model import GPT, KVCache, StepPlan
 from generation.core.params import SamplingParams
 from generation.core.prompting import prompt_budget
+from generation.core.recipe import CastSlots, slot_order
 from generation.core.sampling import sample
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class _Request:
     first_token_at: float | None = None
     cancelled: bool = False
     cue: CueConstraint | None = None  # cue-aware decoding (``cues.py``), per row
+    slot_ban: torch.Tensor | None = None  # (V,) bool: character slots with no name here
 
 
 class Engine:
@@ -115,6 +117,7 @@ class Engine:
         max_queue: int = 256,
         prefill_chunk: int = 64,
         step_token_budget: int = 256,
+        slot_ids: Sequence[int] = (),
     ):
         self.model = model.eval()
         self.cfg = model.cfg
@@ -125,6 +128,8 @@ class Engine:
         self.max_queue = max_queue
         self.prefill_chunk = prefill_chunk
         self.step_token_budget = step_token_budget
+        # A story-recipe model's character slots (``recipe.py``): slot k is slot_ids[k-1].
+        self.slot_ids = list(slot_ids)
         dtype = next(model.parameters()).dtype
         self.cache = KVCache(self.cfg, max_batch, dtype=dtype, device=self.device)
         self._waiting: collections.deque[_Request] = collections.deque()
@@ -142,7 +147,9 @@ class Engine:
     @classmethod
     def from_tokenizer(cls, model: GPT, tokenizer, **kw) -> Engine:
         """Build an engine for a model trained with a ``ScriptTokenizer``."""
-        return cls(model, tokenizer.token_bytes, tokenizer.end_id, **kw)
+        return cls(
+            model, tokenizer.token_bytes, tokenizer.end_id, slot_ids=tokenizer.slot_ids, **kw
+        )
 
     # ------------------------------------------------------------------ public API
     def submit(
@@ -151,18 +158,39 @@ class Engine:
         params: SamplingParams | None = None,
         callback: Callable[[RequestOutput], None] | None = None,
         request_id: str | None = None,
-        cue_names: Sequence[str] = (),
+        cast: Sequence[str] = (),
         text_before: str = "",
     ) -> str:
         """Queue a request; return its id. Raise ``QueueFull`` if the queue is full.
 
-        ``cue_names``: keep the character cues it writes to these names (cue-aware
-        decoding, ``cues.py``); ``text_before`` is the text it continues (where its first
-        line starts)."""
+        ``cast``: the scene's cast (the prompt's). With ``params.cast_cues`` the character
+        cues the draft writes name only them (cue-aware decoding, ``cues.py``). For a
+        story-recipe model (``slot_ids``) the cast's character slots are written as their
+        names and the slots of no one are never sampled. ``text_before`` is the text it
+        continues (where its first line starts)."""
         params = params or SamplingParams()
         if not prompt_ids:
             raise ValueError("empty prompt")
         seed = params.seed if params.seed is not None else secrets.randbits(63)
+        decoder, slot_ban, name_tokens = IncrementalDecoder(self.token_bytes), None, None
+        names = list(cast)
+        if self.slot_ids:
+            slots = CastSlots(slot_order(cast, text_before))
+            names = slots.names
+            slot_of = {t: k for k, t in enumerate(self.slot_ids[: len(names)], 1)}
+
+            def render(token_id: int, at_line_start: bool) -> str | None:
+                k = slot_of.get(token_id)
+                return None if k is None else slots.render(k, at_line_start)
+
+            decoder = SlotDecoder(self.token_bytes, render, text_before)
+            slot_ban = torch.zeros(self.cfg.vocab_size, dtype=torch.bool)
+            slot_ban[self.slot_ids[len(names) :]] = True
+            slot_ban = slot_ban.to(self.device)
+            name_tokens = {n.upper(): t for t, n in zip(self.slot_ids, names, strict=False)}
+        cue = None
+        if params.cast_cues and names:
+            cue = CueConstraint(names, self.cue_vocab, text_before, name_tokens=name_tokens)
         req = _Request(
             id=request_id or uuid.uuid4().hex,
             prompt=list(prompt_ids),
@@ -170,7 +198,9 @@ class Engine:
             generator=torch.Generator().manual_seed(seed),
             stopbuf=StopStringBuffer(params.stop),
             submitted_at=time.perf_counter(),
-            cue=CueConstraint(cue_names, self.cue_vocab, text_before) if cue_names else None,
+            cue=cue,
+            decoder=decoder,
+            slot_ban=slot_ban,
         )
         with self._lock:
             if len(self._waiting) >= self.max_queue:
@@ -209,9 +239,15 @@ class Engine:
             self.step()
 
     def generate(
-        self, prompts: list[list[int]], params: list[SamplingParams] | SamplingParams
+        self,
+        prompts: list[list[int]],
+        params: list[SamplingParams] | SamplingParams,
+        asks: Sequence | None = None,
     ) -> list[Completion]:
         """Run prompts to completion (synchronously, batched); return them in order.
+
+        ``asks``: the ``prompting.Prompt`` each prompt was made from (its cast and text
+        go to ``submit``: cue-aware decoding, character slots), or None.
 
         For scripts, tests and benchmarks; do not mix with ``run_forever`` in another thread.
         At most ``max_queue`` prompts at once (``QueueFull`` otherwise).
@@ -228,7 +264,17 @@ class Engine:
             if o.finished:
                 done[o.request_id] = o
 
-        ids = [self.submit(p, sp, callback=cb) for p, sp in zip(prompts, params, strict=True)]
+        asks = asks if asks is not None else [None] * len(prompts)
+        ids = [
+            self.submit(
+                p,
+                sp,
+                callback=cb,
+                cast=a.cast if a is not None else (),
+                text_before=a.text_prefix if a is not None else "",
+            )
+            for p, sp, a in zip(prompts, params, asks, strict=True)
+        ]
         while len(done) < len(ids):
             self.step()
         return [
@@ -281,7 +327,6 @@ class Engine:
         # tokens can still be generated.
         bs = self.cfg.block_size
         r.prompt = r.prompt[-prompt_budget(bs, r.params.max_new_tokens) :]
-        r.decoder = IncrementalDecoder(self.token_bytes)
         r.seen = torch.zeros(self.cfg.vocab_size, dtype=torch.bool, device=self.device)
         return r
 
@@ -348,6 +393,8 @@ class Engine:
             else None
         )
         for i, r in enumerate(reqs):
+            if r.slot_ban is not None:
+                logits[i][r.slot_ban] = float("-inf")
             if r.cue is not None and (banned := r.cue.banned()) is not None:
                 row = logits[i]
                 if starts := r.cue.starts():  # a cue the rule refuses becomes a cast cue

@@ -48,7 +48,7 @@ class GPTConfig:
 # training code sets it to the real tokenizer size.
 PRESETS: dict[str, GPTConfig] = {
     # ~4.2M params: trains on 2 CPU cores in minutes (tests, laptops).
-    "tiny": GPTConfig(vocab_size=4096, block_size=256, n_layer=4, n_head=4, n_embd=256),
+    "tiny": GPTConfig(vocab_size=4096, block_size=512, n_layer=4, n_head=4, n_embd=256),
     # ~29M params: a usable CPU/GPU model.
     "small": GPTConfig(vocab_size=8192, block_size=512, n_layer=8, n_head=8, n_embd=512),
     # ~110M params (GPT-2 small size): GPU.

@@ -74,12 +74,11 @@ def sample_rated_groups(
 
     was_training = model.training
     total = n * len(prompts)
-    engine = Engine(
-        model, tok.token_bytes, tok.end_id, max_batch=max_batch, max_queue=max(total, 1)
-    )
-    ids = [format_prompt(tok, p) for p in prompts for _ in range(n)]
+    engine = Engine.from_tokenizer(model, tok, max_batch=max_batch, max_queue=max(total, 1))
+    asks = [p for p in prompts for _ in range(n)]
+    ids = [format_prompt(tok, p) for p in asks]
     sps = [replace(params, seed=seed + k) for k in range(total)]
-    outs = engine.generate(ids, sps)
+    outs = engine.generate(ids, sps, asks)
     model.train(was_training)
     groups = []
     for i, p in enumerate(prompts):

@@ -7,7 +7,11 @@ multi-byte character; ``token_bytes`` exposes each token's raw bytes so that str
 (``detok.py``) can decode incrementally without ever emitting half a character.
 
 Special tokens (ids 0..5, in this order) mark the control fields of a training document;
-see ``prompting.py`` for the layout.
+see ``prompting.py`` for the layout. Tokenizers trained with the story recipe
+(``recipe.py``) add, after those, ``<|suffix|>`` (the text after a rewritten selection,
+fill-in-the-middle) and the character slots ``<|c1|>`` … ``<|c12|>`` (a scene's cast:
+each name is one token wherever it is written). Older tokenizers lack them and still load
+(``has_slots`` is False; the prompt then carries names as text).
 """
 
 from __future__ import annotations
@@ -27,7 +31,13 @@ SYNOPSIS = "<|synopsis|>"
 TEXT = "<|text|>"
 END = "<|end|>"
 SPECIAL_TOKENS = [PAD, HEADING, CAST, SYNOPSIS, TEXT, END]
-_SPECIAL_RE = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")")
+SUFFIX = "<|suffix|>"
+MAX_SLOTS = 12
+SLOT_TOKENS = [f"<|c{k}|>" for k in range(1, MAX_SLOTS + 1)]
+STORY_TOKENS = [SUFFIX, *SLOT_TOKENS]  # the story recipe's additions (``recipe.py``)
+_SPECIAL_RE = re.compile(
+    "(" + "|".join(re.escape(t) for t in [*SPECIAL_TOKENS, *STORY_TOKENS]) + ")"
+)
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -55,12 +65,24 @@ class ScriptTokenizer:
         self.pad_id, self.heading_id, self.cast_id, self.synopsis_id, self.text_id, self.end_id = (
             ids
         )
-        self.special_ids = frozenset(ids)
+        story = [tok.token_to_id(t) for t in STORY_TOKENS]
+        self.has_slots = all(i is not None for i in story)
+        self.suffix_id: int | None = story[0] if self.has_slots else None
+        # slot_ids[k - 1] is the id of <|ck|> (empty for a tokenizer without slots).
+        self.slot_ids: list[int] = story[1:] if self.has_slots else []
+        self.special_ids = frozenset(ids) | frozenset(i for i in story if i is not None)
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2):
-        """Train a byte-level BPE tokenizer of ``vocab_size`` tokens on ``texts``."""
+    def train(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 4096,
+        min_frequency: int = 2,
+        story: bool = False,
+    ):
+        """Train a byte-level BPE tokenizer of ``vocab_size`` tokens on ``texts``
+        (``story``: with the story recipe's suffix and slot tokens)."""
         tok = Tokenizer(models.BPE())
         # use_regex splits words GPT-2 style before merging; add_prefix_space=False keeps
         # encode/decode an exact round trip (no invented leading space).
@@ -69,7 +91,7 @@ class ScriptTokenizer:
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size,
             min_frequency=min_frequency,
-            special_tokens=SPECIAL_TOKENS,
+            special_tokens=SPECIAL_TOKENS + (STORY_TOKENS if story else []),
             # All 256 byte symbols are in the vocabulary even if unseen in training.
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,

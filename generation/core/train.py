@@ -30,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from generation.core import recipe as story
 from generation.core.checkpoint import load_version, save_version
 from generation.core.corpus import load_documents, load_manifest
 from generation.core.model import GPT, PRESETS, GPTConfig
@@ -70,6 +72,13 @@ class TrainConfig:
     # torch CPU threads (process-wide!); None leaves torch's default. On a 2-core machine
     # shared with other work, 1 thread ran ~3x faster than 2 (see docs/BENCHMARKS.md).
     threads: int | None = None
+    # With ``threads`` > 1: use them while the machine is otherwise idle and drop to one
+    # while other processes keep a core busy (``ThreadGovernor``).
+    adaptive_threads: bool = False
+    # "story": examples built per scene (``recipe.py``: character slots, derived briefs,
+    # instructions, fill-in-the-middle); "stream": the first recipe (random windows of the
+    # concatenated documents). A model fine-tuned from a parent keeps the parent's.
+    recipe: str = "story"
 
 
 ProgressCallback = Callable[[dict], None]
@@ -86,6 +95,105 @@ def encode_split(tok: ScriptTokenizer, docs: list[dict]) -> tuple[np.ndarray, np
         ids.extend(i)
         mask.extend(m)
     return np.asarray(ids, dtype=np.int64), np.asarray(mask, dtype=np.bool_)
+
+
+def story_batch(tok, scenes, weights, batch_size, block, rng, device):
+    """A batch of story-recipe examples (``recipe.make_example``), right-padded: (x, y, m)."""
+    x = np.full((batch_size, block), tok.pad_id, dtype=np.int64)
+    y = np.full((batch_size, block), tok.pad_id, dtype=np.int64)
+    m = np.zeros((batch_size, block), dtype=np.bool_)
+    for b, scene in enumerate(rng.choices(scenes, weights=weights, k=batch_size)):
+        ids, mask = story.make_example(tok, scene, rng, block)
+        n = len(ids) - 1
+        x[b, :n], y[b, :n], m[b, :n] = ids[:-1], ids[1:], mask[1:]
+    return (torch.from_numpy(a).to(device) for a in (x, y, m))
+
+
+@torch.no_grad()
+def heldout_bpb(model: GPT, tok: ScriptTokenizer, docs: list[dict], device, max_tokens=None):
+    """Bits per byte of held-out scene documents, for a model of either recipe.
+
+    A story-recipe model reads each scene as its training examples do (heading and cast
+    slots, then the text in consecutive windows, ``recipe.eval_sequences``); the bytes are
+    those of the real text, names included, so figures compare across recipes."""
+    scenes = [s for d in docs if (s := story.prepare_scene(tok, d)) is not None]
+    seqs = story.eval_sequences(tok, scenes, model.cfg.block_size) if tok.has_slots else []
+    if not seqs:  # the first recipe, or a block too small for a scene's fields
+        ids, mask = encode_split(tok, docs)
+        return evaluate_bpb(model, tok, ids, mask, max_tokens or len(ids), device)
+    model.eval()
+    nll, nbytes, ntok = 0.0, 0, 0
+    amp = autocast(device)
+    for i in range(0, len(seqs), 16):
+        chunk = seqs[i : i + 16]
+        L = max(len(s[0]) for s in chunk) - 1
+        x = torch.full((len(chunk), L), tok.pad_id, dtype=torch.long)
+        y = torch.full((len(chunk), L), tok.pad_id, dtype=torch.long)
+        m = torch.zeros((len(chunk), L), dtype=torch.bool)
+        for j, (ids, mask, b) in enumerate(chunk):
+            n = len(ids) - 1
+            x[j, :n], y[j, :n] = torch.tensor(ids[:-1]), torch.tensor(ids[1:])
+            m[j, :n] = torch.tensor(mask[1:], dtype=torch.bool)
+            nbytes += b
+        with amp:
+            logits = model(x.to(device))
+        loss = torch.nn.functional.cross_entropy(
+            logits.float().flatten(0, 1), y.to(device).flatten(), reduction="none"
+        ).cpu()
+        nll += loss[m.flatten()].double().sum().item()
+        ntok += int(m.sum())
+        if max_tokens and ntok >= max_tokens:
+            break
+    model.train()
+    return {"bpb": nll / math.log(2) / max(nbytes, 1), "loss": nll / max(ntok, 1), "tokens": ntok}
+
+
+class ThreadGovernor:
+    """Use every thread while the machine is otherwise idle; one while others need a core.
+
+    Every ``interval`` seconds it compares the machine's busy CPU time (``/proc/stat``)
+    with this process's own (``/proc/self/stat``): if other processes used more than
+    ``busy_cores`` of a core meanwhile (a page being served, a test run), training drops to
+    one thread; when they are quiet again it goes back to ``max_threads``. Off where
+    ``/proc`` is missing."""
+
+    def __init__(self, max_threads: int, interval: float = 5.0, busy_cores: float = 0.5):
+        self.max_threads, self.interval, self.busy_cores = max_threads, interval, busy_cores
+        self.threads = max_threads
+        self.changes = 0
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = self._sample()
+        self._t = time.monotonic()
+        torch.set_num_threads(self.threads)
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat") as f:
+                cpu = [int(v) for v in f.readline().split()[1:]]
+            with open("/proc/self/stat") as f:
+                mine = f.read().rsplit(")", 1)[1].split()
+            return sum(cpu) - cpu[3] - cpu[4], int(mine[11]) + int(mine[12])  # busy, ours
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def poll(self) -> int:
+        """Adjust the thread count if it is time; return the current one."""
+        now = time.monotonic()
+        if self._last is None or now - self._t < self.interval:
+            return self.threads
+        cur = self._sample()
+        if cur is None:
+            return self.threads
+        others = ((cur[0] - self._last[0]) - (cur[1] - self._last[1])) / self._tick
+        others_cores = others / (now - self._t)
+        self._last, self._t = cur, now
+        want = 1 if others_cores > self.busy_cores else self.max_threads
+        if want != self.threads:
+            self.threads = want
+            self.changes += 1
+            torch.set_num_threads(want)
+        return self.threads
 
 
 def get_batch(ids, mask, batch_size, block, gen: torch.Generator, device):
@@ -199,8 +307,13 @@ def train(
     if cfg.steps is None and cfg.time_budget is None:
         raise ValueError("give steps or time_budget")
     out = Path(out_dir)
-    if cfg.threads:
+    governor = None
+    if cfg.threads and cfg.adaptive_threads and cfg.threads > 1:
+        governor = ThreadGovernor(cfg.threads)
+    elif cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.recipe not in ("story", "stream"):
+        raise ValueError(f"unknown recipe {cfg.recipe!r}: story or stream")
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(cfg.seed)
     manifest = load_manifest(corpus_dir)
@@ -226,16 +339,38 @@ def train(
                 yield d["synopsis"]
                 yield d["text"]
 
-        tok = ScriptTokenizer.train(texts(), vocab_size=vocab)
+        def story_texts():  # names become slots: they take no room in the vocabulary
+            for d in train_docs:
+                slots = story.CastSlots(story.cue_names(d["text"]))
+                yield d["heading"]
+                yield story.strip_marks(slots.slotify(d["text"]))
+                yield story.derive_brief(d["text"])
+
+        if cfg.recipe == "story":
+            tok = ScriptTokenizer.train(story_texts(), vocab_size=vocab, story=True)
+        else:
+            tok = ScriptTokenizer.train(texts(), vocab_size=vocab)
         mcfg = GPTConfig.from_dict(
             {**preset.to_dict(), **cfg.model_overrides, "vocab_size": tok.vocab_size}
         )
         model = GPT(mcfg).to(device)
     model.train()
 
-    train_ids, train_mask = encode_split(tok, train_docs)
-    val_ids, val_mask = encode_split(tok, val_docs) if val_docs else (None, None)
     T = model.cfg.block_size
+    use_story = tok.has_slots  # the recipe follows the tokenizer (a parent's, on fine-tune)
+    example_rng = random.Random(cfg.seed)  # draws the story examples
+    if use_story:
+        scenes = [s for d in train_docs if (s := story.prepare_scene(tok, d)) is not None]
+        weights = [s.weight for s in scenes]
+        train_ids = train_mask = None
+    else:
+        train_ids, train_mask = encode_split(tok, train_docs)
+    val_ids, val_mask = encode_split(tok, val_docs) if val_docs else (None, None)
+
+    def validate(max_tokens):
+        if use_story:
+            return heldout_bpb(model, tok, val_docs, device, max_tokens)
+        return evaluate_bpb(model, tok, val_ids, val_mask, max_tokens, device)
 
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay, device)  # decays matrices only
     data_gen = torch.Generator().manual_seed(cfg.seed)
@@ -243,6 +378,9 @@ def train(
     if resume and (out / "resume" / "state.json").exists():
         st = _load_resume(out / "resume", opt, data_gen)
         step, elapsed_before, history = st["step"], st["elapsed_s"], st.get("history", [])
+        if use_story and st.get("example_rng"):
+            v = st["example_rng"]
+            example_rng.setstate((v[0], tuple(v[1]), v[2]))
 
     def emit(ev: dict) -> None:
         if progress_cb:
@@ -255,6 +393,7 @@ def train(
             "history": history,
             "train_config": asdict(cfg),
             "data_rng": data_gen.get_state(),
+            "example_rng": example_rng.getstate() if use_story else None,
         }
         save_version(
             out,
@@ -284,7 +423,12 @@ def train(
             cfg.lr, step, cfg.warmup_steps, progress=progress_now(), min_lr_frac=cfg.min_lr_frac
         )
         set_lr(opt, lr)
-        x, y, m = get_batch(train_ids, train_mask, cfg.batch_size, T, data_gen, device)
+        if governor is not None:
+            governor.poll()
+        if use_story:
+            x, y, m = story_batch(tok, scenes, weights, cfg.batch_size, T, example_rng, device)
+        else:
+            x, y, m = get_batch(train_ids, train_mask, cfg.batch_size, T, data_gen, device)
         with amp:
             _, loss = model(x, y, m)
         optimizer_step(opt, model, loss, cfg.grad_clip)
@@ -307,18 +451,19 @@ def train(
                 "tokens_per_s": tps,
                 "elapsed_s": elapsed,
                 "eta_s": eta,
+                "threads": torch.get_num_threads(),
             }
             emit(ev)
             if console:
                 sys.stderr.write(
                     f"\rstep {step} {100 * p:5.1f}% loss {ev['loss']:.3f} lr {lr:.2e} "
-                    f"{tps:,.0f} tok/s elapsed {elapsed:,.0f}s eta {eta:,.0f}s "
+                    f"{tps:,.0f} tok/s x{ev['threads']} elapsed {elapsed:,.0f}s eta {eta:,.0f}s "
                     f"val_bpb {last_eval.get('bpb', float('nan')):.3f}   "
                 )
                 sys.stderr.flush()
             t_last, tok_since = now, 0
         if val_ids is not None and step % cfg.eval_interval == 0:
-            last_eval = evaluate_bpb(model, tok, val_ids, val_mask, cfg.eval_max_tokens, device)
+            last_eval = validate(cfg.eval_max_tokens)
             history.append({"step": step, "val_bpb": last_eval["bpb"], "train_loss": loss.item()})
             emit(
                 {
@@ -337,7 +482,7 @@ def train(
     }
     if val_ids is not None:
         # The final figure covers the whole validation split, not the periodic cap.
-        final = evaluate_bpb(model, tok, val_ids, val_mask, len(val_ids), device)
+        final = validate(None if use_story else len(val_ids))
         metrics.update(val_bpb=final["bpb"], val_loss=final["loss"], val_tokens=final["tokens"])
         history.append({"step": step, "val_bpb": final["bpb"]})
     metrics["train_seconds"] = elapsed_before + time.time() - t0
@@ -368,6 +513,12 @@ def main(argv=None) -> None:
     ap.add_argument("--init-from")
     ap.add_argument("--device")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument(
+        "--adaptive-threads",
+        action="store_true",
+        help="with --threads N>1: drop to one thread while other processes need a core",
+    )
+    ap.add_argument("--recipe", default="story", choices=("story", "stream"))
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args(argv)
     cfg = TrainConfig(
@@ -384,6 +535,8 @@ def main(argv=None) -> None:
         init_from=a.init_from,
         device=a.device,
         threads=a.threads,
+        adaptive_threads=a.adaptive_threads,
+        recipe=a.recipe,
     )
     meta = train(cfg, a.corpus, a.out, resume=a.resume)
     print(json.dumps(meta["metrics"], indent=2))

@@ -1,7 +1,7 @@
 """Drafts: the passages the model writes for a scene, from request to acceptance.
 
 - ``spec``: what a request may ask for (presets, lengths, sampling) and its validation;
-- ``request``: the team's actions (request, cancel, retry, accept into the scene);
+- ``request``: the team's actions (request, cancel, retry, accept into the scene, undo);
 - ``queue``: the generation worker's bookkeeping (claim, progress, heartbeat, finish, reap);
 - ``render``: reads and renderings for the drafts panel (cards, headers, queue positions).
 
@@ -16,14 +16,32 @@ from .queue import (
     passage_progress,
     passages_reap,
 )
-from .render import card_passage, group_html, head_of, recent_groups, with_queue_positions
-from .request import can_cancel, draft_cancel, draft_request, draft_retry, passage_accept
-from .spec import LENGTHS, PRESETS, DraftSpec, draft_spec_from
+from .render import (
+    card_passage,
+    group_html,
+    group_passages,
+    head_of,
+    recent_groups,
+    with_queue_positions,
+)
+from .request import (
+    ACCEPT_MODES,
+    can_cancel,
+    draft_cancel,
+    draft_request,
+    draft_retry,
+    passage_accept,
+    passage_undo,
+)
+from .spec import LENGTHS, MODES, PRESETS, REWRITES, DraftSpec, draft_spec_from
 
 __all__ = [
+    "ACCEPT_MODES",
     "LENGTHS",
     "LIVE",
+    "MODES",
     "PRESETS",
+    "REWRITES",
     "DraftSpec",
     "can_cancel",
     "card_passage",
@@ -32,12 +50,14 @@ __all__ = [
     "draft_retry",
     "draft_spec_from",
     "group_html",
+    "group_passages",
     "head_of",
     "passage_accept",
     "passage_claim",
     "passage_finish",
     "passage_heartbeat",
     "passage_progress",
+    "passage_undo",
     "passages_reap",
     "recent_groups",
     "with_queue_positions",

@@ -33,6 +33,7 @@ def head_of(passage: Passage) -> dict:
         "status": passage.status,
         "model": passage.model_version.name if passage.model_version else "",
         "sampling": {k: passage.sampling.get(k) for k in ("preset", "temperature", "seed")},
+        "dropped": list((passage.prompt or {}).get("dropped") or []),
     }
 
 
@@ -43,7 +44,7 @@ def card_passage(scene_id: int, passage_id: int) -> Passage | None:
     """The passage of a scene with what its card shows (None if not in that scene)."""
     return (
         Passage.objects.filter(pk=passage_id, scene_id=scene_id)
-        .select_related("model_version", "requested_by", "scene")
+        .select_related("model_version", "requested_by", "scene", "accepted_by")
         .first()
     )
 
@@ -81,7 +82,7 @@ def recent_groups(scene: Scene, limit: int = 20) -> list[list[Passage]]:
     passages = with_queue_positions(
         list(
             Passage.objects.filter(scene=scene, group__in=wanted)
-            .select_related("model_version", "requested_by", "scene")
+            .select_related("model_version", "requested_by", "scene", "accepted_by")
             .order_by("-queued_at", "alternative")
         )
     )
@@ -90,3 +91,14 @@ def recent_groups(scene: Scene, limit: int = 20) -> list[list[Passage]]:
     for p in passages:
         by_group.setdefault(p.group, []).append(p)
     return [sorted(by_group[g], key=lambda p: p.alternative) for g in wanted if g in by_group]
+
+
+def group_passages(scene: Scene, group) -> list[Passage]:
+    """The alternatives of one request of the scene, in order (empty if none)."""
+    return with_queue_positions(
+        list(
+            Passage.objects.filter(scene=scene, group=group)
+            .select_related("model_version", "requested_by", "scene", "accepted_by")
+            .order_by("alternative")
+        )
+    )

@@ -7,6 +7,7 @@ worker reads: each message reaches one worker).
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,18 +17,20 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from cowrite.events import CancelJob, DraftCreated, DraftFinal, Generate, publish
-from scripts_app import documents
+from scripts_app import documents, positions
 from scripts_app.models import Membership, RevisionOrigin, Role, Scene
-from scripts_app.services import (
-    add_revision,
-    scene_commit_text,
-    scene_sync_live,
-    validate_scene_text,
-)
+from scripts_app.services import scene_edit_live
 
 from .. import feedback
 from ..limits import waiting_count
-from ..models import DraftTask, ModelVersion, Passage, PassageStatus, VersionStatus
+from ..models import (
+    AcceptPlace,
+    DraftTask,
+    ModelVersion,
+    Passage,
+    PassageStatus,
+    VersionStatus,
+)
 from ..prompts import find_near
 from ..services import active_version
 from .queue import LIVE
@@ -60,6 +63,56 @@ def _check_limits(scene: Scene, user, spec: DraftSpec) -> None:
         raise ValidationError("The generation queue is full; try again in a minute.")
 
 
+@dataclass(frozen=True)
+class _Place:
+    """Where a request was asked: a rewrite's selection, a continuation's cursor."""
+
+    start: int | None = None
+    end: int | None = None
+    text: str = ""
+    anchor_start: bytes | None = None
+    anchor_end: bytes | None = None
+
+
+def _request_place(scene: Scene, spec: DraftSpec) -> _Place:
+    """The selection (or cursor) as it is in the live text now.
+
+    The browser sends it twice: as characters and as Yjs relative positions. The
+    positions win when the server's document already has the characters they name (the
+    indexes are the browser's count, which may be ahead of or behind the server's); the
+    positions are stored either way, for the accept to find the place again."""
+    if spec.task == DraftTask.NEW or spec.selection_start is None:
+        return _Place()
+    resolver = None
+    text = scene.text
+    if scene.has_live_doc():
+        resolver = positions.Resolver(documents.load(scene.pk).doc)
+        text = resolver.text
+    start, end = spec.selection_start, spec.selection_end
+    if spec.task == DraftTask.REWRITE:
+        if spec.anchor_start is not None and resolver is not None:
+            found = resolver.span(spec.anchor_start, spec.anchor_end)
+            if found is not None and found[1] > found[0]:
+                start, end = found
+        if end > len(text):
+            raise ValidationError("The selection is outside the scene's text; select it again.")
+        return _Place(
+            start,
+            end,
+            text[start:end],
+            spec.anchor_start.encode() if spec.anchor_start else None,
+            spec.anchor_end.encode() if spec.anchor_end else None,
+        )
+    # A continuation: from the cursor; a cursor at the very end is "from the end".
+    if spec.anchor_start is not None and resolver is not None:
+        found = resolver.index(spec.anchor_start)
+        if found is not None:
+            start = found
+    if start >= len(text.rstrip("\n")):
+        return _Place()
+    return _Place(start, start, "", spec.anchor_start.encode() if spec.anchor_start else None)
+
+
 def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
     """Queue a draft request: one passage per alternative. Raise ValidationError.
 
@@ -71,16 +124,7 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
     if version is None and not ModelVersion.objects.filter(status=VersionStatus.TRAINING).exists():
         raise ValidationError("There is no model to write drafts yet (see Model).")
     _check_limits(scene, user, spec)
-    selection = None
-    selection_text = ""
-    if spec.task == DraftTask.REWRITE:  # the selection as it is now, to find it again later
-        text = (
-            documents.doc_text(documents.load(scene.pk).doc) if scene.has_live_doc() else scene.text
-        )
-        if spec.selection_end > len(text):
-            raise ValidationError("The selection is outside the scene's text; select it again.")
-        selection = (spec.selection_start, spec.selection_end)
-        selection_text = text[spec.selection_start : spec.selection_end]
+    place = _request_place(scene, spec)
     base_seed = spec.seed if spec.seed is not None else secrets.randbits(48)
     group = uuid.uuid4()
     with transaction.atomic():
@@ -97,9 +141,11 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
                 task=spec.task,
                 instruction=spec.instruction,
                 sampling={**spec.sampling(), "seed": base_seed + i},
-                selection_start=selection[0] if selection else None,
-                selection_end=selection[1] if selection else None,
-                selection_text=selection_text,
+                selection_start=place.start,
+                selection_end=place.end,
+                selection_text=place.text,
+                anchor_start=place.anchor_start,
+                anchor_end=place.anchor_end,
                 model_version=version,
             )
             for i in range(spec.alternatives)
@@ -151,56 +197,200 @@ def draft_retry(*, passage: Passage, user) -> list[Passage]:
     data = {"task": passage.task, "instruction": passage.instruction, "alternatives": 1}
     data.update({k: v for k, v in passage.sampling.items() if k not in ("seed", "cast_cues")})
     data["speakers"] = "cast" if passage.sampling.get("cast_cues") else "any"
+    # Where it was asked (a rewrite needs its selection to validate at all).
+    data["selection_start"], data["selection_end"] = passage.selection_start, passage.selection_end
     spec = draft_spec_from({k: v for k, v in data.items() if v is not None})
-    spec.selection_start, spec.selection_end = passage.selection_start, passage.selection_end
+    anchors = [positions.parse(bytes(a)) if a else None for a in _anchors(passage)]
+    spec.anchor_start, spec.anchor_end = anchors
     return draft_request(scene=passage.scene, user=user, spec=spec)
 
 
-def passage_accept(*, passage: Passage, user, mode: str):
-    """Put a finished passage into the scene (append, or replace the rewritten selection).
+def _anchors(passage: Passage) -> tuple[bytes | None, bytes | None]:
+    return (
+        bytes(passage.anchor_start) if passage.anchor_start is not None else None,
+        bytes(passage.anchor_end) if passage.anchor_end is not None else None,
+    )
 
-    The text goes in through the live document, so everyone editing sees it at once;
-    the result is a revision whose origin is the passage.
-    """
+
+ACCEPT_MODES = ("append", "replace", "insert")
+
+
+def _block(text: str, left: str, right: str) -> tuple[str, int]:
+    """A draft as a block of lines between ``left`` and ``right`` (a blank line on each
+    side, as Fountain separates elements); return it and where its own text starts."""
+    body = text.strip("\n")
+    lead = "" if not left else "\n\n"[len(left) - len(left.rstrip("\n")) :]
+    trail = "\n" if not right else "\n\n"[len(right) - len(right.lstrip("\n")) :]
+    return lead + body + trail, len(lead)
+
+
+def _line_at(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def passage_accept(
+    *, passage: Passage, user, mode: str, cursor: positions.RelativePosition | None = None
+):
+    """Put a finished passage into the scene, once: at the end (``append``), in place of
+    the selection it rewrites (``replace``), or at a cursor (``insert``: the writer's
+    ``cursor`` if given, else the cursor a continuation was asked from).
+
+    The place is found in the live document as it is now (the request's relative
+    positions follow everyone's edits; with none, the rewritten text is searched near
+    where it was), and the draft goes in as one edit there, so everyone editing sees it
+    and nobody's typing elsewhere is lost. The result is a revision whose origin is the
+    passage; the passage records where it went and exactly what went in, for its card
+    and for an undo. A second accept of the same passage is refused (of two at once,
+    exactly one wins: the conditional update below)."""
     if passage.status != PassageStatus.DONE:
         raise ValidationError("Only a finished draft can be accepted.")
     if not passage.text.strip():
         raise ValidationError("This draft is empty.")
-    if mode not in ("append", "replace"):
-        raise ValidationError("Accept by appending, or by replacing the selection.")
-    with transaction.atomic():
-        scene = scene_sync_live(scene_id=passage.scene_id, autosave=True)
-        current = scene.text
+    if mode not in ACCEPT_MODES:
+        raise ValidationError("Accept at the end, at the cursor, or in place of the selection.")
+    anchor_start, anchor_end = _anchors(passage)
+    if mode == "replace" and (passage.task != DraftTask.REWRITE or not passage.selection_text):
+        raise ValidationError("Only a rewrite replaces a selection; add this one at the end.")
+    own_cursor = passage.task == DraftTask.CONTINUE and anchor_start is not None and cursor is None
+    if mode == "insert" and cursor is None and not own_cursor:
+        raise ValidationError("Put your cursor in the scene where the draft should go.")
+    place = {"mode": mode}
+
+    def plan(resolver: positions.Resolver) -> documents.Edit:
+        current = resolver.text
         if mode == "replace":
-            if passage.task != DraftTask.REWRITE or not passage.selection_text:
-                raise ValidationError("Only a rewrite replaces a selection; append this one.")
-            start = find_near(current, passage.selection_text, passage.selection_start or 0)
-            if start < 0:
+            if anchor_start is not None and anchor_end is not None:
+                found = resolver.span(positions.parse(anchor_start), positions.parse(anchor_end))
+                if found is None:
+                    raise ValidationError(
+                        "The selection this draft rewrites is not in the scene any more; "
+                        "add the draft at the end or at your cursor instead."
+                    )
+                start, end = found
+                if current[start:end] != passage.selection_text:
+                    raise ValidationError(
+                        "The selection this draft rewrites has been edited since it was "
+                        "asked for; add the draft at the end or at your cursor instead."
+                    )
+            else:
+                start = find_near(current, passage.selection_text, passage.selection_start or 0)
+                if start < 0:
+                    raise ValidationError(
+                        "The passage this draft rewrites has changed since; "
+                        "add the draft at the end instead."
+                    )
+                end = start + len(passage.selection_text)
+            place["line"] = _line_at(current, start)
+            return documents.Edit(start, end, passage.text)
+        if mode == "insert":
+            at = resolver.index(cursor if cursor is not None else positions.parse(anchor_start))
+            if at is None:
                 raise ValidationError(
-                    "The passage this draft rewrites has changed since; append the draft instead."
+                    "That cursor is not in the scene's text as the server has it yet; "
+                    "try again in a moment."
                 )
-            new_text = (
-                current[:start] + passage.text + current[start + len(passage.selection_text) :]
+            if own_cursor:  # the model continued exactly the text before it
+                place["line"] = _line_at(current, at)
+                return documents.Edit(at, at, passage.text)
+            block, lead = _block(passage.text, current[:at], current[at:])
+            place["line"] = _line_at(current, at + lead)
+            return documents.Edit(at, at, block)
+        block, lead = _block(passage.text, current, "")
+        place["line"] = _line_at(current, len(current) + lead)
+        return documents.Edit(len(current), len(current), block)
+
+    with transaction.atomic():
+        # Accept once: the first conditional update wins; a second accept (even one
+        # running at the same moment) finds the passage taken and is refused.
+        if not Passage.objects.filter(pk=passage.pk, accepted_at__isnull=True).update(
+            accepted_at=timezone.now(), accepted_by=user
+        ):
+            raise ValidationError(
+                "This draft is already in the scene; undo that accept first to put it in again."
             )
-        else:
-            glue = (
-                ""
-                if not current or current.endswith("\n\n")
-                else ("\n" if current.endswith("\n") else "\n\n")
-            )
-            new_text = current + glue + passage.text.strip("\n") + "\n"
-        validate_scene_text(new_text)
-        revision = add_revision(
-            scene=scene,
-            text=new_text,
-            author=user,
+        revision, edited = scene_edit_live(
+            scene_id=passage.scene_id,
+            plan=plan,
+            user=user,
             origin=RevisionOrigin.PASSAGE,
             label=f"Accepted draft {passage.pk}",
-            base=scene.head,
         )
-        scene_commit_text(scene=scene, text=new_text, user=user, revision=revision)
         passage.accepted_revision = revision
-        passage.save(update_fields=["accepted_revision"])
+        passage.accepted_at = timezone.now()
+        passage.accepted_by = user
+        passage.accept_place = {
+            "append": AcceptPlace.APPEND,
+            "replace": AcceptPlace.REPLACE,
+            "insert": AcceptPlace.INSERT,
+        }[mode]
+        passage.accept_line = place.get("line")
+        passage.accepted_text = edited.inserted
+        passage.accepted_removed = edited.removed
+        passage.accepted_span_start, passage.accepted_span_end = edited.span or (None, None)
+        passage.undone_revision = None
+        passage.save(update_fields=ACCEPT_FIELDS)
         feedback.preference_from_accept(passage=passage, user=user)
-        publish(DraftFinal(scene.pk, passage.pk))
+        publish(DraftFinal(passage.scene_id, passage.pk))
+    return revision
+
+
+ACCEPT_FIELDS = [
+    "accepted_revision",
+    "accepted_at",
+    "accepted_by",
+    "accept_place",
+    "accept_line",
+    "accepted_text",
+    "accepted_removed",
+    "accepted_span_start",
+    "accepted_span_end",
+    "undone_revision",
+]
+
+
+def passage_undo(*, passage: Passage, user):
+    """Take an accepted draft out of the scene again, as a new revision.
+
+    Exactly what the accept put in is removed (and, for a replace, the selection it
+    replaced goes back), found by the relative positions that hold those characters, so
+    whatever was typed around it since stays. If the accepted text was edited since,
+    the undo is refused (the writer decides by hand). Others' edits are never rewound:
+    this is one more edit, not a restore."""
+    with transaction.atomic():
+        current = Passage.objects.select_for_update().get(pk=passage.pk)
+        if current.accepted_at is None:
+            raise ValidationError("This draft is not in the scene; there is nothing to undo.")
+        if current.accepted_span_start is None or current.accepted_span_end is None:
+            raise ValidationError(
+                "This draft was accepted before undo existed; take it out by hand, or "
+                "restore an earlier revision from History."
+            )
+        start_pos = positions.parse(bytes(current.accepted_span_start))
+        end_pos = positions.parse(bytes(current.accepted_span_end))
+
+        def plan(resolver: positions.Resolver) -> documents.Edit:
+            found = resolver.span(start_pos, end_pos)
+            if found is None or resolver.text[found[0] : found[1]] != current.accepted_text:
+                raise ValidationError(
+                    "The accepted text has been edited since, so it cannot be taken out "
+                    "as it went in; change it by hand, or restore an earlier revision."
+                )
+            return documents.Edit(found[0], found[1], current.accepted_removed)
+
+        revision, _ = scene_edit_live(
+            scene_id=current.scene_id,
+            plan=plan,
+            user=user,
+            label=f"Undid accepted draft {current.pk}",
+        )
+        Passage.objects.filter(pk=current.pk).update(
+            accepted_revision=None,
+            accepted_at=None,
+            accepted_by=None,
+            accepted_span_start=None,
+            accepted_span_end=None,
+            undone_revision=revision,
+        )
+        feedback.preference_undo_accept(passage=current)
+        publish(DraftFinal(current.scene_id, current.pk))
     return revision

@@ -1,9 +1,28 @@
-"""What a draft request may ask for: presets, lengths, and the validation of a request."""
+"""What a draft request may ask for: modes, rewrite presets, sampling presets, lengths, and
+the validation of a request.
 
+The modes writers pick (each one control in the panel, with a shortcut):
+
+- ``new``: write the scene from its brief (heading, cast, synopsis);
+- ``continue``: continue from the cursor (the text before it is what the model
+  continues; accepting inserts the draft there), or from the end with no cursor;
+- ``rewrite``: rewrite the selection, with a preset (``REWRITES``: its instruction text,
+  filled in here) or the writer's own instruction;
+- ``dialogue``: a dialogue pass for one of the scene's cast: a rewrite of the selection
+  whose instruction is "Rewrite only NAME's dialogue: <their words>".
+
+A rewrite and a continuation carry where they were asked as Yjs relative positions on the
+live text (``anchor_start``/``anchor_end``, base64 of ``Y.encodeRelativePosition``),
+checked here (``scripts_app.positions``) and stored on the passages.
+"""
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from scripts_app import positions
 
 from ..core.params import SamplingParams, parse_number
 from ..models import DraftTask
@@ -40,6 +59,21 @@ PRESETS = {
 }
 LENGTHS = {"short": 96, "medium": 192, "long": 384}
 SPEAKERS = ("cast", "any")
+# What writers ask for, and the task each is for the model and the prompt.
+MODES = {
+    "new": DraftTask.NEW,
+    "continue": DraftTask.CONTINUE,
+    "rewrite": DraftTask.REWRITE,
+    "dialogue": DraftTask.REWRITE,
+}
+# Rewrite presets: the instruction each stands for ({free}: the writer's own words, added
+# after it; {name}: the cast member picked). "" is the writer's own instruction alone.
+REWRITES = {
+    "tighten": ("Tighten", "Tighten it: cut what the scene does not need, keep every beat."),
+    "punch_up": ("Punch up", "Punch it up: sharper lines, stronger verbs, a better button."),
+    "tone": ("Change tone…", "Change the tone: {free}."),
+    "voice": ("In a character's voice…", "Rewrite it in {name}'s voice."),
+}
 
 
 @dataclass
@@ -61,6 +95,13 @@ class DraftSpec:
     speakers: str = "cast"
     selection_start: int | None = None
     selection_end: int | None = None
+    # What the writer picked (``MODES``; a rewrite's preset and cast member, if any).
+    mode: str = ""
+    rewrite: str = ""
+    character: str = ""
+    # The selection (or, for a continuation, the cursor) as Yjs relative positions.
+    anchor_start: positions.RelativePosition | None = None
+    anchor_end: positions.RelativePosition | None = None
 
     def sampling(self) -> dict:
         """The passage's ``sampling``: ``SamplingParams.as_dict()`` (preset, then the
@@ -93,18 +134,85 @@ def _text(data: dict, name: str, default: str = "") -> str:
     return raw
 
 
-def draft_spec_from(data: dict) -> DraftSpec:
-    """Validate raw request fields (strings from a form or JSON); raise ValidationError."""
-    task = _text(data, "task")
-    if task not in DraftTask.values:
-        raise ValidationError("Choose what to write: a new scene, a continuation, or a rewrite.")
+def _anchor(data: dict, name: str, where: str) -> positions.RelativePosition | None:
+    raw = data.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return positions.from_b64(raw)
+    except positions.PositionError as exc:
+        raise ValidationError(
+            f"The {where}'s place in the scene was not understood ({exc}); "
+            "reload the page and try again."
+        ) from None
+
+
+def _cast_member(name: str, cast: Iterable[str] | None, purpose: str) -> str:
+    if not name:
+        raise ValidationError(f"Pick {purpose}.")
+    names = sorted({c.upper() for c in cast or ()})
+    if not names:
+        raise ValidationError("This scene has no cast yet: add its characters in Scene details.")
+    if name.upper() not in names:
+        raise ValidationError(
+            f"{name[:100]} is not in this scene's cast; pick one of: {', '.join(names)}."
+        )
+    return name.upper()
+
+
+def _instruction(mode: str, rewrite: str, free: str, character: str) -> str:
+    """The instruction the model gets, from the mode, the preset and the writer's words."""
+    if mode == "dialogue":
+        return f"Rewrite only {character}'s dialogue" + (f": {free}" if free else ".")
+    if mode != "rewrite" or not rewrite:
+        return free
+    template = REWRITES[rewrite][1]
+    text = template.format(free=free.rstrip("."), name=character)
+    if free and "{free}" not in template:
+        text += " " + free
+    return text
+
+
+def draft_spec_from(data: dict, *, cast: Iterable[str] | None = None) -> DraftSpec:
+    """Validate raw request fields (strings from a form or JSON); raise ValidationError.
+
+    ``mode`` (or, as before, ``task``) picks what to write; ``cast`` is the scene's cast
+    (names), which a voice rewrite or a dialogue pass must pick from."""
+    mode = _text(data, "mode") or _text(data, "task")
+    if mode not in MODES:
+        raise ValidationError(
+            "Choose what to write: the scene, a continuation, a rewrite of the selection, "
+            "or a dialogue pass."
+        )
+    task = MODES[mode]
     preset = _text(data, "preset", "balanced")
     speakers = _text(data, "speakers", "cast")
     if speakers not in SPEAKERS:
         raise ValidationError("Choose who speaks: the scene's cast, or anyone.")
     if preset not in PRESETS:
-        raise ValidationError(f"Unknown settings preset “{preset}”.")
-    instruction = _text(data, "instruction").strip()
+        raise ValidationError(f"Unknown settings preset “{preset[:40]}”.")
+    rewrite = _text(data, "rewrite")
+    if rewrite and rewrite not in REWRITES:
+        choices = ", ".join(label.rstrip("…") for label, _ in REWRITES.values())
+        raise ValidationError(
+            f"Unknown rewrite “{rewrite[:40]}”: choose {choices}, or write your own instruction."
+        )
+    free = _text(data, "instruction").strip()
+    character = _text(data, "character").strip()
+    if mode == "dialogue":
+        character = _cast_member(character, cast, "whose dialogue to rewrite")
+    elif mode == "rewrite" and rewrite == "voice":
+        character = _cast_member(character, cast, "whose voice to rewrite it in")
+    else:
+        character = ""
+    if mode == "rewrite":
+        if not rewrite and not free:
+            raise ValidationError("Say how to rewrite the selection, or pick a preset.")
+        if rewrite == "tone" and not free:
+            raise ValidationError("Say which tone, e.g. “drier, more deadpan”.")
+    else:
+        rewrite = ""
+    instruction = _instruction(mode, rewrite, free, character)
     limit = settings.COWRITE_DRAFT_MAX_INSTRUCTION_CHARS
     if len(instruction) > limit:
         raise ValidationError(f"The instruction is at most {limit:,} characters.")
@@ -130,6 +238,9 @@ def draft_spec_from(data: dict) -> DraftSpec:
         speakers=speakers,
         selection_start=_num(data, "selection_start", 0, 10_000_000, int),
         selection_end=_num(data, "selection_end", 0, 10_000_000, int),
+        mode=mode,
+        rewrite=rewrite,
+        character=character,
     )
     if task == DraftTask.REWRITE:
         if (
@@ -138,6 +249,19 @@ def draft_spec_from(data: dict) -> DraftSpec:
             or spec.selection_end <= spec.selection_start
         ):
             raise ValidationError("Select the passage to rewrite first.")
-        if not instruction:
-            raise ValidationError("Say how to rewrite the selection.")
+        spec.anchor_start = _anchor(data, "anchor_start", "selection")
+        spec.anchor_end = _anchor(data, "anchor_end", "selection")
+        if (spec.anchor_start is None) != (spec.anchor_end is None):
+            raise ValidationError(
+                "The selection's place in the scene came with one end only; select it again."
+            )
+    elif task == DraftTask.CONTINUE:
+        # From the cursor (start = end), or from the end of the scene with none.
+        if spec.selection_start is not None:
+            spec.selection_end = spec.selection_start
+            spec.anchor_start = _anchor(data, "anchor_start", "cursor")
+        else:
+            spec.selection_end = None
+    else:
+        spec.selection_start = spec.selection_end = None
     return spec

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from scripts_app import positions
 from scripts_app.access import access_scene, can
 from scripts_app.models import Role
 from scripts_app.responses import errors as _errors
@@ -53,6 +54,8 @@ def drafts_context(request, membership, scene) -> dict:
         "groups": drafts.recent_groups(scene),
         "can_edit": can(membership, Role.EDITOR),
         "presets": list(drafts.PRESETS),
+        "rewrites": [(key, label) for key, (label, _) in drafts.REWRITES.items()],
+        "cast": [c.name for c in scene.cast.all()],
         "room_url": _room_url(request, scene.project_id, scene.pk),
         "list_url": reverse("drafts_list", args=[scene.project_id, scene.pk]),
     }
@@ -89,21 +92,74 @@ def passage_card(request, project_id, scene_id, passage_id):
     )
 
 
+def _bad_request(request, message: str):
+    """Malformed input (only a broken or hostile client sends it): 400 with the reason."""
+    return render(request, "partials/error.html", {"message": message}, status=400)
+
+
 @login_required
 @require_POST
 def passage_accept(request, project_id, scene_id, passage_id):
+    """Accept a finished draft into the scene: ``mode`` append / replace / insert; an
+    insert at the writer's own cursor sends it as a Yjs relative position (``cursor``)."""
     _, scene, passage = _passage(request.user, project_id, scene_id, passage_id, Role.EDITOR)
+    mode = request.POST.get("mode", "append")
+    if mode not in drafts.ACCEPT_MODES:
+        return _bad_request(request, "Accept at the end, at the cursor, or over the selection.")
+    cursor = None
+    if request.POST.get("cursor"):
+        try:
+            cursor = positions.from_b64(request.POST["cursor"])
+        except positions.PositionError as exc:
+            return _bad_request(
+                request, f"Your cursor's place in the scene was not understood ({exc})."
+            )
     try:
         revision = drafts.passage_accept(
-            passage=passage, user=request.user, mode=request.POST.get("mode", "append")
+            passage=passage, user=request.user, mode=mode, cursor=cursor
         )
     except ValidationError as exc:
         return _fail(request, _errors(exc), scene.get_absolute_url())
-    message = f"Draft accepted into the scene as revision {revision.number}."
+    passage.refresh_from_db()
+    message = (
+        f"Draft accepted into the scene as revision {revision.number} — {passage.accept_summary}."
+    )
     if request.htmx:
         return render(request, "partials/notice.html", {"message": message})
     messages.success(request, message)
     return redirect(scene)
+
+
+@login_required
+@require_POST
+def passage_undo(request, project_id, scene_id, passage_id):
+    """Take an accepted draft out again (a new revision; others' edits stay)."""
+    _, scene, passage = _passage(request.user, project_id, scene_id, passage_id, Role.EDITOR)
+    try:
+        revision = drafts.passage_undo(passage=passage, user=request.user)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), scene.get_absolute_url())
+    message = f"Draft taken out of the scene again (revision {revision.number})."
+    if request.htmx:
+        return render(request, "partials/notice.html", {"message": message})
+    messages.success(request, message)
+    return redirect(scene)
+
+
+@login_required
+@require_GET
+def drafts_compare(request, project_id, scene_id, group):
+    """A request's alternatives side by side, each laid out as a screenplay."""
+    membership, scene = access_scene(request.user, project_id, scene_id)
+    passages = drafts.group_passages(scene, group)
+    if not passages:
+        raise Http404("No such draft request.")
+    feedback.feedback_summary(passages, viewer=request.user)
+    return render(
+        request,
+        "generation/drafts/compare.html",
+        {"passages": passages, "can_edit": can(membership, Role.EDITOR), "scene": scene},
+    )
 
 
 @login_required

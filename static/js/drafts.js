@@ -53,31 +53,200 @@
     status.textContent = "Disconnected from the drafts room — reconnecting…";
   });
 
-  // A rewrite sends the editor's selection, in characters (code points) as the server
-  // counts them, not the UTF-16 units the browser uses.
+  // --- the request form: modes, where the draft goes, shortcuts -----------------------------
+  const form = document.getElementById("draft-form");
+  const where = document.getElementById("draft-where");
+  const INSTRUCTION = {
+    new: ["Instruction (optional)", "e.g. Jonah loses his temper; keep it short."],
+    continue: ["Instruction (optional)", "e.g. Mara finally says no."],
+    rewrite: ["How to rewrite it", "e.g. make Jonah colder; one line shorter."],
+    tone: ["Which tone", "e.g. drier, more deadpan"],
+    voice: ["Anything else (optional)", "e.g. keep the joke."],
+    tighten: ["Anything else (optional)", "e.g. keep the last line."],
+    punch_up: ["Anything else (optional)", "e.g. keep the last line."],
+    dialogue: ["What to change in their lines", "e.g. more evasive, fewer words."],
+  };
+
+  function currentMode() {
+    const checked = form && form.querySelector('input[name="mode"]:checked');
+    return checked ? checked.value : "continue";
+  }
+
+  function place() {
+    const editor = window.cowriteEditor;
+    return editor && editor.view && editor.place ? editor.place() : null;
+  }
+
+  function describe() {
+    if (!form || !where) return;
+    const mode = currentMode();
+    const p = place();
+    let text;
+    if (mode === "new") {
+      text = "Writes the scene from its heading, cast and synopsis.";
+    } else if (mode === "continue") {
+      text = p && p.placed && !p.atEnd
+        ? `Continues from your cursor (line ${p.headLine}); accepting inserts it there.`
+        : "Continues from the end of the scene.";
+    } else if (!p || p.empty) {
+      text = "Select the passage to rewrite in the scene first.";
+    } else {
+      const lines = p.fromLine === p.toLine ? `line ${p.fromLine}` : `lines ${p.fromLine}–${p.toLine}`;
+      text = (mode === "dialogue" ? "A dialogue pass over the selection" : "Rewrites the selection") + ` (${lines}).`;
+    }
+    where.textContent = text;
+  }
+
+  function showOptions() {
+    if (!form) return;
+    const mode = currentMode();
+    const rewrite = form.elements.rewrite ? form.elements.rewrite.value : "";
+    const shown = new Set([mode]);
+    if (mode === "rewrite" && rewrite === "voice") shown.add("voice");
+    form.querySelectorAll("[data-for]").forEach(function (box) {
+      box.hidden = !box.dataset.for.split(" ").some((m) => shown.has(m));
+    });
+    const key = mode === "rewrite" && rewrite ? rewrite : mode;
+    const [label, placeholder] = INSTRUCTION[key] || INSTRUCTION.continue;
+    const labelEl = form.querySelector("[data-instruction-label]");
+    if (labelEl) labelEl.textContent = label;
+    if (form.elements.instruction) form.elements.instruction.placeholder = placeholder;
+    describe();
+  }
+
+  if (form) {
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "mode" || event.target.name === "rewrite") showOptions();
+    });
+    document.addEventListener("cowrite:selection", describe);
+    showOptions();
+  }
+
+  // A request carries where it was asked: a rewrite its selection, a continuation the
+  // cursor (only once the writer has put it in the text), each twice: in characters (code
+  // points, as the server counts) and as Yjs relative positions, which the server finds
+  // again in its live document even after others have typed (see the editor's place()).
   document.body.addEventListener("htmx:wsConfigSend", function (event) {
     const params = event.detail.parameters;
     if (params.action !== "draft_request") return;
-    const editor = window.cowriteEditor;
-    if (editor && editor.view) {
-      const sel = editor.view.state.selection.main;
-      const text = editor.view.state.doc.toString();
-      params.selection_start = String(Array.from(text.slice(0, sel.from)).length);
-      params.selection_end = String(Array.from(text.slice(0, sel.to)).length);
+    const mode = params.mode || currentMode();
+    const p = place();
+    for (const name of ["selection_start", "selection_end", "anchor_start", "anchor_end"]) params[name] = "";
+    if (p && (mode === "rewrite" || mode === "dialogue") && !p.empty) {
+      params.selection_start = String(p.start);
+      params.selection_end = String(p.end);
+      params.anchor_start = p.anchorStart;
+      params.anchor_end = p.anchorEnd;
+    } else if (p && mode === "continue" && p.placed && !p.atEnd) {
+      params.selection_start = String(p.cursorAt);
+      params.anchor_start = p.cursor;
     }
     delete params.HEADERS; // not needed: the socket is already authenticated
   });
 
-  // Ctrl/Cmd+Enter asks for a draft.
+  // "At my cursor": the accept carries this writer's cursor as a relative position.
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    const elt = event.detail.elt;
+    const sender = elt && elt.closest && elt.closest("form[data-my-cursor]");
+    if (!sender) return;
+    const p = place();
+    event.detail.parameters.cursor = p && p.placed ? p.cursor : "";
+  });
+
+  // --- compare: a request's alternatives side by side -------------------------------------
+  const dialog = document.getElementById("drafts-compare");
+  const dialogBody = document.getElementById("drafts-compare-body");
+  let refreshTimer = null;
+
+  function loadCompare(url) {
+    if (!dialog || !window.htmx) return Promise.resolve();
+    return htmx.ajax("GET", url, { target: dialogBody, swap: "innerHTML" });
+  }
+
+  function openCompare(url) {
+    if (!dialog) return;
+    loadCompare(url).then(function () {
+      if (!dialog.open) dialog.showModal();
+      const first = dialog.querySelector(".compare-actions button, [data-compare-close]");
+      if (first) first.focus();
+    });
+  }
+
+  function refreshCompare() {
+    const box = dialog && dialog.open && dialog.querySelector(".compare");
+    if (!box) return;
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () {
+      const msg = document.getElementById("compare-msg");
+      const kept = msg ? msg.innerHTML : "";
+      loadCompare(box.dataset.compareUrl).then(function () {
+        const again = document.getElementById("compare-msg");
+        if (again && kept) again.innerHTML = kept;
+      });
+    }, 250);
+  }
+
+  document.body.addEventListener("click", function (event) {
+    const opener = event.target.closest && event.target.closest("[data-compare-url].compare-open");
+    if (opener) openCompare(opener.dataset.compareUrl);
+  });
+
+  // An action taken in the compare view (accept, rate, pick, undo) answers in the view's own
+  // message line, and the view reloads to show what changed.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!dialog || !elt || !dialog.contains(elt) || event.detail.target === dialogBody) return;
+    event.detail.shouldSwap = false;
+    event.detail.isError = false;
+    const msg = document.getElementById("compare-msg");
+    const xhr = event.detail.xhr;
+    if (msg) {
+      if (xhr.status >= 400) msg.innerHTML = xhr.responseText;
+      else if (/class="msg/.test(xhr.responseText)) msg.innerHTML = xhr.responseText;
+      else msg.innerHTML = "";
+    }
+    if (xhr.status < 400) refreshCompare();
+  });
+
+  // A card of the compared request re-rendered by the room (finished, accepted, rated by
+  // someone): reload the view. Token deltas swap spans, not cards, and are ignored.
+  document.body.addEventListener("htmx:oobAfterSwap", function (event) {
+    const target = event.detail.target;
+    const box = dialog && dialog.open && dialog.querySelector(".compare");
+    if (!box || !target || !target.classList || !target.classList.contains("passage")) return;
+    const group = target.closest(".draft-group");
+    if (group && group.id === "group-" + box.dataset.group) refreshCompare();
+  });
+
+  // --- keys ---------------------------------------------------------------------------------
+  // Ctrl/Cmd+Enter asks for a draft; Alt+Shift+N/C/R/D picks what to write (and moves to the
+  // instruction); Alt+Shift+V compares the newest request's alternatives. By key position
+  // (event.code), so Option on a Mac does not turn the letter into a symbol.
   document.addEventListener("keydown", function (event) {
     if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
-      const form = document.getElementById("draft-form");
       if (form) {
         event.preventDefault();
         htmx.trigger(form, "submit");
       }
+      return;
     }
-  });
+    if (!event.altKey || !event.shiftKey || event.ctrlKey || event.metaKey) return;
+    if (event.code === "KeyV") {
+      const opener = document.querySelector("#drafts-list .compare-open");
+      if (opener) {
+        event.preventDefault();
+        openCompare(opener.dataset.compareUrl);
+      }
+      return;
+    }
+    const radio = form && form.querySelector(`input[name="mode"][data-key="${event.code}"]`);
+    if (!radio) return;
+    event.preventDefault();
+    event.stopPropagation();
+    radio.checked = true;
+    showOptions();
+    if (form.elements.instruction) form.elements.instruction.focus();
+  }, true);
 })();
 
 // Feedback on drafts (rate, tag, comment, pick, rank, record an edit): htmx forms in each
@@ -91,7 +260,7 @@
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     const status = event.detail.xhr.status;
     const elt = event.detail.elt;
-    if (status >= 400 && status < 500 && elt && elt.closest && elt.closest(".passage-feedback, .passage-actions")) {
+    if (status >= 400 && status < 500 && elt && elt.closest && elt.closest(".passage-feedback, .passage-actions") && !elt.closest("#drafts-compare")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

@@ -37,7 +37,8 @@ def test_a_draft_streams_to_two_pages_and_is_accepted_live(app_stack, new_page):
     a, b = pages["alice"], pages["bob"]
     expect(b.locator("#draft-form")).to_have_count(0)  # a viewer watches, cannot ask
 
-    a.locator("#draft-form select[name=task]").select_option("continue")
+    a.locator("#draft-form .modes").get_by_text("Continue", exact=True).click()
+    expect(a.locator("#draft-where")).to_have_text("Continues from the end of the scene.")
     a.locator("#draft-form select[name=length]").select_option("long")
     a.locator("#draft-form select[name=alternatives]").select_option("1")
     a.locator("#draft-form details summary").click()  # the advanced settings are folded
@@ -59,8 +60,12 @@ def test_a_draft_streams_to_two_pages_and_is_accepted_live(app_stack, new_page):
         shown = page.locator(f"#passage-{passage.pk}-text").inner_text()
         assert shown.replace("\r", "") == passage.text.replace("\r", "")
 
-    a.locator(f"#passage-{passage.pk}").get_by_role("button", name="Accept").click()
+    a.locator(f"#passage-{passage.pk}").get_by_role("button", name="At the end").click()
     expect(a.locator("#draft-errors")).to_contain_text("accepted into the scene")
+    for page in (a, b):  # the card says what the accept did; the buttons are gone
+        card = page.locator(f"#passage-{passage.pk}")
+        expect(card.locator(".accepted-note")).to_contain_text("Accepted — added at the end")
+        expect(card.get_by_role("button", name="At the end")).to_have_count(0)
     first_line = next(line for line in passage.text.splitlines() if line.strip())
     for page in (a, b):
         expect(page.locator("#live-editor .cm-content")).to_contain_text(first_line.strip()[:20])

@@ -213,21 +213,34 @@ def test_bad_requests_get_clear_errors_and_create_nothing(stack, team, settings)
                 "selection_start": 0,
                 "selection_end": 99999,
             },
+            {
+                "mode": "rewrite",
+                "instruction": "punchier",
+                "selection_start": 0,
+                "selection_end": 3,
+                "anchor_start": "AP//////////////AQ==",
+                "anchor_end": "AAAA",
+            },
+            {"mode": "dialogue", "character": "HAMLET", "selection_start": 0, "selection_end": 3},
         ]:
             await editor.request_draft(**fields)
-        await until(lambda: len(editor.errors) >= 7, 15)
+        await until(lambda: len(editor.errors) >= 9, 15)
         await editor.close()
         return editor.errors
 
     errors = run_async(run())
     assert errors == [
-        "Choose what to write: a new scene, a continuation, or a rewrite.",
+        "Choose what to write: the scene, a continuation, a rewrite of the selection, "
+        "or a dialogue pass.",
         "Alternatives must be between 1 and 4.",
         "Temperature must be a number.",
         f"Max new tokens must be between 1 and {settings.COWRITE_DRAFT_MAX_NEW_TOKENS}.",
         f"The instruction is at most {settings.COWRITE_DRAFT_MAX_INSTRUCTION_CHARS:,} characters.",
         "Select the passage to rewrite first.",
         "The selection is outside the scene's text; select it again.",
+        "The selection's place in the scene was not understood (malformed position "
+        "(varint too long)); reload the page and try again.",
+        "HAMLET is not in this scene's cast; pick one of: MARA.",
     ]
     assert not Passage.objects.exists()
 
@@ -293,6 +306,8 @@ def test_rate_limit_and_full_queue_and_project_cap(team, model, settings):
 def test_accepting_a_passage_appends_or_replaces_as_a_revision(team, model, client):
     from django.urls import reverse
 
+    from scripts_app import services
+
     scene = team.scenes[0]
     text = scene.text  # "Alarms pulse amber.\n\nMARA\nIt's holding.\n"
     start = text.index("It's holding.")
@@ -339,7 +354,35 @@ def test_accepting_a_passage_appends_or_replaces_as_a_revision(team, model, clie
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 422 and "Only a finished draft" in response.content.decode()
+    # Accepted once: a second accept is refused (tests/generation/test_drafts_modes.py).
     response = client.post(url, {"mode": "replace"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and "already in the scene" in response.content.decode()
+    # A rewrite whose text changed since (no positions: searched for) cannot replace.
+    start = scene.text.index("Alarms pulse")
+    (stale,) = drafts.draft_request(
+        scene=scene,
+        user=team.users["editor"],
+        spec=drafts.draft_spec_from(
+            {
+                "task": "rewrite",
+                "instruction": "x",
+                "selection_start": start,
+                "selection_end": start + 6,
+            }
+        ),
+    )
+    Passage.objects.filter(pk=stale.pk).update(status="done", text="Sirens")
+    services.scene_save_text(
+        scene=scene,
+        user=team.users["editor"],
+        text=scene.text.replace("Alarms", "Horns"),
+        base_revision_id=scene.head_id,
+    )
+    response = client.post(
+        reverse("passage_accept", args=[team.project.pk, scene.pk, stale.pk]),
+        {"mode": "replace"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 422 and "has changed since" in response.content.decode()
 
 

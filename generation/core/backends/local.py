@@ -52,7 +52,7 @@ class LocalBackend(Backend):
             request.params,
             callback=outputs.put,
             request_id=request.request_id,
-            cue_names=request.prompt.cast if request.params.cast_cues else (),
+            cast=request.prompt.cast,
             text_before=request.prompt.text_prefix,
         )
         parts: list[str] = []

@@ -32,8 +32,17 @@
  * live — or if it never goes live (fallback textarea) — the form posts the textarea to the
  * plain save URL, as without JS.
  *
- * window.cowriteEditor = { view, ydoc, provider, ytext, awareness, undoManager, isLive() }
+ * window.cowriteEditor = { view, ydoc, provider, ytext, awareness, undoManager, isLive(), place() }
  * is set once the editor is live (first sync in); before that it is absent.
+ *
+ * place() says where the writer is, for the drafts panel (static/js/drafts.js): the main
+ * selection in characters (code points, as the server counts) and in lines, whether the
+ * writer has put the cursor in the text at all (`placed`; until then it sits at 0), and the
+ * same places as Yjs relative positions (base64 of Y.encodeRelativePosition on the scene's
+ * Y.Text): `anchorStart` sticks to the first selected character, `anchorEnd` and `cursor`
+ * to the character before them, so typing just outside the selection stays outside. The
+ * server resolves them in its own copy of the document (scripts_app/positions.py).
+ * Every selection change also fires `cowrite:selection` on document.
  */
 import * as Y from "yjs";
 import { WebsocketProvider } from "y-websocket";
@@ -108,6 +117,12 @@ function el(tag, attrs = {}, text) {
   return node;
 }
 
+function base64(bytes) {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
 function setStatusAttrs(node) {
   if (!node) return;
   if (!node.hasAttribute("role")) node.setAttribute("role", "status");
@@ -173,6 +188,20 @@ function mount(root) {
     awareness.setLocalStateField("user", { name: username, color, colorLight, id: userId, canEdit });
   }
 
+  // Where the writer is (for the drafts panel): see place() in the header.
+  let placed = false;
+  let announcing = false;
+  function announceSelection() {
+    if (announcing) return;
+    announcing = true;
+    requestAnimationFrame(() => {
+      announcing = false;
+      document.dispatchEvent(new CustomEvent("cowrite:selection"));
+    });
+  }
+  const relative = (index, assoc) =>
+    base64(Y.encodeRelativePosition(Y.createRelativePositionFromTypeIndex(ytext, index, assoc)));
+
   // Editor.
   const access = new Compartment();
   const accessExt = (editable) => [EditorState.readOnly.of(!editable), EditorView.editable.of(editable)];
@@ -201,6 +230,13 @@ function mount(root) {
           autocapitalize: "off",
         }),
         yCollab(ytext, awareness, { undoManager }),
+        EditorView.updateListener.of((u) => {
+          if (u.selectionSet || u.docChanged) announceSelection();
+        }),
+        EditorView.domEventHandlers({
+          focus: () => { placed = true; announceSelection(); },
+          mousedown: () => { placed = true; },
+        }),
       ],
     }),
   });
@@ -241,6 +277,7 @@ function mount(root) {
     }
     goLive();
     window.cowriteEditor = api;
+    announceSelection();
   }
 
   // Status line.
@@ -353,9 +390,31 @@ function mount(root) {
     });
   }
 
+  function place() {
+    const sel = view.state.selection.main;
+    const doc = view.state.doc;
+    const chars = (i) => Array.from(doc.sliceString(0, i)).length;
+    const last = doc.toString().replace(/\n+$/, "").length;
+    return {
+      placed,
+      empty: sel.empty,
+      atEnd: sel.head >= last,
+      start: chars(sel.from),
+      end: chars(sel.to),
+      fromLine: doc.lineAt(sel.from).number,
+      toLine: doc.lineAt(sel.to).number,
+      headLine: doc.lineAt(sel.head).number,
+      anchorStart: relative(sel.from, 0),
+      anchorEnd: relative(sel.to, -1),
+      cursorAt: chars(sel.head),
+      cursor: relative(sel.head, -1),
+    };
+  }
+
   const api = {
     view, ydoc, provider, ytext, awareness, undoManager,
     isLive: () => mode === "live",
+    place,
   };
   renderStatus();
   renderPresence();

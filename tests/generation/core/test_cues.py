@@ -118,7 +118,9 @@ class _CueHappy(torch.nn.Module):
 def _drafts(engine, ids, cast, n=8):
     rids = [
         engine.submit(
-            ids, SamplingParams(max_new_tokens=80, temperature=1.0, seed=s), cue_names=cast
+            ids,
+            SamplingParams(max_new_tokens=80, temperature=1.0, seed=s, cast_cues=bool(cast)),
+            cast=cast,
         )
         for s in range(n)
     ]
