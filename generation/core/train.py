@@ -365,7 +365,9 @@ def train(
         train_ids = train_mask = None
     else:
         train_ids, train_mask = encode_split(tok, train_docs)
-    val_ids, val_mask = encode_split(tok, val_docs) if val_docs else (None, None)
+    # The story recipe validates on scenes (``heldout_bpb``); the stream on a token stream.
+    val_ids, val_mask = encode_split(tok, val_docs) if val_docs and not use_story else (None, None)
+    has_val = bool(val_docs)
 
     def validate(max_tokens):
         if use_story:
@@ -462,7 +464,7 @@ def train(
                 )
                 sys.stderr.flush()
             t_last, tok_since = now, 0
-        if val_ids is not None and step % cfg.eval_interval == 0:
+        if has_val and step % cfg.eval_interval == 0:
             last_eval = validate(cfg.eval_max_tokens)
             history.append({"step": step, "val_bpb": last_eval["bpb"], "train_loss": loss.item()})
             emit(
@@ -480,7 +482,7 @@ def train(
         "train_loss": loss.item() if step else None,
         "tokens_seen": step * tokens_per_step,
     }
-    if val_ids is not None:
+    if has_val:
         # The final figure covers the whole validation split, not the periodic cap.
         final = validate(None if use_story else len(val_ids))
         metrics.update(val_bpb=final["bpb"], val_loss=final["loss"], val_tokens=final["tokens"])
