@@ -116,8 +116,10 @@ def heldout_bpb(model: GPT, tok: ScriptTokenizer, docs: list[dict], device, max_
     A story-recipe model reads each scene as its training examples do (heading and cast
     slots, then the text in consecutive windows, ``recipe.eval_sequences``); the bytes are
     those of the real text, names included, so figures compare across recipes."""
-    scenes = [s for d in docs if (s := story.prepare_scene(tok, d)) is not None]
-    seqs = story.eval_sequences(tok, scenes, model.cfg.block_size) if tok.has_slots else []
+    seqs = []
+    if tok.has_slots:  # only a story tokenizer has the slot tokens a prepared scene uses
+        scenes = [s for d in docs if (s := story.prepare_scene(tok, d)) is not None]
+        seqs = story.eval_sequences(tok, scenes, model.cfg.block_size)
     if not seqs:  # the first recipe, or a block too small for a scene's fields
         ids, mask = encode_split(tok, docs)
         return evaluate_bpb(model, tok, ids, mask, max_tokens or len(ids), device)
