@@ -165,8 +165,10 @@ def training_run(*, version_id: int, corpus_dir: str, resume: bool = False) -> M
 def bootstrap_train_config() -> dict:
     """The first-start recipe: the ``tiny`` preset on the Shakespeare corpus, on the CPU.
 
-    Measured (docs/BENCHMARKS.md): 2.10 bits/byte on the held-out plays after 13 minutes
-    on a 2-core CPU. One torch thread: the other core keeps serving the web app.
+    The story recipe (``recipe.py``) with a 512-token block. Two torch threads while the
+    machine is otherwise idle, one while the web app or a worker needs a core
+    (``train.ThreadGovernor``). Measured in docs/BENCHMARKS.md ("Drafts that follow the
+    story").
     """
     return {
         "preset": "tiny",
@@ -175,7 +177,8 @@ def bootstrap_train_config() -> dict:
         "warmup_steps": 50,
         "lr": 2e-3,
         "seed": 1337,
-        "threads": 1,
+        "threads": 2,
+        "adaptive_threads": True,
     }
 
 

@@ -109,17 +109,27 @@ def story_batch(tok, scenes, weights, batch_size, block, rng, device):
     return (torch.from_numpy(a).to(device) for a in (x, y, m))
 
 
+def heldout_sequences(tok: ScriptTokenizer, docs: list[dict], block_size: int) -> list:
+    """The story recipe's evaluation sequences of ``docs`` (empty for a tokenizer without
+    slots, or a block too small for a scene's fields): prepare once, evaluate often."""
+    if not tok.has_slots:  # only a story tokenizer has the slot tokens a prepared scene uses
+        return []
+    scenes = [s for d in docs if (s := story.prepare_scene(tok, d)) is not None]
+    return story.eval_sequences(tok, scenes, block_size)
+
+
 @torch.no_grad()
-def heldout_bpb(model: GPT, tok: ScriptTokenizer, docs: list[dict], device, max_tokens=None):
+def heldout_bpb(
+    model: GPT, tok: ScriptTokenizer, docs: list[dict], device, max_tokens=None, seqs=None
+):
     """Bits per byte of held-out scene documents, for a model of either recipe.
 
     A story-recipe model reads each scene as its training examples do (heading and cast
     slots, then the text in consecutive windows, ``recipe.eval_sequences``); the bytes are
-    those of the real text, names included, so figures compare across recipes."""
-    seqs = []
-    if tok.has_slots:  # only a story tokenizer has the slot tokens a prepared scene uses
-        scenes = [s for d in docs if (s := story.prepare_scene(tok, d)) is not None]
-        seqs = story.eval_sequences(tok, scenes, model.cfg.block_size)
+    those of the real text, names included, so figures compare across recipes. ``seqs``:
+    ``heldout_sequences`` of the same docs, when the caller evaluates more than once."""
+    if seqs is None:
+        seqs = heldout_sequences(tok, docs, model.cfg.block_size)
     if not seqs:  # the first recipe, or a block too small for a scene's fields
         ids, mask = encode_split(tok, docs)
         return evaluate_bpb(model, tok, ids, mask, max_tokens or len(ids), device)
@@ -370,10 +380,11 @@ def train(
     # The story recipe validates on scenes (``heldout_bpb``); the stream on a token stream.
     val_ids, val_mask = encode_split(tok, val_docs) if val_docs and not use_story else (None, None)
     has_val = bool(val_docs)
+    val_seqs = heldout_sequences(tok, val_docs, model.cfg.block_size) if use_story else None
 
     def validate(max_tokens):
         if use_story:
-            return heldout_bpb(model, tok, val_docs, device, max_tokens)
+            return heldout_bpb(model, tok, val_docs, device, max_tokens, seqs=val_seqs)
         return evaluate_bpb(model, tok, val_ids, val_mask, max_tokens, device)
 
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay, device)  # decays matrices only
