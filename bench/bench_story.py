@@ -29,7 +29,8 @@ The held-out prompt set (``--prompts``, at least 100 for figures; deterministic 
 Prompts are fitted to each model's block like the app does (``prompting.fit_prompt``: the
 text to continue is cut from the left, never the brief). Every model drafts every prompt
 twice, with the same seed: **alone** (``cast_cues`` off: the model as trained) and **as
-served** (``cast_cues`` on: the engine keeps cues to the cast, ``generation/core/cues.py``),
+served** (``cast_cues`` on: the engine keeps cues to the cast, ``generation/core/cues.py``,
+and the checkable instructions in the brief, ``generation/core/guide.py``),
 all requests submitted at once and batched by the engine. Temperature 0.8, top-p 0.95,
 no repetition penalty unless ``--repetition-penalty`` (the drafts panel's "balanced"
 preset uses 1.1), ``--tokens`` new tokens at most. Only the generated text is measured
@@ -275,8 +276,13 @@ def build_prompts(corpus: Path, n: int, seed: int, hand_path: Path = HAND_PROMPT
 
 def submit(engine: Engine, ids: list[int], params: SamplingParams, prompt: Prompt) -> str:
     """Queue one draft: the cast goes to the engine (cue-aware decoding when
-    ``params.cast_cues``, character slots of a story-recipe model)."""
-    return engine.submit(ids, params, cast=prompt.cast, text_before=prompt.text_prefix)
+    ``params.cast_cues``, character slots of a story-recipe model); as served
+    (``cast_cues``) the instructions in its synopsis too (instruction-aware decoding,
+    ``generation/core/guide.py``), as the app's local backend does."""
+    pairs = instructions.parse(prompt.synopsis) if params.cast_cues else ()
+    return engine.submit(
+        ids, params, cast=prompt.cast, text_before=prompt.text_prefix, instructions=pairs
+    )
 
 
 def fitted(tok, prompt: Prompt, budget: int) -> tuple[Prompt, list[int]]:

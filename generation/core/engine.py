@@ -46,6 +46,8 @@ import torch
 
 from generation.core.cues import CueConstraint, CueVocab, token_strings
 from generation.core.detok import IncrementalDecoder, SlotDecoder, StopStringBuffer
+from generation.core.guide import GuideVocab, InstructionGuide
+from generation.core.instructions import parse as parse_instructions
 from generation.core.model import GPT, KVCache, StepPlan
 from generation.core.params import SamplingParams
 from generation.core.prompting import prompt_budget
@@ -102,6 +104,7 @@ class _Request:
     cancelled: bool = False
     cue: CueConstraint | None = None  # cue-aware decoding (``cues.py``), per row
     slot_ban: torch.Tensor | None = None  # (V,) bool: character slots with no name here
+    guide: InstructionGuide | None = None  # instruction-aware decoding (``guide.py``)
 
 
 class Engine:
@@ -140,6 +143,11 @@ class Engine:
         self._wake = threading.Condition(self._lock)
 
     @cached_property
+    def guide_vocab(self) -> GuideVocab:
+        """The vocabulary by first byte, for instruction-aware decoding (first use)."""
+        return GuideVocab(self.token_bytes)
+
+    @cached_property
     def cue_vocab(self) -> CueVocab:
         """The vocabulary classified for cue-aware decoding (made on first use)."""
         return CueVocab(token_strings(self.token_bytes), device=self.device)
@@ -160,6 +168,7 @@ class Engine:
         request_id: str | None = None,
         cast: Sequence[str] = (),
         text_before: str = "",
+        instructions: Sequence[tuple[str, object]] = (),
     ) -> str:
         """Queue a request; return its id. Raise ``QueueFull`` if the queue is full.
 
@@ -167,7 +176,10 @@ class Engine:
         cues the draft writes name only them (cue-aware decoding, ``cues.py``). For a
         story-recipe model (``slot_ids``) the cast's character slots are written as their
         names and the slots of no one are never sampled. ``text_before`` is the text it
-        continues (where its first line starts)."""
+        continues (where its first line starts). ``instructions``: the checkable
+        instructions the draft was asked to follow (``instructions.parse`` of its brief):
+        kept by instruction-aware decoding (``guide.py``); a ``speakers`` instruction
+        narrows the cue rule to its names and turns the rule on."""
         params = params or SamplingParams()
         if not prompt_ids:
             raise ValueError("empty prompt")
@@ -188,9 +200,18 @@ class Engine:
             slot_ban[self.slot_ids[len(names) :]] = True
             slot_ban = slot_ban.to(self.device)
             name_tokens = {n.upper(): t for t, n in zip(self.slot_ids, names, strict=False)}
+        pairs = list(instructions)
+        speakers = next((v for k, v in pairs if k == "speakers"), None)
+        cue_names = [str(n) for n in speakers] if speakers else names
+        if speakers and name_tokens is not None:
+            name_tokens = {n: t for n, t in name_tokens.items() if n in set(cue_names)}
         cue = None
-        if params.cast_cues and names:
-            cue = CueConstraint(names, self.cue_vocab, text_before, name_tokens=name_tokens)
+        if (params.cast_cues or speakers) and cue_names:
+            cue = CueConstraint(cue_names, self.cue_vocab, text_before, name_tokens=name_tokens)
+        guide = None
+        if pairs:
+            guide = InstructionGuide(pairs, self.guide_vocab, self.eos_id, text_before)
+            guide = guide if guide.active else None
         req = _Request(
             id=request_id or uuid.uuid4().hex,
             prompt=list(prompt_ids),
@@ -201,6 +222,7 @@ class Engine:
             cue=cue,
             decoder=decoder,
             slot_ban=slot_ban,
+            guide=guide,
         )
         with self._lock:
             if len(self._waiting) >= self.max_queue:
@@ -246,8 +268,9 @@ class Engine:
     ) -> list[Completion]:
         """Run prompts to completion (synchronously, batched); return them in order.
 
-        ``asks``: the ``prompting.Prompt`` each prompt was made from (its cast and text
-        go to ``submit``: cue-aware decoding, character slots), or None.
+        ``asks``: the ``prompting.Prompt`` each prompt was made from (its cast, text and
+        the instructions in its synopsis go to ``submit``: cue-aware and
+        instruction-aware decoding, character slots), or None.
 
         For scripts, tests and benchmarks; do not mix with ``run_forever`` in another thread.
         At most ``max_queue`` prompts at once (``QueueFull`` otherwise).
@@ -272,6 +295,7 @@ class Engine:
                 callback=cb,
                 cast=a.cast if a is not None else (),
                 text_before=a.text_prefix if a is not None else "",
+                instructions=parse_instructions(a.synopsis) if a is not None else (),
             )
             for p, sp, a in zip(prompts, params, asks, strict=True)
         ]
@@ -405,6 +429,12 @@ class Engine:
                     moved = torch.logaddexp(row[ids].float(), refused + shares)
                     row[ids] = moved.to(row.dtype)
                 row[banned] = float("-inf")
+            if r.guide is not None:  # after the cue rule: a closing transition overrides it
+                remaining = min(
+                    r.params.max_new_tokens - len(r.output_ids),
+                    self.cfg.block_size - r.cache_len,
+                )
+                r.guide.apply(logits[i], remaining)
         tokens = sample(logits, [r.params for r in reqs], [r.generator for r in reqs], seen)
 
         outputs: list[RequestOutput] = []
@@ -425,6 +455,8 @@ class Engine:
                 piece = r.decoder.push(tok)
                 if r.cue is not None:
                     r.cue.advance(piece)
+                if r.guide is not None:
+                    r.guide.advance(piece)
                 text = r.stopbuf.add(piece)
                 if r.stopbuf.stopped:
                     reason = "stop"

@@ -8,7 +8,8 @@ Per draft (``measure``):
 
 - ``cues``: the character cue names, in order;
 - ``cue_on_cast``: (cues naming a cast member, all cues);
-- ``every_member_speaks``: every name of the cast has at least one cue;
+- ``every_member_speaks``: every name of the cast has at least one cue (with a
+  ``speakers`` instruction: every name it asks for);
 - ``format_valid``: the draft is well-formed Fountain for a screenplay (``format_valid``);
 - ``has_repetition``: a repeated line or a loop (``has_repetition``);
 - the instruction's ``check`` (``instructions.py``) when the prompt carried one.
@@ -164,7 +165,11 @@ def measure(text: str, cast: Sequence[str] = (), instruction=None) -> dict:
         "cues": cues(text),
         "cue_on_cast": on,
         "cue_total": total,
-        "every_member_speaks": every_member_speaks(text, cast),
+        # Who was asked to speak: the instruction's speakers when it names them (a cast
+        # member it leaves out is meant to be silent), else the cast.
+        "every_member_speaks": every_member_speaks(
+            text, instruction[1] if instruction and instruction[0] == "speakers" else cast
+        ),
         "format_valid": format_valid(text),
         "has_repetition": has_repetition(text),
         "instruction_ok": None,

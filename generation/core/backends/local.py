@@ -17,6 +17,7 @@ import torch
 from generation.core.backends.base import Backend, BackendError, GenerationRequest, GenerationResult
 from generation.core.checkpoint import load_version
 from generation.core.engine import Engine, RequestOutput
+from generation.core.instructions import parse as parse_instructions
 from generation.core.prompting import format_prompt
 
 
@@ -54,6 +55,7 @@ class LocalBackend(Backend):
             request_id=request.request_id,
             cast=request.prompt.cast,
             text_before=request.prompt.text_prefix,
+            instructions=parse_instructions(request.prompt.synopsis),
         )
         parts: list[str] = []
         t0 = time.perf_counter()
