@@ -35,12 +35,29 @@ setup: $(VENV)/.run-installed js
 setup-dev: $(VENV)/.dev-installed js
 
 ## make run: set up, migrate, seed a demo (empty embedded database only), serve on :8000.
-run: setup
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py fetch_bootstrap_corpus
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+## Quiet: a line per phase (README: Console); `make run VERBOSE=1` (or COWRITE_VERBOSE=1)
+## shows every command and its output, the background jobs and every request.
+run: export COWRITE_VERBOSE := $(filter-out 0,$(or $(VERBOSE),$(COWRITE_VERBOSE)))
+run:
+	@if [ -n "$$COWRITE_VERBOSE" ]; then \
+	  set -x; \
+	  $(MAKE) --no-print-directory setup && \
+	  $(BIN)/python manage.py migrate --noinput && \
+	  $(BIN)/python manage.py collectstatic --noinput -v0; \
+	else \
+	  printf '%s' "Setting up (the first time installs the Python and npm packages: minutes)… "; \
+	  log=$$(mktemp); \
+	  if { $(MAKE) --no-print-directory -s setup && \
+	       $(BIN)/python manage.py migrate --noinput -v0 && \
+	       $(BIN)/python manage.py collectstatic --noinput -v0; } >"$$log" 2>&1; then \
+	    rm -f "$$log"; echo "done."; \
+	  else \
+	    echo "failed:"; cat "$$log"; rm -f "$$log"; exit 1; \
+	  fi; \
+	fi
+	@$(BIN)/python manage.py fetch_bootstrap_corpus
+	@$(BIN)/python manage.py seed_demo
+	@$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 serve:
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)

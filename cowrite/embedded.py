@@ -8,6 +8,10 @@ embedded server instead runs, inside the web process:
   channel layer only works within one event loop), its model on a thread of its own.
 
 Started only by ``manage.py serve`` and only when ``REDIS_URL`` is unset.
+
+``QuietJobsFilter`` keeps the schedule's routine successes off the console (settings
+``LOGGING``; README: Console). This module is imported while logging is configured, so it
+imports Celery and the database layer only inside the functions that need them.
 """
 
 import logging
@@ -15,14 +19,39 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections
-
-from cowrite.celery import app
 
 log = logging.getLogger(__name__)
 
+# Celery logs each task it runs from here; in-process, `apply()` logs its success at INFO.
+CELERY_TRACE_LOGGER = "celery.app.trace"
+
+
+def beat_task_names() -> set[str]:
+    """The tasks the beat schedule runs (``CELERY_BEAT_SCHEDULE``)."""
+    return {entry["task"] for entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).values()}
+
+
+class QuietJobsFilter(logging.Filter):
+    """Drop the "Task … succeeded" (and retry) lines of the periodic background jobs.
+
+    The schedule runs a job every few seconds (the stalled-draft reaper every 5 s), so their
+    successes were most of the console. A failure is logged at ERROR and always passes, and
+    so does every line of every other logger. ``COWRITE_VERBOSE=1`` leaves this filter out.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != CELERY_TRACE_LOGGER or record.levelno >= logging.WARNING:
+            return True
+        data = record.args if isinstance(record.args, dict) else getattr(record, "data", None)
+        return not isinstance(data, dict) or data.get("name") not in beat_task_names()
+
 
 def _run_schedule(stop: threading.Event) -> None:
+    # Function-level: see the module docstring (logging imports this module early).
+    from django.db import close_old_connections
+
+    from cowrite.celery import app
+
     app.loader.import_default_modules()  # autodiscovery is lazy: register the tasks now
     schedule = {
         entry["task"]: float(entry["schedule"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()

@@ -413,12 +413,47 @@ COWRITE_DOC_COMPACT_QUIET_SECONDS = 5
 COWRITE_DOC_COMPACT_MAX_PENDING = 500
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
+# --- The console (README: Console) ---------------------------------------------------------
+# Quiet by default: warnings and errors, one line per phase of `make run`, the first model's
+# training progress. COWRITE_VERBOSE=1 (`make run VERBOSE=1`) shows every INFO line, each
+# background job's success and every request (`manage.py serve`'s access log). LOG_LEVEL
+# sets the level either way; the background jobs' successes stay out unless verbose.
+COWRITE_VERBOSE = os.environ.get("COWRITE_VERBOSE", "").strip().lower() not in (
+    "",
+    "0",
+    "false",
+    "no",
+    "off",
+)
+LOG_LEVEL = os.environ.get("LOG_LEVEL") or ("INFO" if COWRITE_VERBOSE else "WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "filters": {
+        "quiet_jobs": {"()": "cowrite.embedded.QuietJobsFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {"console": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "console",
+            "filters": [] if COWRITE_VERBOSE else ["quiet_jobs"],
+        },
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own console handler (DEBUG only) printed each of its lines a second
+        # time beside the root's; its errors still mail ADMINS as by default.
+        "django": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
+        "daphne": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Retraining on feedback (generation/retraining.py, generation/lifecycle.py) -----------

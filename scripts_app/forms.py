@@ -17,11 +17,79 @@ class ProjectForm(forms.Form):
     )
 
 
+class LinesField(forms.CharField):
+    """A text field whose line ends count once (browsers send CRLF) against its limit."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
+
+def _lines(rows: int) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows})
+
+
 class ProjectSettingsForm(ProjectForm):
     allow_training = forms.BooleanField(
         required=False,
         label="Let the team's model train on this project's text and feedback",
     )
+    # The title page (credits.py); the title is the project's title above.
+    credit = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Credit line",
+        help_text="Printed above the writers' names: Written by, Screenplay by, Teleplay by…",
+    )
+    authors = LinesField(
+        max_length=500,
+        required=False,
+        label="Writers",
+        help_text="As the names should read on the title page: one per line, or joined "
+        "with “&” for a writing team.",
+        widget=_lines(2),
+    )
+    based_on = LinesField(
+        max_length=500,
+        required=False,
+        label="Based on",
+        help_text="The source material, if any: “Based on the novel by Jane Doe”.",
+        widget=_lines(2),
+    )
+    draft_date = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Draft date",
+        help_text="As it should read: “Second draft, March 3, 2026”.",
+    )
+    contact = LinesField(
+        max_length=1000,
+        required=False,
+        label="Contact",
+        help_text="Printed at the bottom left: name or representation, address, phone, email.",
+        widget=_lines(4),
+    )
+    copyright = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Copyright",
+        help_text="Optional: “© 2026 Ann Lee” or a registration number.",
+    )
+    title_page_notes = LinesField(
+        max_length=1000,
+        required=False,
+        label="Title page notes",
+        help_text="Optional: anything else for the title page, such as “Revised pages in blue”.",
+        widget=_lines(2),
+    )
+
+    PROJECT_FIELDS = ("title", "logline", "genre", "notes", "allow_training")
+
+    def project_fields(self):
+        return [self[name] for name in self.PROJECT_FIELDS]
+
+    def title_page_fields(self):
+        return [self[name] for name in self.fields if name not in self.PROJECT_FIELDS]
 
 
 class ProjectDeleteForm(forms.Form):

@@ -14,8 +14,13 @@ How an imported file maps onto the domain (see docs/formats.md, "Django side"):
 - Existing project: its own title page stays; the file's title page and preamble are kept
   in the notes under a line that says they are *not* exported.
 - Character cues become characters (variants merged: ``EDWARD (V.O.)``, ``@Edward`` →
-  ``EDWARD``); characters the project already has are reused. Cues that cannot be a
-  character name (``BOB #2``) are left out of the cast and reported.
+  ``EDWARD``; ``MAN’S VOICE`` and ``MAN'S VOICE`` are one: ``formats.model.character_key``);
+  characters the project already has are reused, by the same key. A compound cue (``JOHN
+  AND MARY``) whose parts all speak alone in the file joins those characters to the
+  scene's cast instead of making one (``formats/importer.py`` has the rule). Cues that
+  cannot be a character name (``BOB #2``) are left out of the cast and reported.
+- A heading that names no place (``INT.`` alone) does not start a scene: it stays in the
+  text of the scene before it (``importer.opens_scene``).
 - Everything happens in one transaction, so a rejected file changes nothing. A file with
   more than ``COWRITE_IMPORT_MAX_SCENES`` scenes is refused before anything is written.
 """
@@ -30,9 +35,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import services
+from . import credits, services
 from .formats import FormatError, importer
-from .formats.model import ElementType
+from .formats.model import ElementType, character_key
 from .models import Character, Project, Revision, RevisionOrigin, Scene
 
 FRONT_MATTER_MARKER = (
@@ -49,6 +54,8 @@ class ImportSummary:
     characters_new: int = 0
     characters_reused: int = 0
     skipped_cues: list[str] = field(default_factory=list)
+    # Compound cues linked to the characters they name ("JOHN AND MARY").
+    linked_cues: list[str] = field(default_factory=list)
     kept_in_notes: bool = False
 
 
@@ -65,9 +72,20 @@ def _lf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _source_lf(source: str) -> str:
+    """Return a piece of parsed source with LF line ends.
+
+    The parser splits the file at "\n", so each line of a CRLF file keeps its "\r", the
+    last one too: a scene's source ends "...\r\n\r" where the "\n" that follows its
+    last (empty) line was the join to the next scene. Plain ``_lf`` turned that "\r" into
+    one more line end, so every scene gained an empty line at export.
+    """
+    return _lf("\n".join(line.removesuffix("\r") for line in source.split("\n")))
+
+
 def _scene_parts(source: str) -> tuple[str, str]:
     """Split an imported scene's source into its heading line and the text after it."""
-    heading, _, rest = _lf(source).partition("\n")
+    heading, _, rest = _source_lf(source).partition("\n")
     # The empty line after the heading is written back by the export.
     return heading.strip(), rest.removeprefix("\n")
 
@@ -145,9 +163,11 @@ def _store(*, user, imported, filename: str, project: Project | None) -> Project
             logline=(imported.logline or "").strip()[:1000],
             notes=notes,
         )
+        credits.fill_from_import(project, imported, only_empty=False)
     else:
         # Lock the project row: a concurrent scene create must not take our positions.
         project = Project.objects.select_for_update().get(pk=project.pk)
+        credits.fill_from_import(project, imported, only_empty=True)
         if front.strip():
             when = timezone.localdate().isoformat()
             block = (
@@ -166,8 +186,10 @@ def _store(*, user, imported, filename: str, project: Project | None) -> Project
         else:
             project.save(update_fields=["updated_at"])
 
-    # Characters: reuse the project's, create the rest.
+    # Characters: reuse the project's (by character_key: ’ and ' alike), create the rest.
     by_name = {c.name: c for c in Character.objects.filter(project=project)}
+    by_key = {character_key(name): name for name in by_name}
+    stored: dict[str, str] = {}  # imported name -> the name of its Character row
     new: list[Character] = []
     for cue_name in imported.characters:
         try:
@@ -175,15 +197,20 @@ def _store(*, user, imported, filename: str, project: Project | None) -> Project
         except ValidationError:
             summary.skipped_cues.append(cue_name)
             continue
-        if name in by_name:
-            summary.characters_reused += 1
-        elif name not in {c.name for c in new}:
+        key = character_key(name)
+        if key in by_key:
+            if by_key[key] in by_name:
+                summary.characters_reused += 1
+        else:
+            by_key[key] = name
             new.append(Character(project=project, name=name))
+        stored[cue_name] = by_key[key]
     if new:
         Character.objects.bulk_create(new)
         new = list(Character.objects.filter(project=project, name__in=[c.name for c in new]))
         by_name.update({c.name: c for c in new})
     summary.characters_new = len(new)
+    summary.linked_cues = list(imported.compound_cues)
 
     # Scenes, each with its first revision (origin "import"), appended in order.
     start = Scene.objects.filter(project=project).count()
@@ -219,9 +246,7 @@ def _store(*, user, imported, filename: str, project: Project | None) -> Project
     Through.objects.bulk_create(
         Through(scene_id=scene.pk, character_id=by_name[name].pk)
         for scene, (_, _, cast) in zip(scenes, rows, strict=True)
-        for name in dict.fromkeys(
-            services.normalize_character_name(n) for n in cast if n not in summary.skipped_cues
-        )
+        for name in dict.fromkeys(stored[n] for n in cast if n in stored)
     )
     summary.scenes = len(scenes)
     project.import_summary = summary

@@ -39,6 +39,15 @@ class Project(models.Model):
         default=False,
         help_text="Let the team's model train on this project's text and feedback.",
     )
+    # Title page credits (exports.py writes them; imports fill them from a file's title
+    # page). The title is ``title``. Multi-line fields keep their lines ("\n").
+    credit = models.CharField(max_length=100, blank=True, default="Written by")
+    authors = models.TextField(max_length=500, blank=True)
+    based_on = models.TextField(max_length=500, blank=True)
+    draft_date = models.CharField(max_length=100, blank=True)
+    contact = models.TextField(max_length=1000, blank=True)
+    copyright = models.CharField(max_length=200, blank=True)
+    title_page_notes = models.TextField(max_length=1000, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

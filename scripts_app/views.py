@@ -9,13 +9,14 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import documents, invitations, panels, services
+from . import credits, documents, exports, invitations, panels, services
 from .access import (
     access_character,
     access_membership,
@@ -138,15 +139,26 @@ def _project_page_with(request, membership, *, scene_form=None, character_form=N
 def project_settings(request, project_id):
     membership = access_project(request.user, project_id, Role.OWNER)
     project = membership.project
-    initial = {
-        f: getattr(project, f) for f in ("title", "logline", "genre", "notes", "allow_training")
-    }
+    initial = {f: getattr(project, f) for f in ProjectSettingsForm.base_fields}
     form = ProjectSettingsForm(request.POST or None, initial=initial)
+    # An empty "Writers" or "Draft date" prints what the placeholder shows.
+    for name, value in exports.title_page_fallbacks(project).items():
+        form.fields[name].widget.attrs["placeholder"] = value
     if request.method == "POST":
         if form.is_valid():
+            data = form.cleaned_data
             try:
-                services.project_update(project=project, **form.cleaned_data)
+                with transaction.atomic():
+                    services.project_update(
+                        project=project, **{f: data[f] for f in form.PROJECT_FIELDS}
+                    )
+                    # Only the credits the form sent: a post without them keeps them.
+                    credits.credits_update(
+                        project=project,
+                        **{f: data[f] for f in credits.CREDIT_FIELDS if f in request.POST},
+                    )
             except ValidationError as exc:
+                project.refresh_from_db()
                 form.add_error(None, exc)
             else:
                 messages.success(request, "Project saved.")

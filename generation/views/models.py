@@ -10,6 +10,9 @@ project that allows training; a project owner gets only the projects they own; a
 else is refused.
 """
 
+import math
+import time
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -30,6 +33,7 @@ from ..models import (
     ModelVersion,
     Rating,
     RetrainSuggestion,
+    StartedVia,
     SuggestionStatus,
     VersionStatus,
 )
@@ -107,6 +111,88 @@ def _run_state(v: ModelVersion) -> str:
     }.get(v.status, v.status)
 
 
+# --- the page in writers' words (the engineering figures are one click away) -------------
+
+# Retraining phases (``retraining._Curve``) as a writer would say them.
+_PHASE_WORDS = {
+    "evaluating parent": "reading how well the model in use writes",
+    "sft": "learning from the drafts your teams accepted or rated well, and from their scenes",
+    "dpo": "learning from your teams' choices between drafts",
+    "evaluating": "checking that it writes at least as well as the model in use",
+}
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def time_left(seconds) -> str:
+    """ "about 6 minutes left", "less than a minute left", or "" when not known."""
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        return ""
+    if seconds < 60:
+        return "less than a minute left"
+    return f"about {_plural(max(1, round(seconds / 60)), 'minute')} left"
+
+
+def learned_words(v: ModelVersion) -> str:
+    """What a version learned from, for writers ("Learned from 40 comparisons…")."""
+    if v.is_retraining:
+        data = v.corpus_summary or (v.metrics or {}).get("data") or {}
+        parts = []
+        if data.get("pairs"):
+            parts.append(_plural(data["pairs"], "choice") + " between drafts (ratings and picks)")
+        if data.get("sft"):
+            parts.append(_plural(data["sft"], "draft") + " your teams accepted or rated well")
+        if data.get("scenes"):
+            parts.append(_plural(data["scenes"], "scene") + " your teams wrote")
+        if not parts:
+            if v.status == VersionStatus.TRAINING:
+                return "It learns from the feedback and scenes of projects that allow it."
+            return "It learned from the feedback of projects that allow it."
+        head = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+        return f"It learned from {head}."
+    if v.started_via == StartedVia.FIRST_START:
+        return (
+            "It learned to write from Shakespeare's plays (public domain); "
+            "it has not seen your teams' work."
+        )
+    return "It was trained from the command line on a prepared collection of scripts."
+
+
+def rated_words(counts: dict[int, int], scope: str) -> str:
+    """ "Drafts rated 3.8 on average (12 ratings in your projects)." """
+    total = sum(counts.values())
+    if not total:
+        return f"No ratings of its drafts yet in {scope}."
+    mean = sum(s * n for s, n in counts.items()) / total
+    return f"Drafts rated {mean:.1f} on average ({_plural(total, 'rating')} in {scope})."
+
+
+def run_words(v: ModelVersion, now: float | None = None) -> dict:
+    """A running (or queued) run as a writer would say it: what, how far, how long."""
+    p = v.progress or {}
+    now = time.time() if now is None else now
+    if v.is_retraining:
+        what = f"Retraining the model from {v.parent.name}" if v.parent else "Retraining"
+    elif v.started_via == StartedVia.FIRST_START:
+        what = "Training the first model"
+    else:
+        what = f"Training {v.name}"
+    if v.state == "queued":
+        return {"what": what, "line": f"{what} — waiting for a training worker."}
+    eta = p.get("eta_s")
+    if isinstance(eta, (int, float)) and isinstance(p.get("updated_at"), (int, float)):
+        eta -= max(0.0, now - p["updated_at"])
+    percent = max(0, min(99, math.floor(100 * float(p.get("progress") or 0))))
+    left = time_left(eta)
+    phase = _PHASE_WORDS.get(p.get("phase") or "", "")
+    line = f"{what} — {percent}% done" + (f", {left}" if left else "") + "."
+    if phase:
+        line += f" Now {phase}."
+    return {"what": what, "line": line, "percent": percent, "left": left}
+
+
 def _owned_projects(user, active):
     """The user's own projects, each with what the suggest form needs."""
 
@@ -146,17 +232,20 @@ def _context(request) -> dict:
     # Figures from projects' data: the viewer's own projects only, unless staff.
     ratings = _rating_counts([v.pk for v in versions], None if staff else _member_project_ids(user))
     active = next((v for v in versions if v.status == VersionStatus.ACTIVE), None)
+    scope = "all projects" if staff else "your projects"
+    now = time.time()
     for v in versions:
         v.chart = loss_chart_svg(v.loss_curve)
         v.rating_chart = rating_bars_svg(ratings.get(v.pk, {}))
         v.comparison = _comparison(v.metrics or {})
         v.gate = (v.metrics or {}).get("gate")
         v.state = _run_state(v)
-    if active is not None:
-        counts = ratings.get(active.pk, {})
-        total = sum(counts.values())
-        active.my_ratings = total
-        active.my_mean = sum(s * n for s, n in counts.items()) / total if total else None
+        # ``steps`` is written when a run ends; until then the run's progress has the step.
+        v.steps_done = v.steps or (v.progress or {}).get("step") or 0
+        v.learned = learned_words(v)
+        v.rated = rated_words(ratings.get(v.pk, {}), scope)
+        if v.status == VersionStatus.TRAINING:
+            v.words = run_words(v, now)
     context = {
         "versions": versions,
         "active": active,

@@ -151,38 +151,118 @@ def _paragraph_elements(paragraph: ET.Element) -> list[list[Element]]:
     return groups
 
 
+def _title_paragraphs(title_page: ET.Element) -> list[ET.Element]:
+    """Return the title page's own paragraphs in order.
+
+    Final Draft keeps the title page's header and footer (the page number label, a
+    ``DynamicLabel`` followed by a period) in ``TitlePage/HeaderAndFooter``: that is page
+    furniture, never title page text, so only ``TitlePage/Content`` is read (or paragraphs
+    placed directly under ``TitlePage`` by tools that write no ``Content``).
+    """
+    content = title_page.find("Content")
+    return (content if content is not None else title_page).findall("Paragraph")
+
+
+def _title_lines(title_page: ET.Element) -> list[tuple[str, list[str]]]:
+    """Return the title page as blocks of lines: (alignment, lines), cut at empty lines."""
+    blocks: list[tuple[str, list[str]]] = []
+    gap = True
+    for paragraph in _title_paragraphs(title_page):
+        text = _styled_text(paragraph).strip()
+        if paragraph.find(".//DynamicLabel") is not None and _LABEL_ONLY_RE.match(text):
+            text = ""  # a running label (page number, date) with only its punctuation
+        if not text:
+            gap = True
+            continue
+        align = (paragraph.get("Alignment") or "left").strip().lower()
+        align = align if align in ("center", "right") else "left"
+        if gap or blocks[-1][0] != align:
+            blocks.append((align, []))
+        blocks[-1][1].append(text)
+        gap = False
+    return blocks
+
+
+def _plain(line: str) -> str:
+    return " ".join(line.replace("\\", "").strip("*_ :").lower().split())
+
+
+def _is_credit(line: str) -> bool:
+    words = _plain(line).split()
+    return bool(words) and words[-1] == "by" and set(words[:-1]) <= _CREDIT_WORDS
+
+
 def _title_page(root: ET.Element) -> list[TitleEntry]:
-    """Map FDX title page paragraphs to Fountain keys (heuristic: FDX has no keys)."""
+    """Map FDX title page paragraphs to Fountain keys (heuristic: FDX has no keys).
+
+    Centered: the lines before a credit line ("Written by") are the Title, the block after
+    it the Author, later blocks the Source ("Based on …" starts one anywhere). Lower on
+    the page: a copyright line is the Copyright, a right-aligned date the Draft date, the
+    first other block the Contact and any further ones Notes.
+    """
     title_page = root.find("TitlePage")
     if title_page is None:
         return []
-    lines: list[tuple[str, str]] = []  # (alignment, text)
-    for paragraph in title_page.iter("Paragraph"):
-        text = _styled_text(paragraph).strip()
-        lines.append(((paragraph.get("Alignment") or "Left").lower(), text))
-    centered = [t for a, t in lines if a == "center" and t]
-    other = [t for a, t in lines if a != "center" and t]
-    entries: list[TitleEntry] = []
-    if centered:
-        credit_at = next(
-            (i for i, t in enumerate(centered) if t.lower().strip("*_ ") in _CREDITS), None
-        )
-        if credit_at is None:
-            entries.append(TitleEntry("Title", centered[0]))
-            if len(centered) > 1:
-                entries.append(TitleEntry("Author", "\n".join(centered[1:])))
+    blocks = _title_lines(title_page)
+    centered = [lines for align, lines in blocks if align == "center"]
+    fields: dict[str, list[str]] = {}
+    flat = [(b, line) for b, lines in enumerate(centered) for line in lines]
+    credit_at = next((i for i, (_, line) in enumerate(flat) if _is_credit(line)), None)
+    if credit_at is None:
+        if len(centered) == 1:
+            fields["Title"], authors, rest = centered[0][:1], centered[0][1:], []
         else:
-            if credit_at:
-                entries.append(TitleEntry("Title", "\n".join(centered[:credit_at])))
-            entries.append(TitleEntry("Credit", centered[credit_at]))
-            if centered[credit_at + 1 :]:
-                entries.append(TitleEntry("Author", "\n".join(centered[credit_at + 1 :])))
-    if other:
-        entries.append(TitleEntry("Contact", "\n".join(other)))
-    return entries
+            fields["Title"] = centered[0] if centered else []
+            authors = centered[1] if len(centered) > 1 else []
+            rest = centered[2:]
+    else:
+        fields["Title"] = [line for _, line in flat[:credit_at]]
+        fields["Credit"] = [flat[credit_at][1]]
+        at_block = flat[credit_at][0]
+        authors = [line for b, line in flat[credit_at + 1 :] if b == at_block]
+        later = centered[at_block + 1 :]
+        if not authors and later:
+            authors, later = later[0], later[1:]
+        rest = later
+    source: list[str] = []
+    for k, line in enumerate(authors):
+        if _plain(line).startswith(_SOURCE_OPENINGS):
+            authors, source = authors[:k], authors[k:]
+            break
+    authors = list(authors)
+    for lines in rest:
+        if _is_credit(lines[0]) and not source:
+            authors.extend(lines)  # a second credit ("Story by") with its names
+        else:
+            source.extend(lines)
+    fields["Author"], fields["Source"] = authors, source
+    for align, lines in blocks:
+        if align == "center":
+            continue
+        if _plain(lines[0]).startswith(_COPYRIGHT_OPENINGS) or "wga" in _plain(lines[0]):
+            key = "Copyright"
+        elif align == "right" and "Draft date" not in fields and _DATE_RE.search(lines[0]):
+            key = "Draft date"
+        else:
+            key = "Contact" if "Contact" not in fields else "Notes"
+        fields.setdefault(key, []).extend(lines)
+    order = ("Title", "Credit", "Author", "Source", "Draft date", "Contact", "Copyright", "Notes")
+    return [TitleEntry(key, "\n".join(fields[key])) for key in order if fields.get(key)]
 
 
-_CREDITS = {"written by", "by", "screenplay by", "story by", "teleplay by", "written by:"}
+_CREDIT_WORDS = {
+    "written", "screenplay", "story", "teleplay", "screen", "television", "created",
+    "developed", "adapted", "original", "pilot", "and", "&",
+}  # fmt: skip
+_SOURCE_OPENINGS = ("based on", "adapted from", "inspired by", "from the ")
+_COPYRIGHT_OPENINGS = ("©", "(c)", "copyright", "registered")
+_DATE_RE = re.compile(
+    r"\d|\bdraft|\brevis|\b(?:january|february|march|april|may|june|july|august|september"
+    r"|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b",
+    re.IGNORECASE,
+)
+# What Final Draft writes around a page number label: "1." ("." after the label).
+_LABEL_ONLY_RE = re.compile(r"^[\W_]*(?:page[\W_]*)?$", re.IGNORECASE)
 
 
 def _parse_xml(data: bytes | str) -> ET.Element:
@@ -329,18 +409,57 @@ def _next_dual(elements: list[Element], start: int) -> int | None:
     return None
 
 
+# Final Draft's title page holds about 54 lines: the title a third of the way down, the
+# lower blocks at the foot.
+_TITLE_TOP_LINES = 16
+_TITLE_PAGE_LINES = 52
+
+
 def _write_title_page(root: ET.Element, script: Script) -> None:
+    """Write the title page as Final Draft lays one out (its reader above reads it back):
+    Title, Credit, Author(s) and Source centered, blocks apart; at the foot the Draft date
+    right-aligned, then Contact, Copyright, Notes and any other fields left-aligned."""
     title_page = ET.SubElement(root, "TitlePage")
     content = ET.SubElement(title_page, "Content")
-    centered_keys = ("title", "credit", "author", "authors", "source")
-    for key in centered_keys:
-        value = script.title_field(key)
-        for line in value.split("\n") if value else []:
-            paragraph = ET.SubElement(content, "Paragraph", Alignment="Center", Type="Action")
-            _add_text(paragraph, line)
-    for entry in script.title_page:
-        if entry.key.strip().lower() in centered_keys:
-            continue
-        for line in entry.value.split("\n"):
-            paragraph = ET.SubElement(content, "Paragraph", Alignment="Left", Type="Action")
-            _add_text(paragraph, line)
+
+    def lines(value: str) -> list[str]:
+        return [line for line in value.split("\n") if line.strip()]
+
+    upper: list[tuple[int, list[str]]] = []  # (empty lines above, lines)
+    for gap, keys in (
+        (1, ("title",)),
+        (1, ("credit",)),
+        (1, ("author", "authors")),
+        (2, ("source",)),
+    ):
+        value = next((script.title_field(k) for k in keys if script.title_field(k)), "")
+        if lines(value):
+            upper.append((_TITLE_TOP_LINES if not upper else gap, lines(value)))
+    lower: list[tuple[str, list[str]]] = []
+    date = script.title_field("draft date") or script.title_field("date")
+    if lines(date):
+        lower.append(("Right", lines(date)))
+    placed = {"title", "credit", "author", "authors", "source", "draft date", "date"}
+    ranked = ("contact", "copyright", "notes", "note")
+    rest = [e for e in script.title_page if e.key.strip().lower() not in placed]
+    rest.sort(key=lambda e: ranked.index(k) if (k := e.key.strip().lower()) in ranked else 3)
+    lower += [("Left", lines(e.value)) for e in rest if lines(e.value)]
+
+    def add(alignment: str, text: str = "") -> None:
+        paragraph = ET.SubElement(content, "Paragraph", Alignment=alignment, Type="Action")
+        _add_text(paragraph, text)
+
+    used = 0
+    for gap, block in upper:
+        for _ in range(gap):
+            add("Center")
+        for line in block:
+            add("Center", line)
+        used += gap + len(block)
+    lower_lines = sum(len(block) for _, block in lower) + max(len(lower) - 1, 0)
+    for k, (alignment, block) in enumerate(lower):
+        gap = max(_TITLE_PAGE_LINES - used - lower_lines, 2) if k == 0 else 1
+        for _ in range(gap):
+            add("Left")
+        for line in block:
+            add(alignment, line)

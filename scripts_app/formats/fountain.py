@@ -197,7 +197,11 @@ def format_element(el: Element) -> str:
     t = el.type
     if t is T.SCENE_HEADING:
         number = f" #{el.scene_number}#" if el.scene_number else ""
-        return ("." if el.forced else "") + el.text + number
+        if el.forced:
+            # "." forces a heading only before a character other than "." or a space, so
+            # a heading text such as ". KITCHEN" (from FDX) is written trimmed: ".KITCHEN".
+            return "." + el.text.lstrip(". \t") + number
+        return el.text + number
     if t is T.ACTION:
         return ("!" if el.forced else "") + el.text
     if t is T.CHARACTER:
@@ -243,9 +247,9 @@ def dump_parts(script: Script) -> tuple[list[str], list[str], list[str]]:
         # A title page ends at a blank line; one built in code may lack it.
         separator = [""]
     elif not script.title_page and script.elements and script.elements[0].raw is None:
-        first = body[0].split("\n", 1)[0]
-        if g.starts_title_page(first):
-            # "CUT TO:" or "Note: ..." on line one would read as a title page.
+        first_lines = (line for source in body for line in source.split("\n"))
+        if g.starts_title_page(first_lines):
+            # "Note: ..." on line one would read as a title page.
             separator = [""]
     return title, separator, body
 

@@ -36,7 +36,9 @@ speech:
 5. Anything else is action.
 
 Rules 2 to 4 read the line without inline notes and boneyard (``BOB [[or JIM?]]`` is a
-cue); the markers of rule 1 are read on the line as written.
+cue) and without the spaces and tabs around it, which a reader cannot see: ``CUT TO:``
+followed by trailing spaces is a transition, ``BOB`` followed by a tab a cue (only action
+keeps its indentation as written). The markers of rule 1 are read on the line as written.
 
 Inside a speech (``in_speech=True``): ``(...)`` is a parenthetical, ``~`` lyrics, any other
 line dialogue; a blank line ends the speech, except a line of exactly two spaces, which is
@@ -44,14 +46,29 @@ an empty line of dialogue.
 
 Notes (``[[ ]]``) and boneyard (``/* */``) that fill whole lines, possibly several, are
 elements of their own (``BlockFinder``; a note may not cross an empty line); otherwise
-they stay inline. A title page (``Key: value`` lines) may open the document and ends at
-the first blank line (``title_page_end``). ``classify_lines`` applies all of this to a
-whole document.
+they stay inline. ``classify_lines`` applies all of this to a whole document.
+
+A title page (``Key: value`` lines) may open the document and ends at the first blank
+line (``title_page_end``). A key line is an unindented ``Key:`` line whose key is a letter
+then letters, digits, spaces, ``_`` or ``-`` (``Draft date:``), and which is not a scene
+heading (``INT. HOUSE: KITCHEN``). The document opens with a title page when its first line
+is a key line and (``starts_title_page``)
+
+- its value is on the same line (``Title: Big Fish``), or
+- the next line is indented, with a space or a tab, and not blank: the value below its
+  key (``Title:`` then ``    Big Fish``), or
+- the next line is another key line (``Title:`` then ``Author: Ann``: an empty field).
+
+So a lone ``FADE IN:`` or ``CUT TO:`` on the first line, followed by a blank line, the end
+of the text or an unindented line such as a heading, is no title page but the first line
+of the script (action, or a transition between blank lines). Inside a title page, any
+unkeyed line continues the value of the key above it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 __all__ = [
@@ -108,6 +125,7 @@ __all__ = [
     "split_hidden",
     "split_scene_number",
     "starts_title_page",
+    "title_key",
     "title_page_end",
     "visible_text",
 ]
@@ -471,15 +489,43 @@ class BlockFinder:
         return None
 
 
-def starts_title_page(line: str) -> bool:
-    """Return True if ``line``, as the first line of a document, opens a title page."""
+def title_key(line: str) -> re.Match[str] | None:
+    """Return the ``TITLE_KEY_RE`` match of a title page key line, else None.
+
+    A key line starts at the margin (an indented line continues a value) and is not a
+    scene heading (``INT. HOUSE: KITCHEN - DAY``).
+    """
     line = line.rstrip("\r")
-    return bool(TITLE_KEY_RE.match(line)) and not looks_like_scene_heading(line)
+    if line[:1] in (" ", "\t") or looks_like_scene_heading(line):
+        return None
+    return TITLE_KEY_RE.match(line)
+
+
+def starts_title_page(lines: Iterable[str] | str) -> bool:
+    """Return True if a document whose first lines are ``lines`` opens with a title page.
+
+    The rule is in the module docstring: the first line is a key line, and it has a value,
+    or the line after it is an indented value or another key line. Only the first two
+    lines are read; a string is split into lines.
+    """
+    if isinstance(lines, str):
+        lines = lines.split("\n", 2)[:2]
+    it = iter(lines)
+    first = next(it, None)
+    m = None if first is None else title_key(first)
+    if m is None:
+        return False
+    if m["value"].strip():
+        return True
+    nxt = next(it, None)
+    if nxt is None or is_blank(nxt):
+        return False
+    return nxt[:1] in (" ", "\t") or title_key(nxt) is not None
 
 
 def title_page_end(lines: list[str]) -> int:
     """Return the index of the first line after the title page (0 when there is none)."""
-    if not lines or not starts_title_page(lines[0]):
+    if not starts_title_page(lines[:2]):
         return 0
     i = 0
     while i < len(lines) and not is_blank(lines[i]):

@@ -71,7 +71,10 @@ def _element_html(el: Element, notes: bool) -> str:
         ext = "".join(
             f' <span class="fx-extension">({html.escape(x)})</span>' for x in el.extensions
         )
-        return _p(t.css_class, name + ext)
+        # A cue forced with "@" prints as typed ("@McDUCK" -> McDUCK): the stylesheet
+        # upper-cases other cues, not this one.
+        css = t.css_class + (" fx-forced" if el.forced else "")
+        return _p(css, name + ext)
     if t is T.PAGE_BREAK:
         return '<hr class="fx-page-break">'
     if t is T.SECTION:
@@ -162,6 +165,7 @@ CSS = """
 .fx-scene-heading { font-weight: bold; text-transform: uppercase; }
 .fx-scene-number { float: right; }
 .fx-character { margin: 1em 0 0 2.2in !important; text-transform: uppercase; }
+.fx-character.fx-forced { text-transform: none; }
 .fx-dialogue { margin: 0 1.5in 0 1in !important; }
 .fx-parenthetical { margin: 0 2in 0 1.6in !important; }
 .fx-lyrics { margin: 0 1.5in 0 1in !important; font-style: italic; }

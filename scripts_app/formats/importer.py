@@ -13,17 +13,38 @@ Decisions (see docs/formats.md):
   and guessing scene breaks would silently scramble a document that is not a screenplay.
 - Two scenes with the same explicit scene number (``#12#``) are refused, since scene
   numbers identify scenes on call sheets and in the app.
+- A scene heading starts a scene only if its line reads back as a heading that names a
+  place (``opens_scene``: what ``services.validate_heading`` asks, less the length). One
+  that does not (a bare ``INT.``, ``.[[note]]``, an FDX heading that is only dots) stays,
+  as written, in the text of the scene before it (or the preamble): one odd heading
+  never refuses a whole import.
+- Characters (``split_script``): every cue's canonical name (``normalize_character_name``)
+  is a character, in order of first cue; names that differ only in ``’`` against ``'``
+  are one character (``character_key``), named as first written. A compound cue (``JOHN
+  AND MARY``, ``JOHN & MARY``, ``TOM, DICK AND HARRY``: parts joined by `` AND ``, ``&`` or
+  ``,``) whose every part also speaks alone somewhere in the script is linked to those
+  characters: they join the scene's cast and no character is made of the compound (its
+  cue text stays as written; ``compound_cues`` lists them). Otherwise the compound cue is
+  one character, like any other cue.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from . import fdx, fountain
+from . import fdx, fountain, grammar
 from .errors import FormatError
-from .model import ElementType, Script, normalize_character_name, strip_markup
+from .model import (
+    Element,
+    ElementType,
+    Script,
+    character_key,
+    normalize_character_name,
+    strip_markup,
+)
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -32,6 +53,7 @@ __all__ = [
     "assemble",
     "decode_text",
     "import_file",
+    "opens_scene",
     "read_bytes",
     "read_script",
     "split_script",
@@ -93,6 +115,8 @@ class ImportedScript:
     # Canonical character names in order of first cue; variants seen for each.
     characters: list[str] = field(default_factory=list)
     character_variants: dict[str, list[str]] = field(default_factory=dict)
+    # Compound cues linked to the characters they name: {"JOHN AND MARY": ["JOHN", "MARY"]}.
+    compound_cues: dict[str, list[str]] = field(default_factory=dict)
 
 
 def assemble(title_page_text: str, preamble: str, scene_texts: list[str]) -> str:
@@ -101,12 +125,31 @@ def assemble(title_page_text: str, preamble: str, scene_texts: list[str]) -> str
     return head + preamble + "\n".join(scene_texts)
 
 
+# The separators of a compound cue's parts (names are upper case by then).
+_COMPOUND_SEPARATOR_RE = re.compile(r"\s+(?:AND|&)\s+|\s*,\s*")
+
+
+def opens_scene(source: str) -> bool:
+    """Return True if a scene heading's source line starts a scene: it reads back as a
+    heading and names a place (``INT.`` alone, or ``.[[note]]``, does not)."""
+    heading = grammar.parse_scene_heading(source.split("\n", 1)[0])
+    return heading is not None and bool(heading.location)
+
+
+def compound_parts(name: str) -> list[str]:
+    """Return the parts of a compound cue name (``JOHN & MARY`` -> ``["JOHN", "MARY"]``),
+    or ``[]`` when ``name`` names one speaker."""
+    parts = [" ".join(p.split()) for p in _COMPOUND_SEPARATOR_RE.split(name)]
+    return parts if len(parts) > 1 and all(parts) else []
+
+
 def split_script(script_or_text: Script | str) -> ImportedScript:
     """Split a script into title page fields, preamble, scenes and merged characters.
 
     ``scene.text`` is the exact source of each scene, so
     ``assemble(r.title_page_text, r.preamble, [s.text for s in r.scenes])`` gives back the
-    Fountain source that was split.
+    Fountain source that was split. The rules for scenes and characters are in the module
+    docstring.
     """
     script = fountain.parse(script_or_text) if isinstance(script_or_text, str) else script_or_text
     result = ImportedScript()
@@ -114,15 +157,23 @@ def split_script(script_or_text: Script | str) -> ImportedScript:
     # The source is "\n".join(title + separator + sources), as fountain.dumps writes it.
     title, separator, sources = fountain.dump_parts(script)
     result.title_page_text = "\n".join(title)
-    heading_at = [i for i, e in enumerate(script.elements) if e.type is T.SCENE_HEADING]
+    heading_at = [
+        i
+        for i, e in enumerate(script.elements)
+        if e.type is T.SCENE_HEADING and opens_scene(sources[i])
+    ]
     if not heading_at:
+        placeless = any(e.type is T.SCENE_HEADING for e in script.elements)
         raise FormatError(
             'This file has no scene headings (lines such as "INT. KITCHEN - DAY"), so it '
-            "cannot be split into scenes. Add at least one scene heading and try again."
+            "cannot be split into scenes. "
+            + ('Its headings name no place (such as "INT." alone). ' if placeless else "")
+            + "Add at least one scene heading and try again."
         )
     first = heading_at[0]
     # Each preamble line keeps its line end, so the first heading starts right after it.
     result.preamble = "".join(src + "\n" for src in separator + sources[:first])
+    speakers = _Speakers(script)
     seen_numbers: dict[str, int] = {}
     for n, start in enumerate(heading_at):
         stop = heading_at[n + 1] if n + 1 < len(heading_at) else len(script.elements)
@@ -138,25 +189,58 @@ def split_script(script_or_text: Script | str) -> ImportedScript:
         cast: list[str] = []
         for el in script.elements[start:stop]:
             if el.type is T.CHARACTER:
-                name = normalize_character_name(el.text)
-                if name and name not in cast:
-                    cast.append(name)
-                variants = result.character_variants.setdefault(name, [])
-                if name not in result.characters:
-                    result.characters.append(name)
-                cue = strip_markup(el.text).strip()
-                if cue not in variants:
-                    variants.append(cue)
+                for name in speakers.names(el, result):
+                    if name not in cast:
+                        cast.append(name)
         result.scenes.append(
             ImportedScene(
                 index=n,
-                heading=heading.text,
+                # As the source line reads (an FDX ". KITCHEN" is written ".KITCHEN").
+                heading=grammar.parse_scene_heading(sources[start].split("\n", 1)[0]).text,
                 number=heading.scene_number,
                 text="\n".join(sources[start:stop]),
                 cast=cast,
             )
         )
     return result
+
+
+class _Speakers:
+    """The characters of one script's cues (the rules are in the module docstring)."""
+
+    def __init__(self, script: Script) -> None:
+        # The first spelling of each name (by character_key) among all cues.
+        self.spelling: dict[str, str] = {}
+        for el in script.elements:
+            if el.type is T.CHARACTER:
+                name = normalize_character_name(el.text)
+                self.spelling.setdefault(character_key(name), name)
+        # A part speaks alone if it is some cue's whole name.
+        self.linked: dict[str, list[str]] = {}
+        for key, name in self.spelling.items():
+            parts = [character_key(p) for p in compound_parts(name)]
+            if parts and all(p in self.spelling and p != key for p in parts):
+                self.linked[key] = [self.spelling[p] for p in dict.fromkeys(parts)]
+
+    def names(self, el: Element, result: ImportedScript) -> list[str]:
+        """Return the characters the cue ``el`` names, recording them in ``result``."""
+        key = character_key(normalize_character_name(el.text))
+        name = self.spelling[key]
+        if not name:  # "@" alone
+            return []
+        cue = strip_markup(el.text).strip()
+        if key in self.linked:
+            result.compound_cues.setdefault(name, self.linked[key])
+            names = self.linked[key]
+        else:
+            variants = result.character_variants.setdefault(name, [])
+            if cue not in variants:
+                variants.append(cue)
+            names = [name]
+        for speaker in names:
+            if speaker not in result.characters:
+                result.characters.append(speaker)
+        return names
 
 
 def _map_title_page(script: Script, result: ImportedScript) -> None:

@@ -124,3 +124,13 @@ def normalize_character_name(cue: str) -> str:
     """Return the canonical character name of a cue: "Edward (CONT'D)" -> "EDWARD"."""
     name, _ = split_cue(strip_markup(cue).lstrip("@").rstrip().rstrip("^"))
     return name.upper()
+
+
+def character_key(name: str) -> str:
+    """Return the key under which two character names are one character.
+
+    ``MAN’S VOICE`` and ``MAN'S VOICE`` are the same speaker typed with and without smart
+    quotes: the typographic apostrophe (and its look-alike ``ʼ``) counts as ``'``. Names
+    are compared upper case, spaces collapsed.
+    """
+    return " ".join(name.split()).upper().replace("’", "'").replace("ʼ", "'")

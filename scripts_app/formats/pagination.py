@@ -5,12 +5,26 @@ here agree with the PDF by construction, and cost no PDF rendering.
 
 Layout (US Letter, Courier 12 pt = 10 characters per inch, 6 lines per inch): 55 lines per
 page from 1" below the top edge; action from 1.5" to 7.5"; character cue at 3.7"; dialogue
-2.5" to 6.0"; parenthetical 3.1" to 5.6"; transitions right-aligned at 7.5". A speech cut by
-a page ends with "(MORE)" and goes on under "NAME (CONT'D)".
+2.5" to 6.0"; parenthetical 3.1" to 5.6"; transitions right-aligned at 7.5".
+
+Breaking rules (as screenplay software applies them):
+
+- A scene heading is never the last thing on a page: it moves to the next page unless
+  the start of what follows fits with it (two lines of action, or a cue with its first
+  dialogue lines). A character cue never stands alone at the foot of a page either.
+- Action paragraphs split with at least two lines on each side.
+- A speech splits only between sentences (or between its elements, never after a
+  parenthetical), with at least two lines on each side; the page ends with "(MORE)" and
+  the speech goes on under "NAME (CONT'D)" (never a second "(CONT'D)" when the cue has
+  one). When no such break fits, the whole speech moves to the next page; only a speech
+  with no sentence end that fits a whole page is cut at a line.
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import fountain
@@ -26,7 +40,9 @@ __all__ = [
     "Pagination",
     "SceneLength",
     "eighths",
+    "has_contd",
     "lay_out",
+    "number_scenes",
     "page_count",
     "paginate",
     "scene_lengths",
@@ -60,6 +76,10 @@ class PageLayout:
     dual_dialogue_width: int = 26
     dual_parenthetical_indent: int = 5
     dual_parenthetical_width: int = 22
+    # Scene numbers in the margins, in inches from the sheet's left edge: the left number
+    # starts at 1.0" and the right one at 7.4", where screenplay software prints them.
+    scene_number_left_in: float = 1.0
+    scene_number_right_in: float = 7.4
 
 
 LETTER = PageLayout()
@@ -76,7 +96,10 @@ class LayoutLine:
     width: int
     kind: ElementType
     align: str = "left"  # "left", "right" or "center" within [indent, indent + width)
+    # The first row of a scene heading: the heading's own number ("12A") or None, and the
+    # scene's 0-based position among the headings (to number an unnumbered script).
     scene_number: str | None = None
+    scene_index: int | None = None
 
     @property
     def text(self) -> str:
@@ -110,52 +133,77 @@ class SceneLength:
         return self.eighths / 8
 
 
+def _iter_spans(s: str, width: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) offsets of ``s[start:]`` wrapped at ``width`` on spaces and "\\n".
+
+    Wrapping is greedy, so wrapping from the start of any row gives the same rows again:
+    a speech cut by a page is re-wrapped only as far as the next page needs.
+    """
+    n = len(s)
+    i = start
+    while True:
+        # Only the next row's window is searched, so each call costs what it yields.
+        nl = s.find("\n", i, i + width + 1)
+        if nl != -1:
+            yield i, nl
+            i = nl + 1
+            continue
+        if n - i <= width:
+            yield i, n
+            return
+        cut = s.rfind(" ", i + 1, i + width + 1)
+        if cut == -1:
+            yield i, i + width  # a word longer than the line is cut
+            i += width
+        else:
+            yield i, cut
+            i = cut + 1
+            while i < n and s[i] == " ":
+                i += 1
+
+
 def _wrap_spans(s: str, width: int) -> list[tuple[int, int]]:
     """Return (start, end) offsets of ``s`` wrapped at ``width`` on spaces and at "\\n"."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for hard in s.split("\n"):
-        a, b = start, start + len(hard)
-        start = b + 1
-        i = a
-        while b - i > width:
-            cut = s.rfind(" ", i + 1, i + width + 1)
-            if cut == -1:
-                spans.append((i, i + width))  # a word longer than the line is cut
-                i += width
-            else:
-                spans.append((i, cut))
-                i = cut + 1
-                while i < b and s[i] == " ":
-                    i += 1
-        spans.append((i, b))
-    return spans
+    return list(_iter_spans(s, width))
+
+
+class _Styled:
+    """Styled runs with their offsets in the plain text, to cut any span back into runs."""
+
+    __slots__ = ("bounds", "plain", "starts")
+
+    def __init__(self, runs: list[Run]) -> None:
+        self.plain = "".join(r.text for r in runs)
+        self.bounds: list[tuple[int, int, Run]] = []
+        pos = 0
+        for r in runs:
+            self.bounds.append((pos, pos + len(r.text), r))
+            pos += len(r.text)
+        self.starts = [a for a, _, _ in self.bounds]
+
+    def slice(self, a: int, b: int) -> tuple[Run, ...]:
+        bounds = self.bounds
+        if len(bounds) == 1:  # most text has one style: no search
+            r = bounds[0][2]
+            return (Run(r.text[a:b], r.bold, r.italic, r.underline),) if a < b else ()
+        pieces = []
+        k = bisect_right(self.starts, a) - 1
+        if k < 0:
+            k = 0
+        while k < len(bounds) and bounds[k][0] < b:
+            ra, rb, r = bounds[k]
+            lo = a if a > ra else ra
+            hi = b if b < rb else rb
+            if lo < hi:
+                pieces.append(Run(r.text[lo - ra : hi - ra], r.bold, r.italic, r.underline))
+            k += 1
+        return tuple(pieces)
 
 
 def wrap_runs(runs: list[Run], width: int) -> list[tuple[Run, ...]]:
     """Return styled ``runs`` wrapped at ``width`` characters, one tuple of runs per line."""
-    plain = "".join(r.text for r in runs)
-    # Run boundaries as offsets, to cut each wrapped span back into styled runs.
-    bounds = []
-    pos = 0
-    for r in runs:
-        bounds.append((pos, pos + len(r.text), r))
-        pos += len(r.text)
-    lines = []
-    first = 0  # spans only move forward, so runs before ``first`` are done with
-    for a, b in _wrap_spans(plain, width):
-        while first < len(bounds) and bounds[first][1] <= a:
-            first += 1
-        pieces = []
-        k = first
-        while k < len(bounds) and bounds[k][0] < b:
-            ra, rb, r = bounds[k]
-            lo, hi = max(a, ra), min(b, rb)
-            if lo < hi:
-                pieces.append(Run(r.text[lo - ra : hi - ra], r.bold, r.italic, r.underline))
-            k += 1
-        lines.append(tuple(pieces))
-    return lines
+    styled = _Styled(runs)
+    return [styled.slice(a, b) for a, b in _iter_spans(styled.plain, width)]
 
 
 def _italic(runs: list[Run]) -> list[Run]:
@@ -167,14 +215,34 @@ def _upper(runs: list[Run]) -> list[Run]:
 
 
 @dataclass(slots=True)
+class _Part:
+    """One element of a speech after its cue, kept whole so a page can cut it anywhere."""
+
+    kind: ElementType
+    styled: _Styled
+    indent: int
+    width: int
+
+    def rows(self, start: int = 0) -> Iterator[tuple[Row, int, int]]:
+        """Yield (row, start offset, end offset) from ``start`` (a row start) on."""
+        for a, b in _iter_spans(self.styled.plain, self.width, start):
+            yield [LayoutLine(self.styled.slice(a, b), self.indent, self.width, self.kind)], a, b
+
+    def row(self, a: int, b: int) -> Row:
+        return [LayoutLine(self.styled.slice(a, b), self.indent, self.width, self.kind)]
+
+
+@dataclass(slots=True)
 class _Block:
     kind: str  # "heading", "action", "speech", "dual", "transition", "page_break"
     rows: list[Row]
     space_before: int = 1
     scene: int | None = None
-    # speech: the cue text for "(CONT'D)"; the element index of each content row.
-    cue: str = ""
-    units: list[int] = field(default_factory=list)
+    # speech: how many of ``rows`` the cue takes, the rows of the cue repeated after a
+    # page break ("NAME (CONT'D)"), and the elements after the cue.
+    cue_rows: int = 0
+    contd: list[Row] = field(default_factory=list)
+    parts: list[_Part] = field(default_factory=list)
 
 
 def _lines(text: str, kind: ElementType, indent: int, width: int, **kw) -> list[Row]:
@@ -184,10 +252,31 @@ def _lines(text: str, kind: ElementType, indent: int, width: int, **kw) -> list[
     return [[LayoutLine(line, indent, width, kind, **kw)] for line in wrap_runs(runs, width)]
 
 
+# "(CONT'D)" as writers type it: any apostrophe or none, any case, alone or among other
+# extensions ("O.S., CONT'D"); "CONT.", "CONTINUED", "CONTINUING" mean the same.
+_APOSTROPHES = "'’‘`´ʼ′"
+_CONTD_WORDS = frozenset({"CONT", "CONTD", "CONTINUED", "CONTINUING"})
+_EXTENSION_RE = re.compile(r"\(([^()]*)\)")
+
+
+def has_contd(cue: str) -> bool:
+    """Return True if the cue already says it continues: "JOHN (CONT’D)", "ann (cont'd)"."""
+    for group in _EXTENSION_RE.findall(cue):
+        for item in group.split(","):
+            word = "".join(c for c in item.upper() if c not in _APOSTROPHES and c not in ". ")
+            if word in _CONTD_WORDS:
+                return True
+    return False
+
+
+def _contd_cue(cue: str) -> str:
+    return cue if has_contd(cue) else f"{cue} (CONT'D)"
+
+
 def _speech_rows(
     elements: list[Element], start: int, end: int, layout: PageLayout, dual: bool, offset: int
-) -> tuple[str, list[Row], list[int]]:
-    """Return the cue text, rows (cue first) and each content row's element index."""
+) -> tuple[str, list[Row], int, list[_Part]]:
+    """Return the cue text, rows (cue first), the cue's row count and the elements after it."""
     lo = layout
     if dual:
         ci, di, dw = lo.dual_character_indent, lo.dual_dialogue_indent, lo.dual_dialogue_width
@@ -198,21 +287,26 @@ def _speech_rows(
         pi, pw = lo.parenthetical_indent, lo.parenthetical_width
         cw = lo.action_width - ci
     cue_el = elements[start]
-    cue_runs = _upper(inline_runs(cue_el.text))
+    # A cue forced with "@" prints as typed ("@McDUCK" -> McDUCK); others in upper case.
+    cue_runs = inline_runs(cue_el.text) if cue_el.forced else _upper(inline_runs(cue_el.text))
     cue = "".join(r.text for r in cue_runs)
     rows: list[Row] = [
         [LayoutLine(line, offset + ci, cw, T.CHARACTER)] for line in wrap_runs(cue_runs, cw)
     ]
-    units = [start] * (len(rows) - 1)
+    cue_rows = len(rows)
+    parts: list[_Part] = []
     for k in range(start + 1, end):
         el = elements[k]
+        runs = inline_runs(el.text)
+        if el.type is T.LYRICS:
+            runs = _italic(runs)
         if el.type is T.PARENTHETICAL:
-            new = _lines(el.text, el.type, offset + pi, pw)
+            part = _Part(el.type, _Styled(runs), offset + pi, pw)
         else:
-            new = _lines(el.text, el.type, offset + di, dw)
-        rows += new
-        units += [k] * len(new)
-    return cue, rows, units
+            part = _Part(el.type, _Styled(runs), offset + di, dw)
+        parts.append(part)
+        rows += [row for row, _, _ in part.rows()]
+    return cue, rows, cue_rows, parts
 
 
 def _blocks(script: Script, layout: PageLayout) -> list[_Block]:
@@ -225,9 +319,13 @@ def _blocks(script: Script, layout: PageLayout) -> list[_Block]:
         t = el.type
         if t is T.SCENE_HEADING:
             scene = 0 if scene is None else scene + 1
-            rows = _lines(el.text, t, 0, layout.action_width, scene_number=el.scene_number)
+            rows = _lines(el.text, t, 0, layout.action_width)
             for row in rows:
                 row[0].runs = tuple(_upper(list(row[0].runs)))
+            if rows:
+                # The number prints once, beside the heading's first line.
+                rows[0][0].scene_number = el.scene_number
+                rows[0][0].scene_index = scene
             blocks.append(_Block("heading", rows, scene=scene))
         elif t in (T.ACTION, T.LYRICS):
             rows = _lines(el.text, t, 0, layout.action_width)
@@ -245,13 +343,13 @@ def _blocks(script: Script, layout: PageLayout) -> list[_Block]:
             while end < len(elements) and elements[end].type in SPEECH_TYPES:
                 end += 1
             prev = blocks[-1] if blocks else None
-            if el.dual and prev is not None and prev.kind == "speech" and prev.cue:
+            if el.dual and prev is not None and prev.kind == "speech" and prev.cue_rows:
                 # Re-lay the previous speech as the left column beside this one.
                 left_start = _speech_start(elements, i)
-                _, left, _ = _speech_rows(
+                _, left, _, _ = _speech_rows(
                     elements, left_start, _speech_end(elements, left_start), layout, True, 0
                 )
-                _, right, _ = _speech_rows(elements, i, end, layout, True, layout.dual_column)
+                _, right, _, _ = _speech_rows(elements, i, end, layout, True, layout.dual_column)
                 height = max(len(left), len(right))
                 rows = [
                     (left[r] if r < len(left) else []) + (right[r] if r < len(right) else [])
@@ -259,8 +357,22 @@ def _blocks(script: Script, layout: PageLayout) -> list[_Block]:
                 ]
                 blocks[-1] = _Block("dual", rows, scene=prev.scene)
             else:
-                cue, rows, units = _speech_rows(elements, i, end, layout, False, 0)
-                blocks.append(_Block("speech", rows, scene=scene, cue=cue, units=units))
+                cue, rows, cue_rows, parts = _speech_rows(elements, i, end, layout, False, 0)
+                cw = layout.action_width - layout.character_indent
+                contd = [
+                    [LayoutLine(line, layout.character_indent, cw, T.CHARACTER)]
+                    for line in wrap_runs([Run(_contd_cue(" ".join(cue.split())))], cw)
+                ]
+                blocks.append(
+                    _Block(
+                        "speech",
+                        rows,
+                        scene=scene,
+                        cue_rows=cue_rows,
+                        contd=contd,
+                        parts=parts,
+                    )
+                )
             i = end
             continue
         elif t in SPEECH_TYPES:
@@ -288,9 +400,120 @@ def _speech_start(elements: list[Element], dual_cue: int) -> int:
 
 _MORE = (Run("(MORE)"),)
 
+# A sentence ends in ".", "!", "?" or "…" (possibly repeated, possibly followed by closing
+# quotes or brackets) before a space, a line end or the end of the text.
+_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)")
+# A "." after these words (or after a single letter, an initial) ends no sentence.
+# ("no." is left out: in dialogue it ends far more sentences than it abbreviates "number".)
+_ABBREVIATION_WORDS = (
+    "mr mrs ms mx dr st jr sr prof rev hon lt sgt cpl pvt capt cmdr col gen maj adm det "
+    "insp supt sen rep gov pres mt ft vs messrs"
+)
+_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+_LAST_WORD_RE = re.compile(r"(\w+)\W*$")
 
-def _contd_cue(cue: str) -> str:
-    return cue if "CONT'D" in cue.upper() else f"{cue} (CONT'D)"
+
+def _sentence_ends(s: str, a: int, b: int) -> list[int]:
+    """Return the offsets in ``s`` just past each sentence that ends inside ``s[a:b]``."""
+    ends = []
+    for m in _SENTENCE_END_RE.finditer(s, a, b):
+        if m.end() < len(s) and not s[m.end()].isspace():
+            continue  # the row ends inside a word cut at the line
+        if m.group().startswith(".") and not m.group().startswith(".."):
+            word = _LAST_WORD_RE.search(s, max(0, m.start() - 12), m.start())
+            if word and (
+                word.group(1).lower() in _ABBREVIATIONS
+                or (len(word.group(1)) == 1 and word.group(1).isalpha())
+            ):
+                continue
+        nxt = s[m.end() : m.end() + 64].lstrip()[:1]
+        if nxt and nxt.islower():
+            continue  # "5 p.m. tomorrow": the sentence goes on
+        ends.append(m.end())
+    return ends
+
+
+def _skip_space(s: str, i: int) -> int:
+    n = len(s)
+    while i < n and s[i] in " \n":
+        i += 1
+    return i
+
+
+@dataclass(slots=True)
+class _Cut:
+    """Where a speech stops on this page: the rows placed and where the rest begins."""
+
+    rows: list[Row]
+    part: int  # the rest starts in parts[part] at offset ``offset`` (a row start)
+    offset: int
+    whole: bool = False  # everything left fits: no (MORE)
+
+
+def _plan_speech(
+    parts: list[_Part], part: int, offset: int, room: int, cut_lines: bool, fresh: bool = False
+) -> _Cut | None:
+    """Plan the rows of a speech (from ``parts[part]`` at ``offset``) for ``room`` rows.
+
+    ``room`` counts the rows left for the speech's content below its cue, "(MORE)"
+    included. Return everything when it fits; else the latest break between sentences
+    or elements (never after a parenthetical) with at least two rows on each side; else
+    None, so that the speech moves to the next page. With ``cut_lines`` (a sentence taller
+    than a page, which no page can hold) it is cut where the page ends instead, still with
+    two rows on each side unless the page is ``fresh``.
+    """
+    # The rows of the rest, as far as this page needs to see: room + 1 tells "fits".
+    seen: list[tuple[Row, int, int, int, bool]] = []  # row, part, start, end, last of part
+    p, off = part, offset
+    while p < len(parts) and len(seen) <= room:
+        spans = parts[p].rows(off)
+        prev = next(spans, None)
+        while prev is not None and len(seen) <= room:
+            cur = next(spans, None)
+            row, a, b = prev
+            seen.append((row, p, a, b, cur is None))
+            prev = cur
+        p, off = p + 1, 0
+    if len(seen) <= room and p >= len(parts):
+        return _Cut([r[0] for r in seen], len(parts), 0, whole=True)
+    avail = room - 1  # rows for dialogue above "(MORE)"
+    # The latest break: rows seen[0..j] stay (the last one maybe cut at a sentence end).
+    for j in range(min(avail, len(seen)) - 1, 0, -1):
+        row, q, a, b, last = seen[j]
+        kind = parts[q].kind
+        if last and kind is not T.PARENTHETICAL:
+            # Between two elements: all rows that follow go to the next page (and at least
+            # two do, since the speech is taller than this page's room).
+            return _Cut([r[0] for r in seen[: j + 1]], q + 1, 0)
+        if kind is T.PARENTHETICAL:
+            continue
+        s = parts[q].styled.plain
+        for end in reversed(_sentence_ends(s, a, b)):
+            rest = _skip_space(s, end)
+            if rest >= len(s):
+                if q + 1 < len(parts):
+                    return _Cut([r[0] for r in seen[: j + 1]], q + 1, 0)
+                continue
+            # At least two rows after the break: the rest of this element re-wrapped,
+            # then any element after it.
+            after = sum(1 for _ in zip(range(2), parts[q].rows(rest), strict=False))
+            if after + (q + 1 < len(parts)) < 2:
+                continue
+            kept = [r[0] for r in seen[:j]] + [parts[q].row(a, end)]
+            return _Cut(kept, q, rest)
+    if not cut_lines:
+        return None
+    # A sentence (or a run of parentheticals) taller than a page: cut at a line, never
+    # ending the page on a parenthetical while that leaves two rows.
+    k = min(avail, len(seen) - 2)
+    while k >= 2 and parts[seen[k - 1][1]].kind is T.PARENTHETICAL:
+        k -= 1
+    if k < 2:
+        if not fresh:
+            return None
+        k = max(1, min(avail, len(seen) - 1))
+    _, q, a, _, _ = seen[k]
+    return _Cut([r[0] for r in seen[:k]], q, a)
 
 
 class _Pager:
@@ -322,6 +545,54 @@ class _Pager:
             self.mark_scene = False
         page.extend(rows)
 
+    def starts_here(self, block: _Block, room: int) -> bool:
+        """Say whether ``block`` puts at least its first lines in ``room`` rows below
+        something else on the page (a heading above it)."""
+        if block.kind == "page_break":
+            return True
+        r = room - block.space_before
+        n = len(block.rows)
+        if n <= r:
+            return r >= 0
+        if block.kind == "action":
+            return min(r, n - 2) >= 2
+        if block.kind == "speech":
+            content = r - block.cue_rows
+            cut = self.speech_cut(block, block.rows[: block.cue_rows], 0, 0, content, False)
+            return cut is not None
+        return False  # headings, transitions and dual dialogue move whole
+
+    def speech_cut(
+        self, block: _Block, cue_rows: list[Row], part: int, offset: int, room: int, fresh: bool
+    ) -> _Cut | None:
+        """Plan the rest of a speech for ``room`` rows below its cue (see _plan_speech).
+
+        A speech is cut at a line only when the sentence in the way is taller than a whole
+        page, which no page can hold; then it is cut here rather than on the next page.
+        """
+        if room < 2:
+            return None
+        cut = _plan_speech(block.parts, part, offset, room, fresh, fresh)
+        if cut is None and not fresh:
+            full = self.L - len(cue_rows)
+            if _plan_speech(block.parts, part, offset, full, False) is None:
+                cut = _plan_speech(block.parts, part, offset, room, True, False)
+        return cut
+
+    def keeps_with_next(self, blocks: list[_Block], i: int, room: int, depth: int = 0) -> bool:
+        """Say whether heading ``blocks[i]`` and the start of what follows fit in ``room``."""
+        block = blocks[i]
+        r = room - block.space_before - len(block.rows)
+        if r < 0:
+            return False
+        nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+        if nxt is None or nxt.kind == "page_break":
+            return True
+        if nxt.kind == "heading":
+            # Headings in a row stay together (checked a few deep: input stays linear).
+            return depth >= 3 or self.keeps_with_next(blocks, i + 1, r, depth + 1)
+        return self.starts_here(nxt, r)
+
     def run(self, blocks: list[_Block]) -> None:
         for i, block in enumerate(blocks):
             if block.kind == "page_break":
@@ -332,13 +603,9 @@ class _Pager:
             need = space + len(block.rows)
             if block.kind == "heading":
                 self.mark_scene = True
-                nxt = blocks[i + 1] if i + 1 < len(blocks) else None
-                keep = need
-                if nxt is not None and nxt.kind != "page_break":
-                    # Keep a heading with the start of what follows it.
-                    follow = min(len(nxt.rows), 3 if nxt.kind == "speech" else 2)
-                    keep += nxt.space_before + follow
-                if keep > self.room() and self.pages[-1].rows and keep <= self.L:
+                # Never leave a heading at the foot of a page: it goes with the start of
+                # what follows it, or to the next page.
+                if self.pages[-1].rows and not self.keeps_with_next(blocks, i, self.room()):
                     self.new_page()
                     need = len(block.rows)
             if need <= self.room():
@@ -379,42 +646,25 @@ class _Pager:
     def speech(self, block: _Block) -> None:
         """Place a speech, ending a page with (MORE) and going on under NAME (CONT'D)."""
         layout = self.layout
-        content_rows = len(block.units)
-        cue_rows = block.rows[: len(block.rows) - content_rows]
-        content = block.rows[len(cue_rows) :]
         more = [LayoutLine(_MORE, layout.character_indent, 10, T.CHARACTER)]
-        contd = [
-            LayoutLine(
-                (Run(_contd_cue(block.cue)),),
-                layout.character_indent,
-                layout.action_width - layout.character_indent,
-                T.CHARACTER,
-            )
-        ]
-        if len(cue_rows) + 3 > self.L:
+        if max(block.cue_rows, len(block.contd)) + 3 > self.L:
             # A cue taller than a page (hostile input): no (MORE) logic, just cut.
             self.action(block.rows, block.space_before)
             return
-        start = 0
+        cue_rows = block.rows[: block.cue_rows]
+        part, offset = 0, 0
         while True:
             space = block.space_before if self.pages[-1].rows else 0
-            remaining = len(content) - start
-            if space + len(cue_rows) + remaining <= self.room():
-                self.put(cue_rows + content[start:], space)
+            fresh = not self.pages[-1].rows
+            room = self.room() - space - len(cue_rows)
+            cut = self.speech_cut(block, cue_rows, part, offset, room, fresh)
+            if cut is not None and cut.whole:
+                self.put(cue_rows + cut.rows, space)
                 return
-            avail = self.room() - space - len(cue_rows) - 1  # rows left for dialogue
-            # At least two rows on this page and one on the next; never end the page on a
-            # parenthetical (which also keeps a wrapped parenthetical in one piece).
-            k = min(avail, remaining - 1)
-            while k >= 2 and content[start + k - 1][0].kind is T.PARENTHETICAL:
-                k -= 1
-            if k < 2 and not self.pages[-1].rows:
-                # Nothing fits the rules even on a fresh page: cut where the page ends.
-                k = max(1, min(avail, remaining - 1))
-            if k >= 1 and (k >= 2 or not self.pages[-1].rows):
-                self.put(cue_rows + content[start : start + k] + [more], space)
-                start += k
-                cue_rows = [contd]
+            if cut is not None:
+                self.put(cue_rows + cut.rows + [more], space)
+                part, offset = cut.part, cut.offset
+                cue_rows = block.contd
             self.new_page()
 
 
@@ -504,3 +754,49 @@ def scene_lengths(script_or_text: Script | str, layout: PageLayout = LETTER) -> 
 def wrap_text(text: str, width: int) -> list[str]:
     """Return plain ``text`` wrapped at ``width`` characters as pagination wraps it."""
     return [text[a:b] for a, b in _wrap_spans(text, width)]
+
+
+_LEADING_NUMBER_RE = re.compile(r"\d+")
+
+
+def _letters(k: int) -> str:
+    """Return 1 -> "A", 26 -> "Z", 27 -> "AA": the suffix of an inserted scene's number."""
+    out = ""
+    while k:
+        k, r = divmod(k - 1, 26)
+        out = chr(ord("A") + r) + out
+    return out
+
+
+def number_scenes(script_or_text: Script | str) -> list[str]:
+    """Return the number of every scene heading, in order, as a numbered script prints it.
+
+    A heading's own number (``#12A#``) is kept. An unnumbered scene takes the next whole
+    number after the scene before it, so an unnumbered script reads 1..n and the scene
+    after "12A" is 13. If another scene already carries that number, the scene is an
+    insert and takes a letter instead: 1, (new), 2 reads 1, 1A, 2 (A1 before scene 1).
+    """
+    script = _as_script(script_or_text)
+    own = [el.scene_number for el in script.elements if el.type is T.SCENE_HEADING]
+    taken = {n.upper() for n in own if n}
+    out: list[str] = []
+    last = 0  # the whole number of the scene before
+    for number in own:
+        if number:
+            out.append(number)
+            if m := _LEADING_NUMBER_RE.match(number):
+                last = int(m.group())
+            continue
+        label = str(last + 1)
+        if label in taken:
+            k = 1
+            while True:
+                label = f"{last}{_letters(k)}" if last else f"{_letters(k)}1"
+                if label not in taken:
+                    break
+                k += 1
+        else:
+            last += 1
+        taken.add(label)
+        out.append(label)
+    return out

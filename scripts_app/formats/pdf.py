@@ -1,32 +1,86 @@
-"""Write a screenplay PDF in industry layout with the PDF core font Courier (reportlab).
+"""Write a screenplay PDF in industry layout (reportlab).
 
-Core fonts need no font files and keep exact 0.1"-wide glyphs; they cover Windows-1252
-only, so other characters print as "?" (documented in docs/formats.md).
+Text is set in Liberation Mono (``fonts/``, SIL OFL), a TrueType font with Courier's
+metrics (every glyph 0.6 em: 10 characters per inch at 12 pt) that covers Latin with its
+extensions, Greek, Cyrillic and Hebrew (what it lacks, such as CJK, prints as "?"); the
+PDF embeds the glyphs it uses. The layout is counted in characters (``pagination.py``),
+so it is the same whichever font draws it. If the font files are missing the PDF falls
+back to the core font Courier, which needs no file but covers Windows-1252 only (other
+characters print as "?"), and says so in the log.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
 
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from . import fountain
 from .markup import Run, inline_runs
 from .model import Script
-from .pagination import LETTER, LayoutLine, PageLayout, paginate, wrap_runs
+from .pagination import LETTER, LayoutLine, PageLayout, number_scenes, paginate, wrap_runs
 
-__all__ = ["render_pdf"]
+__all__ = ["FONT_DIR", "render_pdf"]
+
+log = logging.getLogger(__name__)
 
 PT = 72.0  # points per inch
 FONT_SIZE = 12.0
 CHAR_W = 7.2  # Courier advance at 12 pt: 600/1000 em
 LINE_H = 12.0
-_FONTS = {
+CORE_FONTS = {
     (False, False): "Courier",
     (True, False): "Courier-Bold",
     (False, True): "Courier-Oblique",
     (True, True): "Courier-BoldOblique",
 }
+_PACKAGE_FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT_DIR = _PACKAGE_FONT_DIR  # where the TrueType files are looked for (tests point it elsewhere)
+_FONT_FILES = {
+    (False, False): ("CowriteMono", "LiberationMono-Regular.ttf"),
+    (True, False): ("CowriteMono-Bold", "LiberationMono-Bold.ttf"),
+    (False, True): ("CowriteMono-Italic", "LiberationMono-Italic.ttf"),
+    (True, True): ("CowriteMono-BoldItalic", "LiberationMono-BoldItalic.ttf"),
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _embedded_fonts(font_dir: Path) -> dict[tuple[bool, bool], str] | None:
+    """Register the TrueType fonts in ``font_dir`` once; None if any cannot be loaded."""
+    names = {}
+    for style, (name, filename) in _FONT_FILES.items():
+        path = font_dir / filename
+        # Fonts from another folder register under other names, never reusing these.
+        if font_dir != _PACKAGE_FONT_DIR:
+            name = f"{name}-{zlib.crc32(str(font_dir).encode()):08x}"
+        try:
+            if name not in pdfmetrics.getRegisteredFontNames():
+                pdfmetrics.registerFont(TTFont(name, str(path)))
+        except Exception as exc:  # a missing or unreadable file: say so, use Courier
+            log.warning(
+                "PDF export: cannot load the font %s (%s); falling back to the core "
+                "Courier font, so characters outside Windows-1252 print as '?'.",
+                path,
+                exc,
+            )
+            return None
+        names[style] = name
+    return names
+
+
+def _fonts() -> tuple[dict[tuple[bool, bool], str], bool]:
+    """Return the font name for each (bold, italic) and whether they are Unicode fonts."""
+    embedded = _embedded_fonts(FONT_DIR)
+    if embedded is None:
+        return CORE_FONTS, False
+    return embedded, True
 
 
 def _printable(text: str) -> str:
@@ -34,17 +88,40 @@ def _printable(text: str) -> str:
     return text.encode("cp1252", "replace").decode("cp1252")
 
 
-def _draw_runs(canvas: Canvas, x: float, y: float, runs: tuple[Run, ...] | list[Run]) -> None:
-    for run in runs:
-        text = _printable(run.text)
-        if not text:
-            continue
-        canvas.setFont(_FONTS[(run.bold, run.italic)], FONT_SIZE)
-        canvas.drawString(x, y, text)
-        width = len(text) * CHAR_W
-        if run.underline:
-            canvas.line(x, y - 1.5, x + width, y - 1.5)
-        x += width
+class _Writer:
+    """Draws runs of text in the chosen fonts, each character 0.1" wide."""
+
+    def __init__(self, canvas: Canvas, fonts: dict[tuple[bool, bool], str], unicode: bool) -> None:
+        self.canvas = canvas
+        self.fonts, self.unicode = fonts, unicode
+        # The characters the font has (all four styles cover the same ones).
+        self.cmap = pdfmetrics.getFont(fonts[(False, False)]).face.charToGlyph if unicode else {}
+
+    def text(self, text: str) -> str:
+        if not self.unicode:
+            return _printable(text)
+        if text.isascii():
+            return text
+        # What the font lacks (CJK, emoji) prints as "?", as with the core font.
+        cmap = self.cmap
+        return "".join(c if ord(c) in cmap else "?" for c in text)
+
+    def runs(self, x: float, y: float, runs: tuple[Run, ...] | list[Run]) -> None:
+        canvas = self.canvas
+        for run in runs:
+            text = self.text(run.text)
+            if not text:
+                continue
+            canvas.setFont(self.fonts[(run.bold, run.italic)], FONT_SIZE)
+            canvas.drawString(x, y, text)
+            width = len(text) * CHAR_W
+            if run.underline:
+                canvas.line(x, y - 1.5, x + width, y - 1.5)
+            x += width
+
+    def plain(self, x: float, y: float, text: str) -> None:
+        self.canvas.setFont(self.fonts[(False, False)], FONT_SIZE)
+        self.canvas.drawString(x, y, self.text(text))
 
 
 def _line_x(seg: LayoutLine, left: float) -> float:
@@ -58,7 +135,23 @@ def _line_x(seg: LayoutLine, left: float) -> float:
     return left + col * CHAR_W
 
 
-def _title_page(canvas: Canvas, script: Script, layout: PageLayout) -> None:
+def scene_number_x(seg: LayoutLine, number: str, layout: PageLayout) -> tuple[float, float]:
+    """Return the x (points from the sheet's left edge) of a scene's left and right number.
+
+    The left number starts at ``layout.scene_number_left_in`` (1.0") and the right one at
+    ``scene_number_right_in`` (7.4"), as screenplay software prints them; a long left
+    number moves left to stay clear of the heading, and the right one moves right of a
+    heading that runs past 7.3".
+    """
+    left = layout.left_in * PT
+    width = len(number) * CHAR_W
+    x_left = min(layout.scene_number_left_in * PT, left - CHAR_W - width)
+    heading_end = _line_x(seg, left) + len(seg.text.rstrip()) * CHAR_W
+    x_right = max(layout.scene_number_right_in * PT, heading_end + CHAR_W)
+    return x_left, x_right
+
+
+def _title_page(writer: _Writer, script: Script, layout: PageLayout) -> None:
     width = layout.width_in * PT
     top = layout.height_in * PT - layout.top_in * PT
     left = layout.left_in * PT
@@ -72,7 +165,7 @@ def _title_page(canvas: Canvas, script: Script, layout: PageLayout) -> None:
             y -= LINE_H
         for line in wrap_runs(inline_runs(value), layout.action_width):
             text_w = sum(len(r.text) for r in line) * CHAR_W
-            _draw_runs(canvas, (width - text_w) / 2, y, line)
+            writer.runs((width - text_w) / 2, y, line)
             y -= LINE_H * (2 if key == "title" else 1)
     # Contact details and dates sit at the lower left, as the Fountain spec suggests.
     lower: list[tuple[Run, ...]] = []
@@ -84,9 +177,9 @@ def _title_page(canvas: Canvas, script: Script, layout: PageLayout) -> None:
         lower += wrap_runs(inline_runs(entry.value), layout.action_width)
     y = top - (layout.lines_per_page - len(lower)) * LINE_H
     for line in lower:
-        _draw_runs(canvas, left, y, line)
+        writer.runs(left, y, line)
         y -= LINE_H
-    canvas.showPage()
+    writer.canvas.showPage()
 
 
 def render_pdf(
@@ -94,46 +187,62 @@ def render_pdf(
     *,
     layout: PageLayout = LETTER,
     title_page: bool = True,
-    scene_numbers: bool = False,
+    scene_numbers: bool | Sequence[str] = False,
 ) -> bytes:
-    """Return the screenplay as PDF bytes (title page first when the script has one)."""
+    """Return the screenplay as PDF bytes (title page first when the script has one).
+
+    ``scene_numbers``: True prints every scene's number in both margins, numbering an
+    unnumbered script 1..n and keeping the numbers the headings carry
+    (``pagination.number_scenes``); a sequence gives the numbers to print, one per heading
+    in order (an exported scene is numbered as in its whole script).
+    """
     script = fountain.parse(script_or_text) if isinstance(script_or_text, str) else script_or_text
     buf = io.BytesIO()
     size = (layout.width_in * PT, layout.height_in * PT)
+    fonts, unicode = _fonts()
     # invariant=1 drops timestamps and random ids, so equal scripts give equal bytes.
     canvas = Canvas(
         buf,
         pagesize=size,
         invariant=1,
         pageCompression=1,
-        initialFontName="Courier",
+        initialFontName=fonts[(False, False)],
         initialFontSize=FONT_SIZE,
     )
-    canvas.setTitle(_printable(script.title or "Screenplay"))
+    writer = _Writer(canvas, fonts, unicode)
+    canvas.setTitle(writer.text(script.title or "Screenplay"))
     author = script.title_field("author") or script.title_field("authors")
     if author:
-        canvas.setAuthor(_printable(" ".join(author.split())))
+        canvas.setAuthor(writer.text(" ".join(author.split())))
     canvas.setCreator("Cowrite")
     canvas.setLineWidth(0.6)
     if title_page and script.title_page:
-        _title_page(canvas, script, layout)
+        _title_page(writer, script, layout)
+    if scene_numbers is True:
+        numbers: Sequence[str] = number_scenes(script)
+    elif scene_numbers:
+        numbers = scene_numbers
+    else:
+        numbers = ()
     left = layout.left_in * PT
     right_edge = left + layout.action_width * CHAR_W
     top = size[1] - layout.top_in * PT
     for page in paginate(script, layout):
         if page.number >= 2:
-            canvas.setFont("Courier", FONT_SIZE)
+            canvas.setFont(writer.fonts[(False, False)], FONT_SIZE)
             canvas.drawRightString(right_edge, size[1] - 0.5 * PT, f"{page.number}.")
         for r, row in enumerate(page.rows):
             # Baseline sits 10 pt into each 12 pt line, below Courier's ascender.
             y = top - r * LINE_H - 10
             for seg in row:
-                _draw_runs(canvas, _line_x(seg, left), y, seg.runs)
-                if scene_numbers and seg.scene_number:
-                    canvas.setFont("Courier", FONT_SIZE)
-                    number = _printable(seg.scene_number)
-                    canvas.drawRightString(left - 0.5 * PT, y, number)
-                    canvas.drawString(right_edge + 0.5 * PT, y, number)
+                writer.runs(_line_x(seg, left), y, seg.runs)
+                if numbers and seg.scene_index is not None:
+                    i = seg.scene_index
+                    number = numbers[i] if i < len(numbers) else seg.scene_number
+                    if number:
+                        x_left, x_right = scene_number_x(seg, number, layout)
+                        writer.plain(x_left, y, number)
+                        writer.plain(x_right, y, number)
         canvas.showPage()
     canvas.save()
     return buf.getvalue()

@@ -21,7 +21,17 @@
     if (form && window.htmx) htmx.trigger(form, "submit");
   }
 
+  // "No drafts for this scene yet." shows only while the list has no request: the first
+  // cards arrive live (swapped in out of band, on every collaborator's page) above the note,
+  // which then hides, and stays hidden while any card is there (a refresh re-renders both).
+  function syncEmptyNote() {
+    const note = document.getElementById("no-drafts");
+    if (note) note.hidden = list.querySelector(".draft-group") !== null;
+  }
+  syncEmptyNote();
+
   new MutationObserver(function (mutations) {
+    if (mutations.some((m) => m.target === list)) syncEmptyNote();
     for (const m of mutations) {
       for (const node of m.addedNodes) {
         if (node.nodeType !== 1 || node.tagName !== "SPAN" || !node.dataset.seq) continue;

@@ -184,3 +184,22 @@ function tokenizeLinesWith(state, line) {
   };
   while (!stream.eol()) { stream.start = stream.pos; token(stream, state); }
 }
+
+test("writer's desk: trailing spaces, a period and a space, a lone FADE IN: on line one", () => {
+  // Spaces and tabs around a line are not read: CUT TO: still ends in TO: (grammar.py).
+  assert.deepEqual(types("\nCUT TO:   \n\nINT. HOUSE - DAY"), [
+    "blank", "transition", "blank", "scene",
+  ]);
+  assert.deepEqual(types("\nCUT TO:\t\n"), ["blank", "transition", "blank"]);
+  const toks = tokenizeLines(["", "CUT TO:   ", ""])[1];
+  assert.equal(styleOf(toks, "CUT TO:"), "transition");
+  // ". KITCHEN" forces no heading: the spec wants a period followed by a letter or digit.
+  assert.deepEqual(types("\n. KITCHEN\n"), ["blank", "action", "blank"]);
+  assert.deepEqual(tokenizeLines([". The end."])[0], [[". The end.", null]]); // no marker
+  // The first line of a scene or a script: FADE IN: is action, CUT TO: a transition.
+  assert.deepEqual(types("FADE IN:\n\nINT. HOUSE - DAY"), ["action", "blank", "scene"]);
+  assert.deepEqual(types("CUT TO:\n\nINT. HOUSE - DAY"), ["transition", "blank", "scene"]);
+  // Typographic apostrophes and compound cues are cues.
+  assert.deepEqual(types("\nMAN’S VOICE (CONT’D)\nAgain?"), ["blank", "character", "dialogue"]);
+  assert.deepEqual(types("\nJOHN & MARY\nHi."), ["blank", "character", "dialogue"]);
+});

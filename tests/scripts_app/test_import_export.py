@@ -133,9 +133,10 @@ def test_import_into_existing_project_appends_and_reuses_characters(client, team
     assert set(scenes[2].cast.values_list("name", flat=True)) == {"MARA", "EDWARD"}
     assert set(scenes[3].cast.values_list("name", flat=True)) == {"MARA", "EDWARD"}
     assert scenes[3].revisions.get().origin == RevisionOrigin.IMPORT
-    # The project's title page is built from the project; scenes follow in order.
+    # The project's title page is built from the project's credits (the import filled its
+    # empty writers from the file's title page); scenes follow in order.
     source = exports.project_source(team.project)
-    assert source.startswith("Title: The Long Night\nCredit: Written by\nAuthors: owner & owner2\n")
+    assert source.startswith("Title: The Long Night\nCredit: Written by\nAuthor: Someone\n")
     parsed = fountain.parse(source)
     headings = [e.text for e in parsed.elements if e.type.value == "scene_heading"]
     assert headings == [

@@ -1,4 +1,8 @@
-"""Create a demo user and a demo project when the database is empty (embedded mode only)."""
+"""Create a demo user and a demo project when the database is empty (embedded mode only).
+
+One line on the console (README: Console); ``manage.py serve`` prints how to log in once
+the server listens, so the log-in does not scroll away (here too with COWRITE_VERBOSE=1).
+"""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -47,10 +51,10 @@ class Command(BaseCommand):
     def handle(self, *args, force=False, **options):
         User = get_user_model()
         if settings.DATABASE_URL and not force:
-            self.stdout.write("DATABASE_URL is set: no demo data is created.")
+            self.stdout.write("Demo data… skipped: DATABASE_URL is set.")
             return
         if User.objects.exists():
-            self.stdout.write("Users exist already: no demo data is created.")
+            self.stdout.write("Demo data… skipped: accounts exist.")
             return
         user = User.objects.create_user(DEMO_USERNAME, "demo@example.com", DEMO_PASSWORD)
         project = services.project_create(
@@ -75,8 +79,7 @@ class Command(BaseCommand):
                 text=text,
                 cast_ids=[cast[n].pk for n in names],
             )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo data created. Log in as '{DEMO_USERNAME}' with password '{DEMO_PASSWORD}'."
-            )
-        )
+        done = f"Demo data… done: project “{project.title}”, user {DEMO_USERNAME}."
+        if settings.COWRITE_VERBOSE:
+            done += f" Log in as '{DEMO_USERNAME}' with password '{DEMO_PASSWORD}'."
+        self.stdout.write(self.style.SUCCESS(done))

@@ -51,6 +51,7 @@ import { EditorState, Compartment, RangeSetBuilder } from "@codemirror/state";
 import {
   EditorView, ViewPlugin, Decoration, keymap, drawSelection, dropCursor,
   highlightSpecialChars, highlightActiveLine, rectangularSelection, crosshairCursor,
+  placeholder as emptyHint,
 } from "@codemirror/view";
 import { StreamLanguage, HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { defaultKeymap } from "@codemirror/commands";
@@ -60,6 +61,12 @@ import { Tag } from "@lezer/highlight";
 import { fountainStreamParser, TOKEN_NAMES, classifyLines } from "./fountain-mode.js";
 import { userColor } from "./colors.js";
 import { safeColor, sanitizeRemoteStates } from "./presence.js";
+
+// What an empty scene shows where the text goes (CodeMirror's placeholder: gone at the
+// first character, never part of the text). Viewers get a plain note instead.
+const EMPTY_SCENE_HINT =
+  "INT. PLACE - DAY — then what happens. Type a character's name in capitals to start dialogue.";
+const EMPTY_SCENE_NOTE = "Nothing written in this scene yet.";
 
 const RESYNC_MS = 10_000; // y-websocket re-sends sync step 1 this often (default: never)
 const FALLBACK_MS = 8_000; // no first sync by then: give editors the plain textarea back
@@ -222,6 +229,7 @@ function mount(root) {
         fountainLanguage,
         syntaxHighlighting(fountainHighlight),
         screenplayLines,
+        emptyHint(canEdit ? EMPTY_SCENE_HINT : EMPTY_SCENE_NOTE),
         access.of(accessExt(false)),
         EditorView.contentAttributes.of({
           "aria-label": canEdit ? "Scene text (Fountain), live" : "Scene text (Fountain), read only",

@@ -1,3 +1,6 @@
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import pytest
 
 from scripts_app.formats import FormatError, fdx, fountain
@@ -174,3 +177,141 @@ def test_scene_number_on_scene_properties_is_read():
         b'<SceneProperties Number="7B"/><Text>INT. A - DAY</Text></Paragraph></Content></FinalDraft>'
     )
     assert fdx.loads(data).elements[0].scene_number == "7B"
+
+
+# --- title page ----------------------------------------------------------------------------
+
+FD12 = Path(__file__).parent / "final_draft_12.fdx"
+
+
+def test_final_draft_12_title_page():
+    """A file as Final Draft 12 writes it: the title page's HeaderAndFooter holds the
+    page-number label ("Page #" DynamicLabel + "."), which is not title page text."""
+    script = fdx.loads(FD12.read_bytes())
+    assert [(e.key, e.value) for e in script.title_page] == [
+        ("Title", "_**THE LIGHTHOUSE KEEPER**_"),
+        ("Credit", "Written by"),
+        ("Author", "Ann Lee & Bo Chen"),
+        ("Source", 'Based on the novel "The Keeper"\nby Dee Park'),
+        ("Draft date", "Revised draft - March 3, 2026"),
+        (
+            "Contact",
+            "Ann Lee\nLee & Chen Pictures\n12 Harbour Road, Penzance\n+44 1736 555 0100\n"
+            "ann@example.com",
+        ),
+        ("Copyright", "© 2026 Ann Lee and Bo Chen"),
+    ]
+    assert "Contact: ." not in fountain.dumps(script)
+    assert body(script)[:3] == [
+        (T.SCENE_HEADING, "INT. LIGHTHOUSE - NIGHT"),
+        (T.ACTION, "Rain lashes the lamp room. MARA (40s) winds the clockwork."),
+        (T.CHARACTER, "MARA"),
+    ]
+    assert [e.scene_number for e in script.elements if e.type is T.SCENE_HEADING] == ["1", "2"]
+
+
+LABELS = b"""<FinalDraft><Content><Paragraph Type="Scene Heading"><Text>INT. A - DAY</Text>
+</Paragraph></Content>
+<TitlePage>
+  <HeaderAndFooter HeaderVisible="Yes"><Header><Paragraph Alignment="Right">
+    <DynamicLabel Type="Page #"/><Text>.</Text></Paragraph></Header>
+    <Footer><Paragraph Alignment="Left"><Text>Footer words</Text></Paragraph></Footer>
+  </HeaderAndFooter>
+  <Paragraph Alignment="Center"><Text>STAND BY</Text></Paragraph>
+  <Paragraph Alignment="Center"><Text>Story &amp; Screenplay by</Text></Paragraph>
+  <Paragraph Alignment="Center"><Text>Bo Chen</Text></Paragraph>
+  <Paragraph Alignment="Right"><Text>Page </Text><DynamicLabel Type="Page #"/><Text>.</Text></Paragraph>
+  <Paragraph Alignment="Left"><Text>bo@example.com</Text></Paragraph>
+</TitlePage></FinalDraft>"""
+
+
+def test_labels_headers_and_footers_are_not_title_page_text():
+    """Paragraphs straight under TitlePage are read (some tools write no Content), but
+    never its HeaderAndFooter, nor a page-number label among them."""
+    script = fdx.loads(LABELS)
+    assert [(e.key, e.value) for e in script.title_page] == [
+        ("Title", "STAND BY"),
+        ("Credit", "Story & Screenplay by"),
+        ("Author", "Bo Chen"),
+        ("Contact", "bo@example.com"),
+    ]
+
+
+def test_title_page_written_as_final_draft_lays_it_out_and_reads_back():
+    source = (
+        "Title:\n    **BRICK & STEEL**\n    FULL RETIRED\nCredit: Written by\n"
+        "Authors: Ann Lee & Bo Chen\nSource: Based on the play by Dee Park\n"
+        "Draft date: 3/3/2026\nContact:\n    Ann Lee\n    555-0100\nCopyright: © 2026 Ann Lee\n"
+        "Notes: Revised pages in blue\n\nINT. A - DAY\n\nGo.\n"
+    )
+    script = fountain.parse(source)
+    data = fdx.dumps(script)
+    root = ET.fromstring(data)
+    paragraphs = root.findall("TitlePage/Content/Paragraph")
+    placed = [
+        (p.get("Alignment"), "".join(p.itertext()).strip())
+        for p in paragraphs
+        if "".join(p.itertext()).strip()
+    ]
+    assert placed == [
+        ("Center", "BRICK & STEEL"),
+        ("Center", "FULL RETIRED"),
+        ("Center", "Written by"),
+        ("Center", "Ann Lee & Bo Chen"),
+        ("Center", "Based on the play by Dee Park"),
+        ("Right", "3/3/2026"),
+        ("Left", "Ann Lee"),
+        ("Left", "555-0100"),
+        ("Left", "© 2026 Ann Lee"),
+        ("Left", "Revised pages in blue"),
+    ]
+    assert 50 <= len(paragraphs) <= 56  # one page: title a third down, contact at the foot
+    back = fdx.loads(data)
+    assert [(e.key, e.value) for e in back.title_page] == [
+        ("Title", "**BRICK & STEEL**\nFULL RETIRED"),
+        ("Credit", "Written by"),
+        ("Author", "Ann Lee & Bo Chen"),
+        ("Source", "Based on the play by Dee Park"),
+        ("Draft date", "3/3/2026"),
+        ("Contact", "Ann Lee\n555-0100"),
+        ("Copyright", "© 2026 Ann Lee"),
+        ("Notes", "Revised pages in blue"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "centered, expected",
+    [
+        (["THE HEIST", "", "Ann Writer"], [("Title", "THE HEIST"), ("Author", "Ann Writer")]),
+        (
+            ["THE HEIST", "Ann Writer", "Bo Writer"],
+            [("Title", "THE HEIST"), ("Author", "Ann Writer\nBo Writer")],
+        ),
+        (
+            ["HEIST", "", "Screenplay by", "", "Ann", "", "Story by", "Bo"],
+            [
+                ("Title", "HEIST"),
+                ("Credit", "Screenplay by"),
+                ("Author", "Ann\nStory by\nBo"),
+            ],
+        ),
+        (
+            ["HEIST", "by", "Ann", "based on the game"],
+            [
+                ("Title", "HEIST"),
+                ("Credit", "by"),
+                ("Author", "Ann"),
+                ("Source", "based on the game"),
+            ],
+        ),
+    ],
+)
+def test_centered_title_page_lines(centered, expected):
+    paragraphs = "".join(
+        f'<Paragraph Alignment="Center"><Text>{line}</Text></Paragraph>' for line in centered
+    )
+    data = (
+        '<FinalDraft><Content><Paragraph Type="Scene Heading"><Text>INT. A</Text></Paragraph>'
+        f"</Content><TitlePage><Content>{paragraphs}</Content></TitlePage></FinalDraft>"
+    )
+    assert [(e.key, e.value) for e in fdx.loads(data).title_page] == expected

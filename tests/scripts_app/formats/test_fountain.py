@@ -211,3 +211,106 @@ def test_code_built_first_line_is_not_read_as_title_page():
         assert [(e.type, e.text) for e in script.elements if e.type is not T.BLANK] == [
             (el.type, el.text)
         ]
+
+
+# --- "The writer's desk": defects found on real scripts ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("FADE IN:\n\nINT. HOUSE - DAY\n\nGo.\n", T.ACTION),
+        ("CUT TO:\n\nINT. HOUSE - DAY\n\nGo.\n", T.TRANSITION),
+        ("FADE IN:\r\n\r\nINT. HOUSE - DAY\r\n\r\nGo.\r\n", T.ACTION),
+        ("FADE IN:\nINT. HOUSE - DAY\n\nGo.\n", T.ACTION),
+        ("FADE IN:", T.ACTION),
+        ("SMASH CUT TO:\n", T.TRANSITION),
+    ],
+)
+def test_a_lone_transition_like_first_line_is_not_a_title_page(text, kind):
+    """Regression: ``FADE IN:`` on line one became an empty title page key (and a blank
+    title page); a lone ``Key:`` line without a value under it is the script's first line."""
+    script = fountain.parse(text)
+    assert script.title_page == []
+    first = script.elements[0]
+    assert first.type is kind
+    assert first.text.split("\n")[0] == text.split("\n")[0].rstrip("\r")
+    assert fountain.dumps(script) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "entries"),
+    [
+        ("Title: Big Fish\n\nINT. A - DAY\n", [("Title", "Big Fish")]),
+        ("Title:\n    Big Fish\n\nINT. A - DAY\n", [("Title", "Big Fish")]),
+        ("Title:\n\tBig Fish\n\tPart Two\n\nINT. A - DAY\n", [("Title", "Big Fish\nPart Two")]),
+        ("Title:\nAuthor: Ann\n\nINT. A - DAY\n", [("Title", ""), ("Author", "Ann")]),
+        (
+            "Title:\nCredit:\nAuthor:\n\nINT. A - DAY\n",
+            [("Title", ""), ("Credit", ""), ("Author", "")],
+        ),
+        ("TITLE: CUT\n\nINT. A - DAY\n", [("TITLE", "CUT")]),
+    ],
+)
+def test_title_page_keys_with_values_inline_below_or_followed_by_keys(text, entries):
+    script = fountain.parse(text)
+    assert [(e.key, e.value) for e in script.title_page] == entries
+    assert [e.type for e in script.elements if e.type is not T.BLANK] == [T.SCENE_HEADING]
+    assert fountain.dumps(script) == text
+
+
+def test_starts_title_page_reads_the_first_two_lines():
+    from scripts_app.formats import grammar
+
+    assert grammar.starts_title_page(["Title:", "    Big Fish"])
+    assert grammar.starts_title_page(["Title:", "Author: Ann"])
+    assert grammar.starts_title_page("Draft date: today")
+    for lines in (["FADE IN:"], ["FADE IN:", ""], ["CUT TO:", "  "], ["FADE IN:", "EXT. SEA"]):
+        assert not grammar.starts_title_page(lines), lines
+    assert not grammar.starts_title_page("FADE IN:\nINT. HOUSE: KITCHEN - DAY")
+    assert not grammar.starts_title_page(["INT. HOUSE: KITCHEN - DAY", "x"])
+    assert not grammar.starts_title_page([])
+
+
+def test_code_built_lone_transition_is_written_without_a_leading_blank_line():
+    from scripts_app.formats.model import Element, Script
+
+    script = Script(elements=[Element(T.TRANSITION, "CUT TO:"), Element(T.BLANK)])
+    assert fountain.dumps(script) == "CUT TO:\n"
+    # A key with a value still needs the blank line before it to stay out of a title page.
+    script = Script(elements=[Element(T.ACTION, "Note: the end")])
+    assert fountain.dumps(script) == "\nNote: the end"
+
+
+@pytest.mark.parametrize("line", ["CUT TO:   ", "CUT TO:\t", "  CUT TO:  "])
+def test_transition_with_trailing_spaces_is_a_transition(line):
+    """Decision (issue "The writer's desk"): spaces and tabs around a line are not read, so
+    ``CUT TO:`` with trailing spaces ends in ``TO:``; the source is kept byte for byte."""
+    text = f"\n{line}\n\nINT. A - DAY\n"
+    (t, h) = body(text)
+    assert (t.type, t.text, t.raw) == (T.TRANSITION, "CUT TO:", line)
+    assert h.type is T.SCENE_HEADING
+    assert fountain.dumps(fountain.parse(text)) == text
+    assert fountain.dumps(fountain.parse(text).without_raw()) == "\nCUT TO:\n\nINT. A - DAY\n"
+
+
+def test_period_and_space_is_action_not_a_forced_heading():
+    (a,) = body("\n. KITCHEN\n\n")
+    assert (a.type, a.text) == (T.ACTION, ". KITCHEN")
+
+
+@pytest.mark.parametrize("text", [". KITCHEN", "..KITCHEN", " .KITCHEN", "KITCHEN"])
+def test_forced_heading_from_code_is_written_trimmed(text):
+    """An FDX heading ". KITCHEN" was written ".. KITCHEN", which reads back as action."""
+    from scripts_app.formats.model import Element
+
+    source = fountain.format_element(Element(T.SCENE_HEADING, text, forced=True))
+    assert source == ".KITCHEN"
+    (h,) = body(f"\n{source}\n\n")
+    assert (h.type, h.text, h.forced) == (T.SCENE_HEADING, "KITCHEN", True)
+
+
+def test_cue_with_typographic_apostrophes():
+    c, _ = body("\nMAN’S VOICE (CONT’D)\nAgain?\n")
+    assert (c.type, c.name, c.extensions) == (T.CHARACTER, "MAN’S VOICE", ("CONT’D",))
+    assert normalize_character_name(c.text) == "MAN’S VOICE"

@@ -130,3 +130,14 @@ def test_split_hidden_matches_the_regex():
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         expected = [(i % 2 == 1, p) for i, p in enumerate(pattern.split(text))]
         assert split_hidden(text) == expected, text
+
+
+def test_forced_cue_prints_as_typed():
+    """Regression: ``@McDUCK`` rendered as MCDUCK (the stylesheet upper-cases cues)."""
+    out = render_html("\n@McDUCK\nQuack.\n\nDONALD\nQuack!\n")
+    assert '<p class="fx-character fx-forced">McDUCK</p>' in out
+    assert '<p class="fx-character">DONALD</p>' in out
+    assert "@" not in out
+    doc = render_html_document("\n@McDUCK (cont'd)\nQuack.\n")
+    assert ".fx-character.fx-forced { text-transform: none; }" in doc
+    assert '<p class="fx-character fx-forced">McDUCK <span class="fx-extension">' in doc

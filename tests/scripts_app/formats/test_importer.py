@@ -206,3 +206,124 @@ def test_fdx_import_reassembles_to_valid_fountain():
     again = split_script(rebuilt)
     assert [s.heading for s in again.scenes] == [s.heading for s in r.scenes]
     assert again.title == "The Heist"
+
+
+# --- "The writer's desk": defects found on real scripts ------------------------------------
+
+
+def test_fade_in_on_line_one_is_preamble_not_a_title_page():
+    text = "FADE IN:\n\nINT. HOUSE - DAY\n\nGo.\n"
+    r = split_script(text)
+    assert r.title_page_text == "" and r.extra == {} and r.title == ""
+    assert r.preamble == "FADE IN:\n\n"
+    assert [s.heading for s in r.scenes] == ["INT. HOUSE - DAY"]
+    assert assemble(r.title_page_text, r.preamble, [s.text for s in r.scenes]) == text
+
+
+def test_crlf_scene_texts_match_lf_but_for_the_line_ends():
+    lf = "Title: X\n\nFADE IN:\n\nINT. A - DAY\n\nOne.\n\nBOB\nHi.\n\nINT. B - DAY\n\nTwo.\n"
+    crlf = lf.replace("\n", "\r\n")
+    r_lf, r_crlf = split_script(lf), split_script(crlf)
+    assert assemble(r_crlf.title_page_text, r_crlf.preamble, [s.text for s in r_crlf.scenes]) == (
+        crlf
+    )
+    assert [s.heading for s in r_crlf.scenes] == [s.heading for s in r_lf.scenes]
+    assert r_crlf.characters == r_lf.characters == ["BOB"]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["INT.", "EXT.", ".[[only a note]]", "INT. [[where?]]"],
+)
+def test_a_heading_that_names_no_place_stays_in_the_scene_before_it(odd):
+    text = f"INT. A - DAY\n\nOne.\n\n{odd}\n\nTwo.\n\nEXT. B - NIGHT\n\nThree.\n"
+    r = split_script(text)
+    assert [s.heading for s in r.scenes] == ["INT. A - DAY", "EXT. B - NIGHT"]
+    assert r.scenes[0].text == f"INT. A - DAY\n\nOne.\n\n{odd}\n\nTwo.\n"
+    assert assemble(r.title_page_text, r.preamble, [s.text for s in r.scenes]) == text
+
+
+def test_a_placeless_first_heading_goes_to_the_preamble():
+    text = "INT.\n\nHello.\n\nEXT. B - DAY\n\nx\n"
+    r = split_script(text)
+    assert r.preamble == "INT.\n\nHello.\n\n"
+    assert [s.heading for s in r.scenes] == ["EXT. B - DAY"]
+    with pytest.raises(FormatError, match="name no place"):
+        split_script("INT.\n\nHello.\n")
+
+
+FDX_ODD_HEADINGS = (
+    '<?xml version="1.0"?><FinalDraft DocumentType="Script" Version="5"><Content>'
+    '<Paragraph Type="Scene Heading"><Text>INT. HALL - DAY</Text></Paragraph>'
+    '<Paragraph Type="Action"><Text>Pots.</Text></Paragraph>'
+    '<Paragraph Type="Scene Heading"><Text>. KITCHEN</Text></Paragraph>'
+    '<Paragraph Type="Action"><Text>Pans.</Text></Paragraph>'
+    '<Paragraph Type="Scene Heading"><Text>...</Text></Paragraph>'
+    '<Paragraph Type="Action"><Text>Dots.</Text></Paragraph>'
+    "</Content></FinalDraft>"
+)
+
+
+def test_fdx_odd_headings_are_trimmed_or_kept_in_the_scene_before():
+    """Regression: an FDX heading ". KITCHEN" was written ".. KITCHEN", which is no heading,
+    and the app then refused the whole import."""
+    r = import_file(FDX_ODD_HEADINGS.encode(), "odd.fdx")
+    assert [s.heading for s in r.scenes] == ["INT. HALL - DAY", "KITCHEN"]
+    kitchen = r.scenes[1].text
+    assert kitchen.startswith(".KITCHEN\n\nPans.\n")
+    assert "Dots." in kitchen  # "..." names nothing: it stays in the kitchen scene
+    for scene in r.scenes:
+        assert fountain.parse(scene.text).elements[0].type.value == "scene_heading"
+
+
+def test_typographic_and_ascii_apostrophes_are_one_character():
+    text = (
+        "INT. HALL - NIGHT\n\nMAN’S VOICE (O.S.)\nWho’s there?\n\n"
+        "INT. STAIRS - NIGHT\n\nMAN'S VOICE\nMe.\n\nMAN’S VOICE\nStill me.\n"
+    )
+    r = split_script(text)
+    assert r.characters == ["MAN’S VOICE"]
+    assert [s.cast for s in r.scenes] == [["MAN’S VOICE"], ["MAN’S VOICE"]]
+    assert r.character_variants["MAN’S VOICE"] == [
+        "MAN’S VOICE (O.S.)",
+        "MAN'S VOICE",
+        "MAN’S VOICE",
+    ]
+
+
+COMPOUND = (
+    "INT. PARK - DAY\n\nJOHN\nHi.\n\nMARY\nHello.\n\n"
+    "EXT. LAKE - DAY\n\nJOHN AND MARY\nTogether!\n\nJOHN & MARY\nAgain!\n\n"
+    "TOM AND JERRY\nChase!\n"
+)
+
+
+def test_compound_cues_link_to_characters_who_also_speak_alone():
+    r = split_script(COMPOUND)
+    # TOM and JERRY never speak alone: the cue is one character, as written.
+    assert r.characters == ["JOHN", "MARY", "TOM AND JERRY"]
+    assert [s.cast for s in r.scenes] == [["JOHN", "MARY"], ["JOHN", "MARY", "TOM AND JERRY"]]
+    assert r.compound_cues == {"JOHN AND MARY": ["JOHN", "MARY"], "JOHN & MARY": ["JOHN", "MARY"]}
+    # The cue text is kept as written.
+    assert "JOHN AND MARY\nTogether!" in r.scenes[1].text
+    assert "JOHN & MARY\nAgain!" in r.scenes[1].text
+
+
+def test_compound_cue_rules():
+    from scripts_app.formats.importer import compound_parts
+
+    assert compound_parts("JOHN AND MARY") == ["JOHN", "MARY"]
+    assert compound_parts("JOHN & MARY") == ["JOHN", "MARY"]
+    assert compound_parts("TOM, DICK AND HARRY") == ["TOM", "DICK", "HARRY"]
+    assert compound_parts("ANDY") == [] and compound_parts("SANDRA AND") == []
+    # A part that only speaks in another compound does not count as speaking alone.
+    r = split_script("INT. A - DAY\n\nJOHN\nHi.\n\nJOHN AND MARY\nHi.\n\nMARY AND JOHN\nHo.\n")
+    assert r.characters == ["JOHN", "JOHN AND MARY", "MARY AND JOHN"]
+    assert r.compound_cues == {}
+    # Three parts, all speaking alone somewhere in the script (later scenes count too).
+    r = split_script(
+        "INT. A - DAY\n\nTOM, DICK AND HARRY\nHey!\n\n"
+        "INT. B - DAY\n\nTOM\n1\n\nDICK\n2\n\nHARRY\n3\n"
+    )
+    assert r.characters == ["TOM", "DICK", "HARRY"]
+    assert r.scenes[0].cast == ["TOM", "DICK", "HARRY"]
