@@ -316,7 +316,7 @@ def run_corpus_experiment(
     replay_pool = [
         w
         for d in rng.sample(train_docs, min(400, len(train_docs)))
-        for w in scene_windows(d, d["text"])
+        for w in scene_windows(Prompt.from_dict(d), d["text"])
     ]
     return run_loop(
         model,

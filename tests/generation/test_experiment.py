@@ -37,3 +37,28 @@ def test_the_rater_score_rises_over_rounds():
     # base is a 300-step model at ~0.37; three rounds of "brisk" preference training moved
     # it to 0.63 on one machine and 0.82 on another).
     assert rows[-1]["val_bpb"] < 3 * rows[0]["val_bpb"], rows
+
+
+def test_the_corpus_setting_runs_a_round_on_a_version_and_a_corpus(tmp_path):
+    """The command's setting: a saved version, a corpus folder, one whole round."""
+    import json
+
+    from generation.core.checkpoint import load_version
+    from generation.core.experiment import run_corpus_experiment
+    from tests.support.models import build_tiny_version
+
+    torch.set_num_threads(1)
+    doc = {
+        "heading": "INT. STATION - NIGHT",
+        "cast": ["MARA", "JONAH"],
+        "synopsis": "Mara asks Jonah to stay.",
+        "text": "MARA\nIt's holding.\n\nJONAH\nThen tell me.\n\n" * 12,
+    }
+    for split in ("train", "val"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(doc) + "\n")
+    model, tok, _ = load_version(build_tiny_version(tmp_path / "v"))
+    rows = run_corpus_experiment(
+        model, tok, tmp_path, rounds=1, prompts=2, held_out=2, alternatives=2,
+        sft_steps=1, dpo_steps=1, max_new_tokens=8, taste="cast", log=lambda s: None,
+    )  # fmt: skip
+    assert [r["round"] for r in rows] == [0, 1]

@@ -55,7 +55,8 @@ class Command(BaseCommand):
             "--taste",
             choices=TASTES,
             help="the rater's taste (generation/core/rater.py); default: brisk on the corpus "
-            "setting (the first-start tiny model never names the cast), cast on the synthetic",
+            "setting (a first-recipe model never names the cast; a story-recipe one does: "
+            "docs/BENCHMARKS.md runs it with --taste cast), cast on the synthetic",
         )
         parser.add_argument("--threads", type=int, default=1)
         parser.add_argument("--base-steps", type=int, default=300, help="synthetic: pretraining")
