@@ -17,7 +17,9 @@ This module imports neither app (``scripts_app``, ``generation``): pyproject.tom
 import contracts check it.
 """
 
+import asyncio
 import math
+import threading
 import uuid
 from dataclasses import dataclass, field, fields
 from types import NoneType, UnionType
@@ -326,6 +328,20 @@ class AccessChanged(Event):
         return Route(self.layer, group=project_access_group(self.project))
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryChanged(Event):
+    """A scene's history gained a revision (a save, an autosave, an accepted draft, a
+    restore): every page on the scene reloads its history list."""
+
+    type: ClassVar[str] = "history.changed"
+    layer: ClassVar[str] = ROOMS_LAYER
+    scene: int
+
+    @property
+    def route(self) -> Route:
+        return Route(self.layer, group=scene_room_group(self.scene))
+
+
 # --- scene rooms: drafts (rooms layer) ------------------------------------------------------
 
 
@@ -616,10 +632,23 @@ async def apublish(event: Event) -> None:
         await layer.send(route.channel, event.to_message())
 
 
+def _send(event: Event) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(apublish)(event)
+        return
+    # Sync code on a thread that runs an event loop (a script or test driving Playwright's
+    # sync API, say): async_to_sync refuses there, so send from a helper thread.
+    sender = threading.Thread(target=async_to_sync(apublish), args=(event,))
+    sender.start()
+    sender.join()
+
+
 def publish(event: Event, *, after_commit: bool = True) -> None:
     """Send an event from sync code: once the current transaction commits (the default;
     at once outside one), or now (``after_commit=False``)."""
     if after_commit:
-        transaction.on_commit(lambda: async_to_sync(apublish)(event))
+        transaction.on_commit(lambda: _send(event))
     else:
-        async_to_sync(apublish)(event)
+        _send(event)

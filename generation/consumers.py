@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from cowrite import events, strictjson
 from cowrite.events import (
@@ -27,6 +28,7 @@ from cowrite.events import (
     DraftStatus,
     FeedbackChanged,
     GenerationCatchup,
+    HistoryChanged,
     apublish,
 )
 from scripts_app.access import scene_role
@@ -67,6 +69,7 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             DraftDelta,
             DraftSnapshot,
             FeedbackChanged,
+            HistoryChanged,
         )
     )
 
@@ -231,6 +234,18 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         changed = FeedbackChanged.from_message(event)
         for passage_id in changed.passages:
             self.card_jobs.put_nowait((passage_id, changed.event))
+
+    async def history_changed(self, event):
+        # The page fetches its history itself (the revision list view checks access
+        # again): one small GET per page per revision, nothing loaded here.
+        HistoryChanged.from_message(event)
+        if await self._recheck_role() is None:
+            return
+        url = reverse("revision_list", args=[self.project_id, self.scene_id])
+        await self.send(
+            text_data=f'<div id="history-refresh" hx-swap-oob="true" hidden hx-get="{url}" '
+            'hx-trigger="load" hx-target="#revisions" hx-swap="outerHTML"></div>'
+        )
 
     async def _send_card(self, passage_id: int, event_id: str | None) -> None:
         if await self._recheck_role() is None:

@@ -19,7 +19,7 @@ from django.utils.text import slugify
 from . import credits
 from .formats import fdx, fountain, grammar, html, pdf, reports
 from .formats.model import Element, ElementType, Script, TitleEntry, strip_markup
-from .formats.pagination import A4, LETTER, number_scenes
+from .formats.pagination import A4, LETTER, auto_contd, number_scenes
 from .imports import split_notes
 from .models import Project, Role, Scene
 
@@ -213,16 +213,25 @@ def _slug(text: str, fallback: str = "script") -> str:
 
 
 def render(
-    source: str, fmt: str, *, title: str, paper: str = "letter", numbers: bool | list[str] = False
+    source: str,
+    fmt: str,
+    *,
+    title: str,
+    paper: str = "letter",
+    numbers: bool | list[str] = False,
+    contd: bool = False,
 ):
     """Return (bytes, content type) of Fountain ``source`` in format ``fmt``.
 
     ``numbers`` (PDF): True numbers the scenes as the script reads (1..n, keeping the
     headings' own ``#12A#``); a list gives the number of each heading in order.
+    ``contd`` (PDF, HTML): the project's automatic (CONT'D) (``pagination.auto_contd``).
     """
     if fmt == "fountain":
         return source.encode("utf-8"), FORMATS[fmt][1]
     script = fountain.parse(source)
+    if contd and fmt in ("pdf", "html"):
+        script = auto_contd(script)
     if fmt == "fdx":
         data = fdx.dumps(script)
     elif fmt == "pdf":
@@ -239,7 +248,12 @@ def export_project(
 ) -> Export:
     """Export the whole script."""
     data, ctype = render(
-        project_source(project), fmt, title=project.title, paper=paper, numbers=numbers
+        project_source(project),
+        fmt,
+        title=project.title,
+        paper=paper,
+        numbers=numbers,
+        contd=project.auto_contd,
     )
     return Export(data, ctype, f"{_slug(project.title)}.{FORMATS[fmt][0]}")
 
@@ -264,6 +278,13 @@ def export_scene(scene: Scene, fmt: str, *, paper: str = "letter", numbers: bool
     """Export one scene (no title page); with ``numbers`` it carries its number in the script."""
     title = f"{scene.project.title} — {scene.heading}"
     labels = [scene_number(scene)] if numbers and fmt == "pdf" else numbers
-    data, ctype = render(scene_source(scene), fmt, title=title, paper=paper, numbers=labels)
+    data, ctype = render(
+        scene_source(scene),
+        fmt,
+        title=title,
+        paper=paper,
+        numbers=labels,
+        contd=scene.project.auto_contd,
+    )
     name = f"{_slug(scene.project.title)}-scene-{scene.number}.{FORMATS[fmt][0]}"
     return Export(data, ctype, name)

@@ -34,6 +34,12 @@ class ProjectSettingsForm(ProjectForm):
         required=False,
         label="Let the team's model train on this project's text and feedback",
     )
+    auto_contd = forms.BooleanField(
+        required=False,
+        label="Add (CONT'D) automatically",
+        help_text="In PDF and HTML exports, when a character speaks again "
+        "after action in the same scene.",
+    )
     # The title page (credits.py); the title is the project's title above.
     credit = forms.CharField(
         max_length=100,
@@ -83,7 +89,7 @@ class ProjectSettingsForm(ProjectForm):
         widget=_lines(2),
     )
 
-    PROJECT_FIELDS = ("title", "logline", "genre", "notes", "allow_training")
+    PROJECT_FIELDS = ("title", "logline", "genre", "notes", "allow_training", "auto_contd")
 
     def project_fields(self):
         return [self[name] for name in self.PROJECT_FIELDS]

@@ -251,3 +251,172 @@ def _store(*, user, imported, filename: str, project: Project | None) -> Project
     summary.scenes = len(scenes)
     project.import_summary = summary
     return project
+
+
+# --- Big files: the import as a background job -------------------------------------------
+#
+# A file over ``BACKGROUND_BYTES`` is imported by a job (``tasks.import_script``: Celery's
+# default queue with REDIS_URL, a thread of the web process in the embedded mode), so the
+# upload returns at once and the importer watches a progress page. The job's state and the
+# uploaded bytes live in ``script_stats.stats_cache()`` (Redis with REDIS_URL, else the
+# process's memory), under a random id that only its user may read. The scenes are stored
+# in steps of ``STEP_SCENES`` so the page can say how far it got, all in one transaction:
+# a failing file still changes nothing.
+
+BACKGROUND_BYTES = getattr(settings, "COWRITE_IMPORT_BACKGROUND_BYTES", 1024 * 1024)
+STEP_SCENES = 250
+JOB_TTL_SECONDS = 24 * 3600
+
+
+def _job_cache():
+    from .script_stats import stats_cache
+
+    return stats_cache()
+
+
+def _job_key(job_id: str) -> str:
+    return f"import-job:{job_id}"
+
+
+def _file_key(job_id: str) -> str:
+    return f"import-file:{job_id}"
+
+
+def import_job_start(*, user, data: bytes, filename: str, project: Project | None) -> str:
+    """Queue the import of ``data`` (after the current transaction commits); return the
+    job id. ``project`` is already permission-checked (editor or owner)."""
+    import uuid
+
+    from . import tasks
+
+    job_id = uuid.uuid4().hex
+    cache = _job_cache()
+    cache.set(_file_key(job_id), bytes(data), JOB_TTL_SECONDS)
+    cache.set(
+        _job_key(job_id),
+        {
+            "id": job_id,
+            "user_id": user.pk,
+            "project_id": project.pk if project else None,
+            "filename": os.path.basename(filename or "")[:200],
+            "state": "queued",
+            "done": 0,
+            "total": None,
+            "error": "",
+            "result_project_id": None,
+            "summary": None,
+            "updated": timezone.now().isoformat(),
+        },
+        JOB_TTL_SECONDS,
+    )
+    transaction.on_commit(lambda: tasks.launch_import(job_id), robust=True)
+    return job_id
+
+
+def import_job_get(job_id: str) -> dict | None:
+    """Return the job's state (a dict), or None if unknown or expired."""
+    return _job_cache().get(_job_key(job_id))
+
+
+def import_job_update(job: dict, **changes) -> None:
+    job.update(changes, updated=timezone.now().isoformat())
+    _job_cache().set(_job_key(job["id"]), job, JOB_TTL_SECONDS)
+
+
+def import_job_run(job_id: str) -> None:
+    """Run a queued import job (the task's body); the outcome is written to the job."""
+    from django.contrib.auth import get_user_model
+
+    job = import_job_get(job_id)
+    if job is None or job["state"] != "queued":
+        return  # expired, or already run (a redelivered task)
+    data = _job_cache().get(_file_key(job_id))
+    import_job_update(job, state="reading")
+    try:
+        if data is None:
+            raise ValidationError("The uploaded file is no longer available; upload it again.")
+        user = get_user_model().objects.get(pk=job["user_id"])
+        project = None
+        if job["project_id"] is not None:
+            project = Project.objects.filter(pk=job["project_id"]).first()
+            if project is None:
+                raise ValidationError("The project was deleted.")
+        result = script_import_in_steps(
+            user=user,
+            upload=data,
+            filename=job["filename"],
+            project=project,
+            progress=lambda done, total: import_job_update(
+                job, state="storing", done=done, total=total
+            ),
+        )
+    except ValidationError as exc:
+        import_job_update(job, state="failed", error=" ".join(exc.messages))
+    except Exception:  # reported to the importer, logged in full for the operator
+        import logging
+
+        logging.getLogger(__name__).exception("Import job %s failed", job_id)
+        import_job_update(job, state="failed", error="The import failed because of a server error.")
+    else:
+        summary = result.import_summary
+        import_job_update(
+            job,
+            state="done",
+            done=summary.scenes,
+            total=summary.scenes,
+            result_project_id=result.pk,
+            summary={
+                "scenes": summary.scenes,
+                "characters_new": summary.characters_new,
+                "characters_reused": summary.characters_reused,
+                "skipped_cues": summary.skipped_cues,
+                "linked_cues": summary.linked_cues,
+                "kept_in_notes": summary.kept_in_notes,
+            },
+        )
+    finally:
+        _job_cache().delete(_file_key(job_id))
+
+
+def script_import_in_steps(*, user, upload, filename: str, project: Project | None, progress):
+    """``script_import`` in steps of ``STEP_SCENES`` scenes, calling ``progress(done,
+    total)`` after each, in one transaction (nothing is written if any step fails).
+
+    The first step stores the title page, the opening text and the characters exactly as
+    ``script_import`` does; the next ones append their scenes to that project, reusing
+    its characters (no title page, so nothing more goes into the notes or credits)."""
+    import dataclasses
+
+    cap = settings.COWRITE_IMPORT_MAX_SCENES
+    try:
+        script = importer.read_script(
+            upload, filename or "", max_bytes=settings.COWRITE_UPLOAD_MAX_BYTES
+        )
+        count = sum(1 for element in script.elements if element.type is ElementType.SCENE_HEADING)
+        if count > cap:
+            raise ValidationError(
+                f"This file has {count:,} scenes; an import takes at most {cap:,}. Split the "
+                "script into parts and import them one by one. Nothing was imported."
+            )
+        imported = importer.split_script(script)
+    except FormatError as exc:
+        raise ValidationError(str(exc)) from None
+    scenes = imported.scenes
+    total = len(scenes)
+    progress(0, total)
+    with transaction.atomic():
+        first = dataclasses.replace(imported, scenes=scenes[:STEP_SCENES])
+        result = _store(user=user, imported=first, filename=filename or "", project=project)
+        summary = result.import_summary
+        progress(min(STEP_SCENES, total), total)
+        for start in range(STEP_SCENES, total, STEP_SCENES):
+            part = importer.ImportedScript(
+                scenes=scenes[start : start + STEP_SCENES],
+                characters=imported.characters,
+                character_variants=imported.character_variants,
+            )
+            _store(user=user, imported=part, filename=filename or "", project=result)
+            summary.scenes += len(part.scenes)
+            progress(min(start + STEP_SCENES, total), total)
+    result.import_summary = summary
+    return result

@@ -39,6 +39,12 @@ class Project(models.Model):
         default=False,
         help_text="Let the team's model train on this project's text and feedback.",
     )
+    # Printed pages (PDF, HTML) add "(CONT'D)" when a character speaks again after action
+    # in the same scene (``pagination.auto_contd``); the text itself is not changed.
+    auto_contd = models.BooleanField(
+        default=False,
+        help_text="Add (CONT'D) when a character speaks again after action in a scene.",
+    )
     # Title page credits (exports.py writes them; imports fill them from a file's title
     # page). The title is ``title``. Multi-line fields keep their lines ("\n").
     credit = models.CharField(max_length=100, blank=True, default="Written by")

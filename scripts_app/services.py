@@ -100,7 +100,7 @@ def project_create(
 
 
 def project_update(*, project: Project, **fields) -> Project:
-    allowed = {"title", "logline", "genre", "notes", "allow_training"}
+    allowed = {"title", "logline", "genre", "notes", "allow_training", "auto_contd"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"Unknown project fields: {sorted(unknown)}")
@@ -233,6 +233,8 @@ def add_revision(
 ) -> Revision:
     """Append a revision to the scene's history (the caller holds the scene's row lock)."""
     number = (scene.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+    # Every page on the scene reloads its history once this commits.
+    events.publish(events.HistoryChanged(scene.pk))
     return Revision.objects.create(
         scene=scene,
         number=number,

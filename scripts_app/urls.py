@@ -1,11 +1,17 @@
 from django.urls import path
 
-from . import views
+from . import views, views_formats
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("projects/new/", views.project_create, name="project_create"),
+    path(
+        "imports/<str:job_id>/",
+        views_formats.script_import_progress,
+        name="script_import_progress",
+    ),
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
+    path("projects/<int:project_id>/scenes/", views.project_scenes, name="project_scenes"),
     path("projects/<int:project_id>/settings/", views.project_settings, name="project_settings"),
     path("projects/<int:project_id>/delete/", views.project_delete, name="project_delete"),
     path("projects/<int:project_id>/leave/", views.project_leave, name="project_leave"),

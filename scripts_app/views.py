@@ -4,19 +4,20 @@ partial they target; plain requests get the whole page, so every link works with
 """
 
 import asyncio
+from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q, Window
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import credits, documents, exports, invitations, panels, services
+from . import credits, documents, exports, invitations, panels, script_stats, services
 from .access import (
     access_character,
     access_membership,
@@ -26,6 +27,7 @@ from .access import (
     can,
 )
 from .diffing import diff_stats, inline_diff
+from .formats import grammar
 from .forms import (
     CharacterForm,
     MemberAddForm,
@@ -38,7 +40,7 @@ from .forms import (
     SceneReorderForm,
     SceneTextForm,
 )
-from .models import Character, Membership, Revision, Role, Scene
+from .models import Character, Membership, Project, Revision, Role, Scene
 from .responses import errors as _errors
 from .responses import fail as _fail
 from .responses import form_errors as _form_errors
@@ -82,11 +84,36 @@ def project_create(request):
     return redirect(project)
 
 
-def _project_context(request, membership):
-    project = membership.project
-    scenes = (
-        Scene.objects.filter(project=project)
-        .select_related("last_edited_by")
+# The project page lists this many scenes at a time; the navigator above the list moves
+# between pages, jumps to a scene number and searches (htmx partials, ``project_scenes``).
+SCENES_PER_PAGE = 200
+SEARCH_MAX_CHARS = 100
+
+
+def _positive(value, default: int = 1) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _scene_list(request, project) -> dict:
+    """One page of the project's scenes (optionally those matching ``q``), for the page
+    and for the ``project_scenes`` partial. One query: the total comes with the rows (a
+    window count), so the page's query count does not grow with the script."""
+    q = request.GET.get("q", "").strip()[:SEARCH_MAX_CHARS]
+    page = _positive(request.GET.get("page"))
+    if request.GET.get("scene"):  # jump to a scene number (in the whole list)
+        page = (_positive(request.GET.get("scene")) - 1) // SCENES_PER_PAGE + 1
+        q = ""
+    base = Scene.objects.filter(project=project)
+    if q:
+        in_cast = Scene.cast.through.objects.filter(
+            scene__project=project, character__name__icontains=q
+        ).values("scene_id")
+        base = base.filter(Q(heading__icontains=q) | Q(pk__in=in_cast))
+    rows_qs = (
+        base.select_related("last_edited_by")
         .prefetch_related(Prefetch("cast", queryset=Character.objects.only("id", "name")))
         .only(
             "id",
@@ -97,25 +124,100 @@ def _project_context(request, membership):
             "updated_at",
             "last_edited_by__username",
         )
+        .annotate(total=Window(Count("pk")))
         .order_by("position", "pk")
     )
+    start = (page - 1) * SCENES_PER_PAGE
+    scenes = list(rows_qs[start : start + SCENES_PER_PAGE])
+    if scenes:
+        total = scenes[0].total
+    else:
+        total = base.count()
+        if total and start >= total:  # past the end: the last page
+            page = (total - 1) // SCENES_PER_PAGE + 1
+            start = (page - 1) * SCENES_PER_PAGE
+            scenes = list(rows_qs[start : start + SCENES_PER_PAGE])
+    pages = max(1, -(-total // SCENES_PER_PAGE))
+    return {
+        "scenes": scenes,
+        "scene_query": q,
+        "scene_page": page,
+        "scene_pages": [
+            {
+                "number": n,
+                "first": (n - 1) * SCENES_PER_PAGE + 1,
+                "last": min(n * SCENES_PER_PAGE, total),
+            }
+            for n in range(1, pages + 1)
+        ]
+        if pages > 1
+        else [],
+        "scene_total": total,
+        "scene_first": start + 1,
+        "scene_last": start + len(scenes),
+        "per_page": SCENES_PER_PAGE,
+        # Drag to reorder works within a page of the whole list, not within search results.
+        "can_drag": not q,
+    }
+
+
+def _project_context(request, membership):
+    project = membership.project
+    listing = _scene_list(request, project)
     characters = (
         Character.objects.filter(project=project)
         .annotate(scene_count=Count("scenes"))
         .order_by("name")
     )
     members = Membership.objects.filter(project=project).select_related("user").order_by("added_at")
+    scene_count = listing["scene_total"]
+    if listing["scene_query"]:
+        scene_count = Scene.objects.filter(project=project).count()
     return {
         "project": project,
         "membership": membership,
         "panels": panels.render("project_side", request, membership=membership, project=project),
-        "scenes": scenes,
+        **listing,
+        "scene_count": scene_count,
+        # Acts (top-level sections) from the last page count, for the navigator.
+        "acts": script_stats.cached_acts(project.pk) if scene_count > SCENES_PER_PAGE else [],
         "characters": characters,
         "members": members,
         "can_edit": can(membership, Role.EDITOR),
         "is_owner": can(membership, Role.OWNER),
         "roles": Role.choices,
     }
+
+
+def _scene_list_url(project, listing: dict) -> str:
+    params = {}
+    if listing["scene_query"]:
+        params["q"] = listing["scene_query"]
+    if listing["scene_page"] > 1:
+        params["page"] = listing["scene_page"]
+    url = project.get_absolute_url()
+    return (url + "?" + urlencode(params) if params else url) + "#scenes"
+
+
+@login_required
+@require_GET
+def project_scenes(request, project_id):
+    """One page of the project page's scene list (htmx partial: the list's items, the
+    navigator out of band); the address bar shows the project page at that page."""
+    membership = access_project(request.user, project_id)
+    project = membership.project
+    listing = _scene_list(request, project)
+    context = {
+        "project": project,
+        "membership": membership,
+        "can_edit": can(membership, Role.EDITOR),
+        **listing,
+    }
+    if not request.htmx:
+        return redirect(_scene_list_url(project, listing))
+    response = render(request, "partials/scene_list.html", context)
+    response["HX-Push-Url"] = _scene_list_url(project, listing).removesuffix("#scenes")
+    return response
 
 
 @login_required
@@ -389,6 +491,34 @@ def _scene_context(request, membership, scene, *, text_form=None, scene_form=Non
         ),
         "conflict": conflict,
         "panels": panels.render("scene_side", request, membership=membership, scene=scene),
+        "editor_hints": _editor_hints(project, characters),
+    }
+
+
+EDITOR_TIMES = ("DAY", "NIGHT", "CONTINUOUS", "LATER", "MORNING", "EVENING")
+
+
+def _editor_hints(project, characters):
+    """What the editor's autocomplete offers (static/src/editor/autocomplete.js): the
+    project's character names, and the places and times of day of its scene headings
+    (``INT. PLACE - TIME``: the text between the prefix and the last `` - ``, and after it)."""
+    locations, times = {}, dict.fromkeys(EDITOR_TIMES)
+    for heading in project.scenes.values_list("heading", flat=True):
+        parsed = grammar.parse_scene_heading(heading)
+        if parsed is None or parsed.forced or not parsed.location:
+            continue
+        place, sep, time = parsed.location.rpartition(" - ")
+        if not sep:
+            place, time = parsed.location, ""
+        if place.strip():
+            locations.setdefault(place.strip().upper(), None)
+        if time.strip():
+            times.setdefault(time.strip().upper(), None)
+    return {
+        "characters": [c.name for c in characters],
+        "locations": sorted(locations),
+        "times": list(times),
+        "auto_contd": project.auto_contd,  # contd.js shows what printed pages will add
     }
 
 
@@ -519,6 +649,32 @@ def scene_delete(request, project_id, scene_id):
     return redirect(membership.project.get_absolute_url() + "#scenes")
 
 
+def _whole_order(project, ids: list[int]) -> list[int]:
+    """Return the whole script's order for a reorder posted from one page of the list.
+
+    The project page shows a page of scenes at a time, so a drag posts the order of that
+    page's scenes only. When the posted ids are exactly the scenes of one page of the list
+    (``SCENES_PER_PAGE`` from a multiple of it), they take that page's places and the rest
+    stay where they are; anything
+    else (the whole list, or a list that changed meanwhile) goes to the service as posted,
+    which refuses a list that does not name every scene once."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    current = list(
+        Scene.objects.filter(project=project)
+        .order_by("position", "pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids or len(ids) >= len(current) or len(set(ids)) != len(ids):
+        return ids
+    where = {pk: i for i, pk in enumerate(current)}
+    spots = sorted(where[pk] for pk in ids if pk in where)
+    first = spots[0] if len(spots) == len(ids) else -1
+    page_size = min(SCENES_PER_PAGE, len(current) - first)
+    if first % SCENES_PER_PAGE or spots[-1] - first + 1 != len(ids) or len(ids) != page_size:
+        return ids
+    return current[: spots[0]] + list(ids) + current[spots[-1] + 1 :]
+
+
 @login_required
 @require_POST
 def scene_reorder(request, project_id):
@@ -528,7 +684,9 @@ def scene_reorder(request, project_id):
     if not form.is_valid():
         return _fail(request, _form_errors(form), back)
     try:
-        services.scene_reorder(project=membership.project, scene_ids=form.cleaned_data["order"])
+        with transaction.atomic():
+            order = _whole_order(membership.project, form.cleaned_data["order"])
+            services.scene_reorder(project=membership.project, scene_ids=order)
     except ValidationError as exc:
         return _fail(request, _errors(exc), back, status=409)
     if request.htmx:
@@ -545,6 +703,11 @@ def scene_move(request, project_id, scene_id):
     if not form.is_valid():
         return _fail(request, _form_errors(form), back)
     services.scene_move(scene=scene, to_position=form.cleaned_data["to"] - 1)
+    # Back to the page of the list the scene is now on.
+    scene.refresh_from_db(fields=["position"])
+    page = scene.position // SCENES_PER_PAGE + 1
+    if page > 1:
+        back = f"{membership.project.get_absolute_url()}?page={page}#scenes"
     return redirect(back)
 
 

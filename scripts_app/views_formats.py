@@ -1,9 +1,11 @@
 """Views for screenplay import, export and reports. Thin: access checks through
 ``access.py``, writes through ``imports.script_import``, files from ``exports``.
 
-Imports run inside the request: a 120-page script imports in about 10 ms (a 10 MB one in
-about 1.5 s), so a background job would only add latency; the form shows a progress line
-(htmx ``hx-indicator``) while the upload and import run.
+Imports of files up to ``imports.BACKGROUND_BYTES`` (1 MiB) run inside the request (a
+120-page script imports in about 50 ms); the form shows a progress line (htmx
+``hx-indicator``) while the upload and import run. A bigger file becomes a background job
+(``imports.import_job_start``) and the importer is sent to its progress page
+(``script_import_progress``), which opens the project when the job is done.
 """
 
 from django import forms
@@ -12,19 +14,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import exports, imports
+from . import exports, imports, script_stats
 from .access import access_project, access_scene
-from .formats import fountain, reports
-from .models import Role, Scene
+from .models import Project, Role, Scene
 
-ACCEPT = ".fountain,.fdx,.txt,.spmd,.text"
+ACCEPT = ".fountain,.fdx,.pdf,.txt,.spmd,.text"
 BAD_EXPORT = (
     "Choose a format (Fountain, Final Draft, PDF or HTML) and a paper size (US Letter or A4)."
 )
@@ -91,8 +92,15 @@ def _import_post(request, project, limit):
         error = f"This file is too large: the limit is {_limit_mb()}. Upload a smaller file."
         return _import_page(request, project=project, error=error, status=400)
     if upload is None:
-        error = "Choose a .fountain, .fdx or plain text file to import."
+        error = "Choose a .fountain, .fdx, .pdf or plain text file to import."
         return _import_page(request, project=project, error=error, status=400)
+    if upload.size > imports.BACKGROUND_BYTES:
+        # A big file: a background job, and a page that shows how far it got.
+        job_id = imports.import_job_start(
+            user=request.user, data=upload.read(), filename=upload.name, project=project
+        )
+        url = reverse("script_import_progress", args=[job_id])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     try:
         result = imports.script_import(
             user=request.user, upload=upload, filename=upload.name, project=project
@@ -100,7 +108,13 @@ def _import_post(request, project, limit):
     except ValidationError as exc:
         error = " ".join(exc.messages) + " Nothing was imported."
         return _import_page(request, project=project, error=error, status=400)
-    summary = result.import_summary
+    _summary_messages(request, result.import_summary)
+    if request.htmx:
+        return HttpResponseClientRedirect(result.get_absolute_url())
+    return redirect(result)
+
+
+def _summary_messages(request, summary: imports.ImportSummary) -> None:
     text = (
         f"Imported {summary.scenes} scene{'s' if summary.scenes != 1 else ''} and "
         f"{summary.characters_new} new character{'s' if summary.characters_new != 1 else ''}"
@@ -118,9 +132,57 @@ def _import_post(request, project, limit):
             + ", ".join(summary.skipped_cues[:10])
             + ". Rename them in the scenes, then add them as characters.",
         )
+
+
+# A job whose state has not moved for this long is reported as stopped (a running job
+# writes after every step of ``imports.STEP_SCENES`` scenes).
+IMPORT_STALLED_SECONDS = 600
+
+
+def _stalled(job: dict) -> bool:
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    updated = datetime.fromisoformat(job["updated"]) if job.get("updated") else None
+    return updated is not None and (timezone.now() - updated).total_seconds() > (
+        IMPORT_STALLED_SECONDS
+    )
+
+
+@login_required
+@require_GET
+def script_import_progress(request, job_id):
+    """How far a background import got ("Importing… 3,200 of 6,840 scenes"); the page
+    asks again every second (htmx) and opens the project when the job is done. Only the
+    user who started the job sees it (anyone else: 404)."""
+    job = imports.import_job_get(job_id)
+    if job is None or job["user_id"] != request.user.pk:
+        raise Http404("No such import.")
+    if job["state"] == "done":
+        project = Project.objects.filter(pk=job["result_project_id"]).first()
+        if project is not None and project.memberships.filter(user=request.user).exists():
+            if not job.get("announced"):
+                _summary_messages(request, imports.ImportSummary(**job["summary"]))
+                imports.import_job_update(job, announced=True)
+            url = project.get_absolute_url()
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if job["state"] not in ("done", "failed") and _stalled(job):
+        job = {**job, "state": "failed", "error": "The import stopped (the server restarted?)."}
+    back = (
+        reverse("script_import_into", args=[job["project_id"]])
+        if job["project_id"]
+        else reverse("script_import_new")
+    )
+    context = {
+        "job": job,
+        "back": back,
+        "done": f"{job['done'] or 0:,}",
+        "total": f"{job['total']:,}" if job["total"] else "",
+    }
     if request.htmx:
-        return HttpResponseClientRedirect(result.get_absolute_url())
-    return redirect(result)
+        return render(request, "formats/partials/import_progress.html", context)
+    return render(request, "formats/import_progress.html", context)
 
 
 # CSRF is checked in ``_import_post``, after the upload limit is installed: Django's CSRF
@@ -198,16 +260,22 @@ def _duration(seconds: int) -> str:
 @login_required
 @require_GET
 def script_reports(request, project_id):
+    """The reports page, from the figures cached per script state (``script_stats``): a
+    script that has not changed since they were computed is not laid out again."""
     membership = access_project(request.user, project_id)
     project = membership.project
-    scenes = list(
-        Scene.objects.filter(project=project).only("id", "position", "heading", "text", "project")
-    )
-    report = reports.script_report(fountain.parse(exports.project_source(project, scenes)))
-    rows = []
-    for row in report.scenes:
-        scene = scenes[row.index] if len(report.scenes) == len(scenes) else None
-        rows.append({"r": row, "scene": scene, "time": _duration(row.seconds)})
+    stats = script_stats.script_stats(project, wait=True)
+    report, ids = stats.report, stats.scene_ids
+    base = reverse("scene_detail", args=[project.pk, 0]).removesuffix("0/")
+    same = len(report.scenes) == len(ids)
+    rows = [
+        {
+            "r": row,
+            "url": f"{base}{ids[row.index]}/" if same else "",
+            "time": _duration(row.seconds),
+        }
+        for row in report.scenes
+    ]
     return render(
         request,
         "formats/reports.html",
@@ -216,8 +284,9 @@ def script_reports(request, project_id):
             "report": report,
             "rows": rows,
             "total_time": _duration(report.seconds),
-            "mismatch": len(report.scenes) != len(scenes),
-            "scene_count": len(scenes),
+            "mismatch": not same,
+            "scene_count": len(ids),
+            "stale": not stats.fresh,
         },
     )
 
@@ -225,11 +294,15 @@ def script_reports(request, project_id):
 @login_required
 @require_GET
 def script_length(request, project_id):
-    """The header fragment "N pages · ~M min", loaded after the project page."""
+    """The header fragment "N pages · ~M min", loaded after the project page.
+
+    From the cache (``script_stats``): never laid out in this request. With no figures yet
+    the fragment says so and asks again in a moment; stale figures (the script changed
+    since) are shown while a refresh runs, and asked again too.
+    """
     membership = access_project(request.user, project_id)
-    report = exports.project_report(membership.project)
-    return render(
-        request,
-        "formats/partials/length.html",
-        {"project": membership.project, "report": report, "time": _duration(report.seconds)},
-    )
+    stats = script_stats.script_stats(membership.project, wait=False, totals_only=True)
+    context = {"project": membership.project, "stats": stats}
+    if stats is not None:
+        context.update(report=stats.report, time=_duration(stats.report.seconds))
+    return render(request, "formats/partials/length.html", context)

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from . import fdx, fountain, grammar
+from . import fdx, fountain, grammar, pdfin
 from .errors import FormatError
 from .model import (
     Element,
@@ -329,11 +329,13 @@ def decode_text(data: bytes) -> str:
 def read_script(
     upload: bytes | BinaryIO, filename: str = "", *, max_bytes: int = MAX_UPLOAD_BYTES
 ) -> Script:
-    """Read a .fountain, .fdx or plain text upload into a ``Script``."""
+    """Read a .fountain, .fdx, .pdf or plain text upload into a ``Script``."""
     data = read_bytes(upload, max_bytes=max_bytes)
     ext = os.path.splitext(filename.lower())[1]
     if not data.strip():
         raise FormatError("This file is empty.")
+    if ext == ".pdf" or data[:1024].lstrip().startswith(b"%PDF-"):
+        return pdfin.loads(data)
     if ext in FDX_EXTENSIONS or (
         ext not in FOUNTAIN_EXTENSIONS
         and data.lstrip()[:100].lower().startswith((b"<?xml", b"<finaldraft"))
@@ -341,7 +343,8 @@ def read_script(
         return fdx.loads(data)
     if ext not in FOUNTAIN_EXTENSIONS:
         raise FormatError(
-            f'Files of type "{ext}" cannot be imported. Upload a .fountain, .fdx or .txt file.'
+            f'Files of type "{ext}" cannot be imported. '
+            "Upload a .fountain, .fdx, .pdf or .txt file."
         )
     text = decode_text(data)
     if text.lstrip().startswith("<?xml") and "<FinalDraft" in text[:2000]:

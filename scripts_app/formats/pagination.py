@@ -25,9 +25,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import fountain
+from .grammar import split_cue
 from .markup import Run, inline_runs
 from .model import SPEECH_TYPES, Element, ElementType, Script
 
@@ -271,6 +272,41 @@ def has_contd(cue: str) -> bool:
 
 def _contd_cue(cue: str) -> str:
     return cue if has_contd(cue) else f"{cue} (CONT'D)"
+
+
+def auto_contd(script: Script) -> Script:
+    """The script with "(CONT'D)" on every cue whose character spoke last in the scene with
+    only action between (what screenwriting software adds with "automatic (CONT'D)" on).
+
+    Within a scene: a cue of the same name (extensions and ``@`` aside, any case) after
+    action or centered text, and no other speaker since, gets the extension unless it
+    has one already (``has_contd``). A heading, a transition or a page break starts
+    afresh; dual-dialogue cues are left as written. A rendering step: the text itself
+    (and its Fountain export) does not change."""
+    out: list[Element] = []
+    last: str | None = None
+    interrupted = False
+    for el in script.elements:
+        if el.type in (ElementType.SCENE_HEADING, ElementType.TRANSITION, ElementType.PAGE_BREAK):
+            last, interrupted = None, False
+        elif el.type == ElementType.CHARACTER:
+            name = split_cue(el.text.lstrip("@"))[0].upper()
+            if el.dual:
+                last = None
+            else:
+                if name == last and interrupted and not has_contd(el.text):
+                    el = replace(
+                        el,
+                        text=f"{el.text} (CONT'D)",
+                        extensions=(*el.extensions, "CONT'D"),
+                        raw=None,
+                    )
+                last = name
+            interrupted = False
+        elif el.type in (ElementType.ACTION, ElementType.CENTERED) and last is not None:
+            interrupted = True
+        out.append(el)
+    return replace(script, elements=out)
 
 
 def _speech_rows(

@@ -34,17 +34,6 @@
     }
   });
 
-  // Filter the navigator by heading or cast.
-  const filter = document.getElementById("scene-filter");
-  if (filter) {
-    filter.addEventListener("input", function () {
-      const q = filter.value.trim().toLowerCase();
-      document.querySelectorAll("#navigator .nav-scene").forEach(function (li) {
-        li.hidden = q !== "" && !li.dataset.filter.includes(q);
-      });
-    });
-  }
-
   // Drag to reorder: on drop, post the whole order; a 409 means the list changed.
   const nav = document.getElementById("navigator");
   if (nav && nav.dataset.reorderUrl) {

@@ -61,6 +61,10 @@ import { Tag } from "@lezer/highlight";
 import { fountainStreamParser, TOKEN_NAMES, classifyLines } from "./fountain-mode.js";
 import { userColor } from "./colors.js";
 import { safeColor, sanitizeRemoteStates } from "./presence.js";
+import { elementKeys } from "./elements.js"; // writer's desk: Enter/Tab elements + label
+import { screenplayCompletion, readHints } from "./autocomplete.js";
+import { installShortcuts, openShortcuts } from "./shortcuts.js";
+import { autoContd } from "./contd.js";
 
 // What an empty scene shows where the text goes (CodeMirror's placeholder: gone at the
 // first character, never part of the text). Viewers get a plain note instead.
@@ -217,6 +221,11 @@ function mount(root) {
     state: EditorState.create({
       doc: ytext.toString(),
       extensions: [
+        // Writer's desk (elements.js, autocomplete.js, shortcuts.js): before the default keys.
+        elementKeys({ labelEl: document.getElementById("editor-element") }),
+        screenplayCompletion(readHints()),
+        autoContd(readHints().autoContd), // the project's automatic (CONT'D), shown only
+        keymap.of([{ key: "Mod-/", run: openShortcuts }]),
         keymap.of([...yUndoManagerKeymap, ...searchKeymap, ...editorKeymap]),
         highlightSpecialChars(),
         drawSelection(),
@@ -432,6 +441,7 @@ function mount(root) {
 function init() {
   const root = document.getElementById("live-editor");
   if (!root || root.dataset.cowriteMounted) return;
+  installShortcuts(); // `?` / Ctrl+/ : the shortcuts sheet (shortcuts.js)
   root.dataset.cowriteMounted = "true";
   try {
     mount(root);
