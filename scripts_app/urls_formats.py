@@ -13,4 +13,9 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/reports/", views.script_reports, name="script_reports"),
     path("projects/<int:project_id>/length/", views.script_length, name="script_length"),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/length/",
+        views.scene_length,
+        name="scene_length",
+    ),
 ]

@@ -250,6 +250,30 @@ def scene_export(request, project_id, scene_id):
     )
 
 
+def eighths_text(n: int) -> str:
+    """A length in eighths of a page as writers say it: "3/8", "1", "1 3/8"."""
+    whole, rest = divmod(max(int(n), 0), 8)
+    if not rest:
+        return str(whole)
+    return f"{whole} {rest}/8" if whole else f"{rest}/8"
+
+
+@login_required
+@require_GET
+def scene_length(request, project_id, scene_id):
+    """The scene page's fragment "page 34 of 118 · 1 3/8 pages", loaded after the page.
+
+    From the same cached figures as the project header (``script_stats``): never laid out
+    in this request for a big script; with none yet it says so and asks again."""
+    membership, scene = access_scene(request.user, project_id, scene_id)
+    stats = script_stats.script_stats(membership.project, wait=False)
+    context = {"scene": scene, "stats": stats, "found": None}
+    if stats is not None and scene.pk in stats.scene_ids:
+        found = stats.report.scenes[stats.scene_ids.index(scene.pk)]
+        context.update(found=found, pages=stats.report.pages, length=eighths_text(found.eighths))
+    return render(request, "formats/partials/scene_length.html", context)
+
+
 def _duration(seconds: int) -> str:
     minutes = round(seconds / 60)
     if minutes < 60:
