@@ -1,6 +1,5 @@
 """Checkable instructions: exact phrasings, parsing free text, the checks, content words."""
 
-
 import pytest
 
 from generation.core.instructions import (
