@@ -204,7 +204,8 @@ class Engine:
         speakers = next((v for k, v in pairs if k == "speakers"), None)
         cue_names = [str(n) for n in speakers] if speakers else names
         if speakers and name_tokens is not None:
-            name_tokens = {n: t for n, t in name_tokens.items() if n in set(cue_names)}
+            asked = set(cue_names)
+            name_tokens = {n: t for n, t in name_tokens.items() if n in asked}
         cue = None
         if (params.cast_cues or speakers) and cue_names:
             cue = CueConstraint(cue_names, self.cue_vocab, text_before, name_tokens=name_tokens)

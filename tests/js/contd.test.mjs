@@ -1,37 +1,11 @@
 // The editor's automatic (CONT'D) follows the printed pages' rule (pagination.auto_contd).
 import test from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { contdLines, hasContd } from "../../static/src/editor/contd.js";
 
-const SCENE = `INT. KITCHEN - NIGHT
-
-JOHN
-Where is it?
-
-He opens a drawer.
-
-JOHN
-Here.
-
-MARY
-Good.
-
-JOHN
-And the key?
-
-She points.
-
-JOHN (V.O.)
-Got it.
-
-JOHN (CONT'D)
-Already said.
-
-He leaves.
-
-JOHN ^
-Dual cue.
-`;
+// The same scene the printed pages' rule is tested on (tests/scripts_app/test_auto_contd.py).
+const SCENE = readFileSync(new URL("../fixtures/auto_contd_scene.fountain", import.meta.url), "utf8");
 
 test("only a speaker who returns after action gets it", () => {
   const lines = SCENE.split("\n");

@@ -1,6 +1,7 @@
 """Automatic (CONT'D): a project setting that printed pages follow; the text never changes."""
 
 import io
+from pathlib import Path
 
 import pypdf
 from django.urls import reverse
@@ -11,35 +12,9 @@ from scripts_app.formats.model import ElementType
 from scripts_app.formats.pagination import auto_contd
 from tests.support.htmlforms import form_posting_to
 
-SCENE = """INT. KITCHEN - NIGHT
-
-JOHN
-Where is it?
-
-He opens a drawer.
-
-JOHN
-Here.
-
-MARY
-Good.
-
-JOHN
-And the key?
-
-She points.
-
-JOHN (V.O.)
-Got it.
-
-JOHN (CONT'D)
-Already said.
-
-He leaves.
-
-JOHN ^
-Dual cue.
-"""
+# The same scene the editor's rule is tested on (tests/js/contd.test.mjs): one rule, two
+# implementations (pagination.auto_contd, static/src/editor/contd.js).
+SCENE = (Path(__file__).parents[1] / "fixtures" / "auto_contd_scene.fountain").read_text("utf-8")
 
 
 def _cues(script):

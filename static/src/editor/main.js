@@ -216,6 +216,7 @@ function mount(root) {
   // Editor.
   const access = new Compartment();
   const accessExt = (editable) => [EditorState.readOnly.of(!editable), EditorView.editable.of(editable)];
+  const hints = readHints(); // the page's project data (autocomplete, automatic CONT'D)
   const view = new EditorView({
     parent: cmHost,
     state: EditorState.create({
@@ -223,8 +224,8 @@ function mount(root) {
       extensions: [
         // Writer's desk (elements.js, autocomplete.js, shortcuts.js): before the default keys.
         elementKeys({ labelEl: document.getElementById("editor-element") }),
-        screenplayCompletion(readHints()),
-        autoContd(readHints().autoContd), // the project's automatic (CONT'D), shown only
+        screenplayCompletion(hints),
+        autoContd(hints.autoContd), // the project's automatic (CONT'D), shown only
         keymap.of([{ key: "Mod-/", run: openShortcuts }]),
         keymap.of([...yUndoManagerKeymap, ...searchKeymap, ...editorKeymap]),
         highlightSpecialChars(),
