@@ -56,6 +56,11 @@ def project_access_group(project_id: int) -> str:
     return f"project-{int(project_id)}-access"
 
 
+def story_room_group(project_id: int) -> str:
+    """Name the group of every page open on one project's story layer (bible, board…)."""
+    return f"project-{int(project_id)}-story"
+
+
 def new_event_id() -> str:
     """A fresh id for one room event: the sockets of one server process that receive the
     same event load what it names once, together (see ``consumers.SharedLoads``)."""
@@ -340,6 +345,38 @@ class HistoryChanged(Event):
     @property
     def route(self) -> Route:
         return Route(self.layer, group=scene_room_group(self.scene))
+
+
+@dataclass(frozen=True, slots=True)
+class NotesChanged(Event):
+    """A scene's notes on the text changed (a note made, replied to, edited, resolved,
+    reopened or deleted): every page on the scene reloads its notes list."""
+
+    type: ClassVar[str] = "notes.changed"
+    layer: ClassVar[str] = ROOMS_LAYER
+    scene: int
+
+    @property
+    def route(self) -> Route:
+        return Route(self.layer, group=scene_room_group(self.scene))
+
+
+@dataclass(frozen=True, slots=True)
+class StoryChanged(Event):
+    """Something of a project's story layer changed: ``part`` names what ("bible",
+    "characters", "plotlines", "board", "beat"), ``item`` which one (a beat's id; 0 for
+    the part as a whole). Every story page of the project is told; each page re-fetches
+    the fragments that show that part (``static/js/story.js``)."""
+
+    type: ClassVar[str] = "story.changed"
+    layer: ClassVar[str] = ROOMS_LAYER
+    project: int
+    part: str
+    item: int = 0
+
+    @property
+    def route(self) -> Route:
+        return Route(self.layer, group=story_room_group(self.project))
 
 
 # --- scene rooms: drafts (rooms layer) ------------------------------------------------------

@@ -358,7 +358,9 @@ COWRITE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 # forms); larger bodies get 413 before they are read (cowrite/security.py).
 COWRITE_ANON_BODY_MAX_BYTES = int(os.environ.get("COWRITE_ANON_BODY_MAX_BYTES", str(64 * 1024)))
 # Scenes in one imported file: more is refused with a message and nothing is imported.
-COWRITE_IMPORT_MAX_SCENES = int(os.environ.get("COWRITE_IMPORT_MAX_SCENES", "2000"))
+# 10,000 takes the longest scripts seen (a 6,840-scene, 5.3 MB file); files over 1 MiB
+# import as a background job (imports.BACKGROUND_BYTES), in steps with progress.
+COWRITE_IMPORT_MAX_SCENES = int(os.environ.get("COWRITE_IMPORT_MAX_SCENES", "10000"))
 # One websocket frame of the live document (a first sync of a long scene can be large;
 # Daphne is started with the same cap, see Makefile).
 COWRITE_DOC_MESSAGE_MAX_BYTES = 16 * 1024 * 1024

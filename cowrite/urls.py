@@ -11,5 +11,8 @@ urlpatterns = [
     path("", include("scripts_app.urls_accounts")),
     path("", include("generation.urls")),
     path("", include("scripts_app.urls_formats")),
+    path("", include("scripts_app.urls_production")),
+    path("", include("scripts_app.urls_story")),
+    path("", include("scripts_app.urls_board")),
     path("", include("scripts_app.urls")),
 ]

@@ -29,6 +29,7 @@ from cowrite.events import (
     FeedbackChanged,
     GenerationCatchup,
     HistoryChanged,
+    NotesChanged,
     apublish,
 )
 from scripts_app.access import scene_role
@@ -70,6 +71,7 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             DraftSnapshot,
             FeedbackChanged,
             HistoryChanged,
+            NotesChanged,
         )
     )
 
@@ -245,6 +247,17 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         await self.send(
             text_data=f'<div id="history-refresh" hx-swap-oob="true" hidden hx-get="{url}" '
             'hx-trigger="load" hx-target="#revisions" hx-swap="outerHTML"></div>'
+        )
+
+    async def notes_changed(self, event):
+        # As history_changed: the page fetches its notes list itself (access checked again).
+        NotesChanged.from_message(event)
+        if await self._recheck_role() is None:
+            return
+        url = reverse("scene_notes", args=[self.project_id, self.scene_id])
+        await self.send(
+            text_data=f'<div id="notes-refresh" hx-swap-oob="true" hidden hx-get="{url}" '
+            'hx-trigger="load" hx-target="#notes-list" hx-swap="outerHTML"></div>'
         )
 
     async def _send_card(self, passage_id: int, event_id: str | None) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.utils.text import slugify
 
 from . import credits
+from . import notes as scene_notes
 from .formats import fdx, fountain, grammar, html, pdf, reports
 from .formats.model import Element, ElementType, Script, TitleEntry, strip_markup
 from .formats.pagination import A4, LETTER, auto_contd, number_scenes
@@ -42,9 +43,11 @@ class Export:
     filename: str
 
 
-def scene_source(scene: Scene) -> str:
-    """Return one scene as Fountain: heading line, an empty line, then its text."""
-    return f"{scene.heading}\n\n{scene.text}"
+def scene_source(scene: Scene, *, notes: bool = False) -> str:
+    """Return one scene as Fountain: heading line, an empty line, then its text (with
+    ``notes``: its open notes on the text as ``[[notes]]``, ``notes.with_notes``)."""
+    text = scene_notes.with_notes(scene, scene.text) if notes else scene.text
+    return f"{scene.heading}\n\n{text}"
 
 
 def _first_line(text: str) -> str:
@@ -189,13 +192,14 @@ def front_matter(project: Project) -> str:
     return front
 
 
-def project_source(project: Project, scenes=None) -> str:
-    """Return the whole script as Fountain text."""
+def project_source(project: Project, scenes=None, *, notes: bool = False) -> str:
+    """Return the whole script as Fountain text (``notes``: with open notes on the text)."""
     if scenes is None:
         scenes = (
             Scene.objects.filter(project=project).only("heading", "text").order_by("position", "pk")
         )
-    blocks = [scene_source(s) for s in scenes]
+    noted = scene_notes.scenes_with_open_notes(project) if notes else set()
+    blocks = [scene_source(s, notes=s.pk in noted) for s in scenes]
     # A heading needs an empty line before it: end every scene but the last with a newline.
     for i in range(len(blocks) - 1):
         if not blocks[i].endswith("\n"):
@@ -244,11 +248,16 @@ def render(
 
 
 def export_project(
-    project: Project, fmt: str, *, paper: str = "letter", numbers: bool = False
+    project: Project,
+    fmt: str,
+    *,
+    paper: str = "letter",
+    numbers: bool = False,
+    notes: bool = False,
 ) -> Export:
-    """Export the whole script."""
+    """Export the whole script (``notes``: open notes on the text, Fountain only)."""
     data, ctype = render(
-        project_source(project),
+        project_source(project, notes=notes and fmt == "fountain"),
         fmt,
         title=project.title,
         paper=paper,
@@ -274,12 +283,20 @@ def scene_number(scene: Scene) -> str:
     return next((n for (pk, _), n in zip(rows, numbers, strict=True) if pk == scene.pk), "")
 
 
-def export_scene(scene: Scene, fmt: str, *, paper: str = "letter", numbers: bool = False) -> Export:
-    """Export one scene (no title page); with ``numbers`` it carries its number in the script."""
+def export_scene(
+    scene: Scene,
+    fmt: str,
+    *,
+    paper: str = "letter",
+    numbers: bool = False,
+    notes: bool = False,
+) -> Export:
+    """Export one scene (no title page); with ``numbers`` it carries its number in the script;
+    with ``notes`` (Fountain only) its open notes on the text."""
     title = f"{scene.project.title} — {scene.heading}"
     labels = [scene_number(scene)] if numbers and fmt == "pdf" else numbers
     data, ctype = render(
-        scene_source(scene),
+        scene_source(scene, notes=notes and fmt == "fountain"),
         fmt,
         title=title,
         paper=paper,

@@ -106,7 +106,19 @@ def _too_long_notes(length: int) -> ValidationError:
     )
 
 
-def script_import(*, user, upload, filename: str, project: Project | None = None) -> Project:
+class TooManyForInline(Exception):
+    """The file is small but has more scenes than an import inside a request takes
+    (``INLINE_MAX_SCENES``): import it as a background job instead (nothing was written)."""
+
+
+def script_import(
+    *,
+    user,
+    upload,
+    filename: str,
+    project: Project | None = None,
+    inline_max: int | None = None,
+) -> Project:
     """Import a .fountain, .fdx or plain-text screenplay; return the project it went into.
 
     With ``project`` (already permission-checked: editor or owner) the scenes are appended
@@ -126,6 +138,8 @@ def script_import(*, user, upload, filename: str, project: Project | None = None
                 f"This file has {count:,} scenes; an import takes at most {cap:,}. Split the "
                 "script into parts and import them one by one. Nothing was imported."
             )
+        if inline_max is not None and count > inline_max:
+            raise TooManyForInline(count)
         imported = importer.split_script(script)
     except FormatError as exc:
         raise ValidationError(str(exc)) from None
@@ -264,6 +278,9 @@ def _store(*, user, imported, filename: str, project: Project | None) -> Project
 # a failing file still changes nothing.
 
 BACKGROUND_BYTES = getattr(settings, "COWRITE_IMPORT_BACKGROUND_BYTES", 1024 * 1024)
+# A smaller file with more scenes than this (short scenes, or a hostile file) is also
+# imported in the background: the upload request never writes thousands of scenes.
+INLINE_MAX_SCENES = 1000
 STEP_SCENES = 250
 JOB_TTL_SECONDS = 24 * 3600
 

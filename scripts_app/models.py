@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from .formats.production import colour_name, swatch
+
 
 class Role(models.TextChoices):
     """A member's role in a project, from most to least powerful."""
@@ -95,12 +97,35 @@ class Membership(models.Model):
         return Role(self.role)
 
 
+class CharacterRole(models.TextChoices):
+    """What a character is to the story (the story layer, ``story.py``)."""
+
+    NONE = "", "—"
+    PROTAGONIST = "protagonist", "Protagonist"
+    ANTAGONIST = "antagonist", "Antagonist"
+    DEUTERAGONIST = "deuteragonist", "Deuteragonist"
+    LOVE_INTEREST = "love_interest", "Love interest"
+    MENTOR = "mentor", "Mentor"
+    ALLY = "ally", "Ally"
+    SUPPORTING = "supporting", "Supporting"
+    MINOR = "minor", "Minor"
+
+
 class Character(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="characters")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, max_length=5000)
     notes = models.TextField(blank=True, max_length=20_000)
+    # The story layer: what drives the character and how they change.
+    role = models.CharField(max_length=20, choices=CharacterRole.choices, blank=True, default="")
+    want = models.TextField(blank=True, max_length=1000)  # the outer goal
+    need = models.TextField(blank=True, max_length=1000)  # what they must learn or get
+    flaw = models.TextField(blank=True, max_length=1000)
+    arc_start = models.TextField(blank=True, max_length=1000)  # who they are at the start
+    arc_end = models.TextField(blank=True, max_length=1000)  # who they are at the end
+    voice = models.TextField(blank=True, max_length=2000)  # how they talk
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
@@ -273,3 +298,186 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} invitation to {self.project} ({self.role})"
+
+
+class SceneNote(models.Model):
+    """A note on a span of a scene's text (``scripts_app/notes.py``), or a reply to one.
+
+    A root note holds its span as two Yjs relative positions (base64, as the browser's
+    ``place()`` makes them), so it follows the text while anyone types; ``quote`` is the
+    text it covered when made (shown once those words are gone). Replies are one level
+    deep: a reply's ``parent`` is a root note and it has no anchors.
+    """
+
+    scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    body = models.TextField(max_length=4000)
+    anchor_start = models.CharField(max_length=96, blank=True)
+    anchor_end = models.CharField(max_length=96, blank=True)
+    quote = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["scene", "parent"])]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on scene {self.scene_id}"
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+
+class ProductionIssue(models.Model):
+    """One issued production draft of a project's script: the locked white draft
+    (``index`` 0), then each coloured revision (Blue, Pink…). ``data`` is the snapshot
+    the rule in ``formats/production.py`` compares the script with (``Snapshot``): its
+    printed elements with their scenes and revision marks, where its pages began, its
+    scene numbers. Issues are only added (or all removed when production is unlocked).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="production_issues")
+    index = models.PositiveIntegerField()
+    date = models.CharField(max_length=40)  # as printed in page headers
+    data = models.JSONField()
+    pages = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)  # elements first marked in this issue
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "index"], name="production_issue_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.colour} issue of {self.project}"
+
+    @property
+    def colour(self) -> str:
+        return colour_name(self.index)
+
+    @property
+    def swatch(self) -> str:
+        return swatch(self.index)
+
+
+# --- The story layer: bible, relationships, plotlines, beats (``story.py``) ---------------
+
+
+class StoryBible(models.Model):
+    """A project's story bible beside the logline and genre the project holds: tone,
+    themes, setting notes and a free-form treatment. Each field is saved on its own with
+    the version it was edited from (``versions``), so two writers editing different fields
+    both keep their text and two editing the same one get a conflict, not a silent loss."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="bible")
+    tone = models.TextField(blank=True, max_length=1000)
+    themes = models.TextField(blank=True, max_length=2000)
+    setting = models.TextField(blank=True, max_length=10_000)
+    treatment = models.TextField(blank=True, max_length=100_000)
+    # Field name -> version number (bumped on every save of that field).
+    versions = models.JSONField(default=dict, blank=True)
+    # Act-break page guides for the structure view ("25,55,85,110" for a feature).
+    page_guides = models.CharField(max_length=100, blank=True, default="25,55,85,110")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"story bible of {self.project}"
+
+
+class CharacterRelation(models.Model):
+    """A typed link between two characters of one project ("sister of", "rival")."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="character_relations"
+    )
+    source = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="relations_out")
+    target = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="relations_in")
+    kind = models.CharField(max_length=60)
+    note = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "target", "kind"], name="character_relation_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")), name="character_relation_not_self"
+            ),
+        ]
+        ordering = ["source__name", "kind", "target__name"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.kind} {self.target}"
+
+
+class Plotline(models.Model):
+    """A named, coloured thread of the story (the A story, the B story…)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="plotlines")
+    name = models.CharField(max_length=100)
+    label = models.CharField(max_length=4, blank=True)  # "A", "B"…
+    colour = models.CharField(max_length=7, default="#2f6fdd")  # "#rrggbb"
+    description = models.TextField(blank=True, max_length=2000)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="plotline_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Beat(models.Model):
+    """An index card of the outline: a story beat in an act, on plotlines, with characters;
+    it can become a scene (``scene``), and then the card and the scene stay linked.
+
+    ``act`` (1, 2, 3…) and ``position`` (dense 0..n-1 within the act, kept by the services
+    under the project row lock, as scenes are) place it on the board; ``version`` is bumped
+    on every change so an edit made from an older card is refused, not lost."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="beats")
+    act = models.PositiveSmallIntegerField(default=1)
+    position = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True, max_length=5000)
+    sequence = models.CharField(max_length=100, blank=True)  # a named sequence within the act
+    target_eighths = models.PositiveIntegerField(null=True, blank=True)  # target length
+    plotlines = models.ManyToManyField(Plotline, blank=True, related_name="beats")
+    characters = models.ManyToManyField(Character, blank=True, related_name="beats")
+    scene = models.OneToOneField(
+        Scene, on_delete=models.SET_NULL, null=True, blank=True, related_name="beat"
+    )
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["act", "position", "pk"]
+        indexes = [models.Index(fields=["project", "act", "position"])]
+
+    def __str__(self) -> str:
+        return self.title

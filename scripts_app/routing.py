@@ -3,10 +3,12 @@
 from django.urls import path
 
 from .consumers.doc import SceneDocConsumer
+from .consumers.story import StoryRoomConsumer
 
 websocket_urlpatterns = [
     path(
         "ws/projects/<int:project_id>/scenes/<int:scene_id>/doc",
         SceneDocConsumer.as_asgi(),
     ),
+    path("ws/projects/<int:project_id>/story", StoryRoomConsumer.as_asgi()),
 ]

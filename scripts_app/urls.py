@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_formats
+from . import views, views_formats, views_notes, views_script
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,28 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
     path("projects/<int:project_id>/scenes/", views.project_scenes, name="project_scenes"),
+    path("projects/<int:project_id>/script/", views_script.script_page, name="script_view"),
+    path(
+        "projects/<int:project_id>/script/outline/",
+        views_script.script_outline,
+        name="script_outline",
+    ),
+    path("projects/<int:project_id>/script/pages/", views_script.script_pages, name="script_pages"),
+    path(
+        "projects/<int:project_id>/script/scenes/<int:scene_id>/split/",
+        views_script.scene_split,
+        name="script_scene_split",
+    ),
+    path(
+        "projects/<int:project_id>/script/scenes/<int:scene_id>/merge/",
+        views_script.scene_merge,
+        name="script_scene_merge",
+    ),
+    path(
+        "projects/<int:project_id>/script/scenes/<int:scene_id>/heading/",
+        views_script.scene_heading,
+        name="script_scene_heading",
+    ),
     path("projects/<int:project_id>/settings/", views.project_settings, name="project_settings"),
     path("projects/<int:project_id>/delete/", views.project_delete, name="project_delete"),
     path("projects/<int:project_id>/leave/", views.project_leave, name="project_leave"),
@@ -89,5 +111,40 @@ urlpatterns = [
         "projects/<int:project_id>/scenes/<int:scene_id>/revisions/<int:number>/restore/",
         views.revision_restore,
         name="revision_restore",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/notes/",
+        views_notes.scene_notes,
+        name="scene_notes",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/notes/new/",
+        views_notes.note_create,
+        name="note_create",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/notes/<int:note_id>/reply/",
+        views_notes.note_reply,
+        name="note_reply",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/notes/<int:note_id>/resolve/",
+        views_notes.note_resolve,
+        name="note_resolve",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/notes/<int:note_id>/reopen/",
+        views_notes.note_reopen,
+        name="note_reopen",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/notes/<int:note_id>/edit/",
+        views_notes.note_edit,
+        name="note_edit",
+    ),
+    path(
+        "projects/<int:project_id>/scenes/<int:scene_id>/notes/<int:note_id>/delete/",
+        views_notes.note_delete,
+        name="note_delete",
     ),
 ]

@@ -39,6 +39,7 @@ class ExportForm(forms.Form):
     )
     paper = forms.ChoiceField(choices=[("letter", "US Letter"), ("a4", "A4")], required=False)
     numbers = forms.BooleanField(required=False, label="Scene numbers in the margins (PDF)")
+    notes = forms.BooleanField(required=False, label="Include notes as [[notes]] (Fountain)")
 
 
 class _UploadLimit(FileUploadHandler):
@@ -96,15 +97,19 @@ def _import_post(request, project, limit):
         return _import_page(request, project=project, error=error, status=400)
     if upload.size > imports.BACKGROUND_BYTES:
         # A big file: a background job, and a page that shows how far it got.
-        job_id = imports.import_job_start(
-            user=request.user, data=upload.read(), filename=upload.name, project=project
-        )
-        url = reverse("script_import_progress", args=[job_id])
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        return _import_in_background(request, upload, project)
     try:
         result = imports.script_import(
-            user=request.user, upload=upload, filename=upload.name, project=project
+            user=request.user,
+            upload=upload,
+            filename=upload.name,
+            project=project,
+            inline_max=imports.INLINE_MAX_SCENES,
         )
+    except imports.TooManyForInline:
+        # A small file with very many scenes: the same background job.
+        upload.seek(0)
+        return _import_in_background(request, upload, project)
     except ValidationError as exc:
         error = " ".join(exc.messages) + " Nothing was imported."
         return _import_page(request, project=project, error=error, status=400)
@@ -112,6 +117,14 @@ def _import_post(request, project, limit):
     if request.htmx:
         return HttpResponseClientRedirect(result.get_absolute_url())
     return redirect(result)
+
+
+def _import_in_background(request, upload, project):
+    job_id = imports.import_job_start(
+        user=request.user, data=upload.read(), filename=upload.name, project=project
+    )
+    url = reverse("script_import_progress", args=[job_id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _summary_messages(request, summary: imports.ImportSummary) -> None:
@@ -229,7 +242,11 @@ def script_export(request, project_id):
     data = form.cleaned_data
     return _download(
         exports.export_project(
-            project, data["format"], paper=data["paper"] or "letter", numbers=data["numbers"]
+            project,
+            data["format"],
+            paper=data["paper"] or "letter",
+            numbers=data["numbers"],
+            notes=data["notes"],
         )
     )
 
@@ -245,7 +262,11 @@ def scene_export(request, project_id, scene_id):
     data = form.cleaned_data
     return _download(
         exports.export_scene(
-            scene, data["format"], paper=data["paper"] or "letter", numbers=data["numbers"]
+            scene,
+            data["format"],
+            paper=data["paper"] or "letter",
+            numbers=data["numbers"],
+            notes=data["notes"],
         )
     )
 

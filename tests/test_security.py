@@ -214,7 +214,7 @@ def test_client_address_behind_trusted_proxies(rf, settings):
 
 
 def test_import_over_the_scene_cap_is_refused_and_imports_nothing(client, team, settings):
-    assert settings.COWRITE_IMPORT_MAX_SCENES == 2000  # the default
+    assert settings.COWRITE_IMPORT_MAX_SCENES == 10000  # the default
     settings.COWRITE_IMPORT_MAX_SCENES = 3
     source = "".join(f"INT. ROOM {i} - DAY\n\nSomething happens.\n\n" for i in range(4))
     client.force_login(team.users["editor"])

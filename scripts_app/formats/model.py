@@ -64,6 +64,9 @@ class Element:
     level: int = 0
     # Exact source text (possibly several lines joined by "\n"); None when built in code.
     raw: str | None = None
+    # Production revisions: the index of the revision that last changed this element
+    # (1 = the first coloured revision after the locked white draft), or None.
+    mark: int | None = None
 
     @property
     def extension(self) -> str | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from . import fountain
@@ -38,11 +38,14 @@ __all__ = [
     "LayoutLine",
     "Page",
     "PageLayout",
+    "PageLock",
     "Pagination",
     "SceneLength",
     "eighths",
+    "first_elements",
     "has_contd",
     "lay_out",
+    "next_page_label",
     "number_scenes",
     "page_count",
     "paginate",
@@ -101,6 +104,9 @@ class LayoutLine:
     # scene's 0-based position among the headings (to number an unnumbered script).
     scene_number: str | None = None
     scene_index: int | None = None
+    # Production revisions: the revision that last changed this line's element (an
+    # asterisk in the margin), or None.
+    mark: int | None = None
 
     @property
     def text(self) -> str:
@@ -112,10 +118,54 @@ Row = list[LayoutLine]  # an empty row is a blank line
 
 @dataclass(slots=True)
 class Page:
-    """One body page: up to ``lines_per_page`` rows."""
+    """One body page: up to ``lines_per_page`` rows.
+
+    ``label`` is the number it prints: ``str(number)``, or with locked pages (production
+    revisions) "12A" for a page added after page 12, "12-13" for two pages that became one.
+    """
 
     number: int
     rows: list[Row] = field(default_factory=list)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = str(self.number)
+
+    @property
+    def marks(self) -> set[int]:
+        """The revisions with a changed line on this page."""
+        return {seg.mark for row in self.rows for seg in row if seg.mark is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class PageLock:
+    """A locked page (production revisions): it starts before element ``element`` and
+    prints as ``labels`` (one label; several when locked pages in between lost all their
+    text: then they print as one page "12-13", or each again if the text grew)."""
+
+    element: int
+    labels: tuple[str, ...]
+
+
+_LABEL_RE = re.compile(r"^(.*?\d)([A-Z]*)$")
+
+
+def next_page_label(label: str) -> str:
+    """The page added after ``label`` when a locked page grows: 12 -> 12A, 12A -> 12B,
+    12Z -> 12AA; after a combined "12-13" it is "13A"."""
+    label = label.rsplit("-", 1)[-1]
+    m = _LABEL_RE.match(label)
+    if not m:
+        return f"{label}A"
+    stem, letters = m.groups()
+    if not letters:
+        return f"{stem}A"
+    # Letters count like a spreadsheet's columns: A..Z, AA..
+    n = 0
+    for c in letters:
+        n = n * 26 + (ord(c) - 64)
+    return f"{stem}{_letters(n + 1)}"
 
 
 @dataclass(slots=True)
@@ -223,14 +273,19 @@ class _Part:
     styled: _Styled
     indent: int
     width: int
+    mark: int | None = None
+
+    def _line(self, a: int, b: int) -> LayoutLine:
+        line = self.styled.slice(a, b)
+        return LayoutLine(line, self.indent, self.width, self.kind, mark=self.mark)
 
     def rows(self, start: int = 0) -> Iterator[tuple[Row, int, int]]:
         """Yield (row, start offset, end offset) from ``start`` (a row start) on."""
         for a, b in _iter_spans(self.styled.plain, self.width, start):
-            yield [LayoutLine(self.styled.slice(a, b), self.indent, self.width, self.kind)], a, b
+            yield [self._line(a, b)], a, b
 
     def row(self, a: int, b: int) -> Row:
-        return [LayoutLine(self.styled.slice(a, b), self.indent, self.width, self.kind)]
+        return [self._line(a, b)]
 
 
 @dataclass(slots=True)
@@ -239,6 +294,7 @@ class _Block:
     rows: list[Row]
     space_before: int = 1
     scene: int | None = None
+    first: int = 0  # the index of its first element in the script
     # speech: how many of ``rows`` the cue takes, the rows of the cue repeated after a
     # page break ("NAME (CONT'D)"), and the elements after the cue.
     cue_rows: int = 0
@@ -247,6 +303,7 @@ class _Block:
 
 
 def _lines(text: str, kind: ElementType, indent: int, width: int, **kw) -> list[Row]:
+    """Rows of one element's text (``mark`` etc. go to every LayoutLine)."""
     runs = inline_runs(text)
     if kind is T.LYRICS:
         runs = _italic(runs)
@@ -327,7 +384,8 @@ def _speech_rows(
     cue_runs = inline_runs(cue_el.text) if cue_el.forced else _upper(inline_runs(cue_el.text))
     cue = "".join(r.text for r in cue_runs)
     rows: list[Row] = [
-        [LayoutLine(line, offset + ci, cw, T.CHARACTER)] for line in wrap_runs(cue_runs, cw)
+        [LayoutLine(line, offset + ci, cw, T.CHARACTER, mark=cue_el.mark)]
+        for line in wrap_runs(cue_runs, cw)
     ]
     cue_rows = len(rows)
     parts: list[_Part] = []
@@ -337,9 +395,9 @@ def _speech_rows(
         if el.type is T.LYRICS:
             runs = _italic(runs)
         if el.type is T.PARENTHETICAL:
-            part = _Part(el.type, _Styled(runs), offset + pi, pw)
+            part = _Part(el.type, _Styled(runs), offset + pi, pw, el.mark)
         else:
-            part = _Part(el.type, _Styled(runs), offset + di, dw)
+            part = _Part(el.type, _Styled(runs), offset + di, dw, el.mark)
         parts.append(part)
         rows += [row for row, _, _ in part.rows()]
     return cue, rows, cue_rows, parts
@@ -353,9 +411,10 @@ def _blocks(script: Script, layout: PageLayout) -> list[_Block]:
     while i < len(elements):
         el = elements[i]
         t = el.type
+        count = len(blocks)
         if t is T.SCENE_HEADING:
             scene = 0 if scene is None else scene + 1
-            rows = _lines(el.text, t, 0, layout.action_width)
+            rows = _lines(el.text, t, 0, layout.action_width, mark=el.mark)
             for row in rows:
                 row[0].runs = tuple(_upper(list(row[0].runs)))
             if rows:
@@ -364,13 +423,13 @@ def _blocks(script: Script, layout: PageLayout) -> list[_Block]:
                 rows[0][0].scene_index = scene
             blocks.append(_Block("heading", rows, scene=scene))
         elif t in (T.ACTION, T.LYRICS):
-            rows = _lines(el.text, t, 0, layout.action_width)
+            rows = _lines(el.text, t, 0, layout.action_width, mark=el.mark)
             blocks.append(_Block("action", rows, scene=scene))
         elif t is T.CENTERED:
-            rows = _lines(el.text, t, 0, layout.action_width, align="center")
+            rows = _lines(el.text, t, 0, layout.action_width, align="center", mark=el.mark)
             blocks.append(_Block("action", rows, scene=scene))
         elif t is T.TRANSITION:
-            rows = _lines(el.text.upper(), t, 0, layout.action_width, align="right")
+            rows = _lines(el.text.upper(), t, 0, layout.action_width, align="right", mark=el.mark)
             blocks.append(_Block("transition", rows, scene=scene))
         elif t is T.PAGE_BREAK:
             blocks.append(_Block("page_break", [], scene=scene))
@@ -391,7 +450,7 @@ def _blocks(script: Script, layout: PageLayout) -> list[_Block]:
                     (left[r] if r < len(left) else []) + (right[r] if r < len(right) else [])
                     for r in range(height)
                 ]
-                blocks[-1] = _Block("dual", rows, scene=prev.scene)
+                blocks[-1] = _Block("dual", rows, scene=prev.scene, first=prev.first)
             else:
                 cue, rows, cue_rows, parts = _speech_rows(elements, i, end, layout, False, 0)
                 cw = layout.action_width - layout.character_indent
@@ -409,12 +468,16 @@ def _blocks(script: Script, layout: PageLayout) -> list[_Block]:
                         parts=parts,
                     )
                 )
+            if len(blocks) > count:
+                blocks[-1].first = i
             i = end
             continue
         elif t in SPEECH_TYPES:
             # Speech parts without a cue (only from code-built scripts) print as dialogue.
-            rows = _lines(el.text, t, layout.dialogue_indent, layout.dialogue_width)
+            rows = _lines(el.text, t, layout.dialogue_indent, layout.dialogue_width, mark=el.mark)
             blocks.append(_Block("action", rows, scene=scene))
+        if len(blocks) > count:
+            blocks[-1].first = i
         i += 1
     return blocks
 
@@ -555,13 +618,22 @@ def _plan_speech(
 class _Pager:
     """Place blocks on pages. Long blocks are walked with an offset, never re-copied."""
 
-    def __init__(self, layout: PageLayout) -> None:
+    def __init__(self, layout: PageLayout, locks: Sequence[PageLock] = ()) -> None:
         self.layout = layout
         self.L = layout.lines_per_page
         self.pages = [Page(1)]
         self.scene_starts: list[int] = []
         # Set by a heading: the next row placed is where its scene starts.
         self.mark_scene = False
+        # Locked pages: where each locked page starts (sorted by element), the next one
+        # to reach, the pages where a block began (not only went on) and, per locked
+        # group, its first page and its labels.
+        self.locks = sorted(locks, key=lambda lock: lock.element)
+        self.next_lock = 0
+        self.block_started: set[int] = set()
+        self.firsts: dict[int, int] = {}  # page -> first element begun on it
+        self.starting: int | None = None  # the element of a block not yet placed
+        self.groups: list[tuple[int, list[str]]] = []
 
     def room(self) -> int:
         return self.L - len(self.pages[-1].rows)
@@ -579,7 +651,51 @@ class _Pager:
         if self.mark_scene:
             self.scene_starts.append((len(self.pages) - 1) * self.L + len(page))
             self.mark_scene = False
+        if self.starting is not None and rows:
+            page_index = len(self.pages) - 1
+            self.block_started.add(page_index)
+            self.firsts.setdefault(page_index, self.starting)
+            self.starting = None
         page.extend(rows)
+
+    def lock_here(self, block: _Block) -> None:
+        """Start the locked page(s) whose first element is at or before this block's.
+
+        A locked page starts on a fresh page, unless the page so far only holds the end
+        of something that began on the page before (a speech or paragraph cut by a page
+        break, as when the page was locked): then this page is that locked page."""
+        labels: list[str] = []
+        while (
+            self.next_lock < len(self.locks) and self.locks[self.next_lock].element <= block.first
+        ):
+            labels.extend(self.locks[self.next_lock].labels)
+            self.next_lock += 1
+        if not labels:
+            return
+        if self.pages[-1].rows and len(self.pages) - 1 in self.block_started:
+            self.new_page()
+        self.groups.append((len(self.pages) - 1, labels))
+
+    def label_pages(self) -> None:
+        """Print locked page numbers: a locked group's pages take its labels in order, then
+        "12A", "12B"… for what grew; a group shorter than its labels prints "12-13"."""
+        # Locks past the last block (the end was cut) join the last group.
+        rest = [label for lock in self.locks[self.next_lock :] for label in lock.labels]
+        if rest and self.groups:
+            self.groups[-1][1].extend(rest)
+        bounds = [start for start, _ in self.groups] + [len(self.pages)]
+        for (start, labels), end in zip(self.groups, bounds[1:], strict=True):
+            count = end - start
+            if count <= 0:
+                continue
+            if count < len(labels):
+                names = labels[: count - 1] + [f"{labels[count - 1]}-{labels[-1]}"]
+            else:
+                names = list(labels)
+                while len(names) < count:
+                    names.append(next_page_label(names[-1]))
+            for page, name in zip(self.pages[start:end], names, strict=True):
+                page.label = name
 
     def starts_here(self, block: _Block, room: int) -> bool:
         """Say whether ``block`` puts at least its first lines in ``room`` rows below
@@ -631,6 +747,9 @@ class _Pager:
 
     def run(self, blocks: list[_Block]) -> None:
         for i, block in enumerate(blocks):
+            if self.locks:
+                self.lock_here(block)
+            self.starting = block.first
             if block.kind == "page_break":
                 if self.pages[-1].rows:
                     self.new_page()
@@ -658,6 +777,8 @@ class _Pager:
                 self.action(block.rows, 0)
         if not self.pages[-1].rows and len(self.pages) > 1:
             self.pages.pop()
+        if self.locks:
+            self.label_pages()
 
     def action(self, rows: list[Row], space_before: int) -> None:
         """Place rows, splitting with at least two lines on each side of a break."""
@@ -704,13 +825,6 @@ class _Pager:
             self.new_page()
 
 
-def _paginate_blocks(blocks: list[_Block], layout: PageLayout) -> tuple[list[Page], list[int]]:
-    """Return the pages and, per scene, the absolute row where its heading starts."""
-    pager = _Pager(layout)
-    pager.run(blocks)
-    return pager.pages, pager.scene_starts
-
-
 def _as_script(script_or_text: Script | str) -> Script:
     return fountain.parse(script_or_text) if isinstance(script_or_text, str) else script_or_text
 
@@ -722,6 +836,9 @@ class Pagination:
     layout: PageLayout
     pages: list[Page]
     scene_starts: list[int]
+    # Page index -> the first element that begins on it (pages holding only the end of
+    # something begun before are absent).
+    firsts: dict[int, int] = field(default_factory=dict)
 
     @property
     def page_count(self) -> int:
@@ -740,15 +857,32 @@ class Pagination:
         return start, self.total_lines
 
 
-def lay_out(script_or_text: Script | str, layout: PageLayout = LETTER) -> Pagination:
-    """Lay the script body out on pages (no title page)."""
-    pages, starts = _paginate_blocks(_blocks(_as_script(script_or_text), layout), layout)
-    return Pagination(layout, pages, starts)
+def lay_out(
+    script_or_text: Script | str, layout: PageLayout = LETTER, locks: Sequence[PageLock] = ()
+) -> Pagination:
+    """Lay the script body out on pages (no title page); ``locks``: locked pages."""
+    pager = _Pager(layout, locks)
+    pager.run(_blocks(_as_script(script_or_text), layout))
+    return Pagination(layout, pager.pages, pager.scene_starts, pager.firsts)
 
 
-def paginate(script_or_text: Script | str, layout: PageLayout = LETTER) -> list[Page]:
+def paginate(
+    script_or_text: Script | str, layout: PageLayout = LETTER, locks: Sequence[PageLock] = ()
+) -> list[Page]:
     """Return the body pages (no title page) as rows of positioned text."""
-    return lay_out(script_or_text, layout).pages
+    return lay_out(script_or_text, layout, locks).pages
+
+
+def first_elements(result: Pagination, element_count: int) -> list[int]:
+    """Return, per page of ``result``, the index of the first element that begins on it
+    (what a locked page is tied to); a page that only holds the end of something begun
+    before gets the index of the next element to begin (``element_count`` after the last)."""
+    out: list[int] = []
+    following = element_count
+    for p in range(len(result.pages) - 1, -1, -1):
+        following = result.firsts.get(p, following)
+        out.append(following)
+    return out[::-1]
 
 
 def page_count(script_or_text: Script | str, layout: PageLayout = LETTER) -> int:

@@ -51,7 +51,11 @@ MAX_PAGES = 400
 TIME_LIMIT_S = 30.0
 PT = 72.0
 
-_PAGE_NUMBER_RE = re.compile(r"^(?:page\s+)?\d{1,4}[A-Z]{0,2}\.?(?:\s+of\s+\d+)?$", re.I)
+# "12.", "Page 12 of 90", and production pages: "12A.", "12-13." (pages that became one;
+# the dot required there, so a phone number on a title page stays).
+_PAGE_NUMBER_RE = re.compile(
+    r"^(?:page\s+)?\d{1,4}[A-Z]{0,2}(?:-\d{1,4}[A-Z]{0,2}\.|\.?)(?:\s+of\s+\d+)?$", re.I
+)
 _SCENE_NUMBER_RE = re.compile(r"^[A-Z]{0,2}\d{1,4}[A-Z]{0,3}(?:-\d+[A-Z]?)*\.?$")
 _INLINE_NUMBERS_RE = re.compile(r"^(\S{1,8})\s+(.+?)\s+(\S{1,8})$")
 _CONTINUED_RE = re.compile(
@@ -243,6 +247,27 @@ def _strip_furniture(page: _Page) -> None:
     while lines and _CONTINUED_RE.match(lines[-1].text):
         lines.pop()
     page.lines = lines
+
+
+_REVISION_MARK_RE = re.compile(r"^(.*?)\s*\*+$")
+
+
+def _drop_revision_marks(line: _Line, left: float, cw: float) -> None:
+    """Drop production revision asterisks: a ``*`` printed right of the text block (beside
+    a revised line, or after a heading's right scene number), as Final Draft and Cowrite's
+    production drafts print them. Text never reaches past 60 characters, so an asterisk
+    that ends within 61 is text."""
+    right = left + 61 * cw
+    segs = line.segs
+    while segs:
+        last = segs[-1]
+        m = _REVISION_MARK_RE.match(last.text)
+        if not m or last.end <= right:
+            return
+        if m.group(1):
+            segs[-1] = _Seg(last.x, m.group(1), last.size)
+            return
+        segs.pop()
 
 
 def _take_scene_numbers(line: _Line, left: float, cw: float) -> None:
@@ -698,7 +723,10 @@ def loads(data: bytes, *, max_pages: int = MAX_PAGES, time_limit: float = TIME_L
         left, cw = _left_margin(pages)
     lines = [line for page in pages for line in page.lines]
     for line in lines:
-        _take_scene_numbers(line, left, cw)
+        _drop_revision_marks(line, left, cw)
+        if line.segs:
+            _take_scene_numbers(line, left, cw)
+    lines = [line for line in lines if line.segs]
     lines = _dual_rows(lines, left, cw)
     body = [ln for ln in lines if not ln.dual]
     _classify(body, left, cw, 60)

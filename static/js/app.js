@@ -12,7 +12,12 @@
   // (data-autosubmit): no inline handlers, so the Content-Security-Policy can forbid them.
   document.addEventListener("submit", function (event) {
     const form = event.target.closest("form[data-confirm]");
-    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+    if (form && !window.confirm(form.dataset.confirm)) {
+      // Stopped here, in the capture phase, so htmx (which posts hx-post forms even when
+      // the submit was prevented) never sees it either.
+      event.preventDefault();
+      event.stopPropagation();
+    }
   }, true);
   document.addEventListener("change", function (event) {
     const field = event.target.closest("[data-autosubmit]");

@@ -335,6 +335,21 @@ def test_small_import_stays_synchronous(client, team):
     assert team.project.scenes.filter(heading="INT. SMALL - DAY").exists()
 
 
+@EMBEDDED
+@pytest.mark.django_db(transaction=True)
+def test_small_file_with_very_many_scenes_imports_in_the_background(client, monkeypatch):
+    monkeypatch.setattr(imports, "INLINE_MAX_SCENES", 30)
+    owner = make_user("shortscenes")
+    client.force_login(owner)
+    source = "".join(f"INT. ROOM {i} - DAY\n\nA beat.\n\n" for i in range(31))
+    assert len(source.encode()) < imports.BACKGROUND_BYTES
+    response = client.post(reverse("script_import_new"), {"file": _upload(source, "s.fountain")})
+    assert response.url.startswith("/imports/")
+    _wait_job(client, response.url)
+    project = Project.objects.get(memberships__user=owner)
+    assert project.scenes.count() == 31
+
+
 def test_progress_page_shows_scenes_done(client, db):
     owner = make_user("watcher")
     client.force_login(owner)

@@ -23,6 +23,7 @@ export const SHORTCUTS = [
       ["F3 or Ctrl+G / Shift+F3", "Next / previous match"],
       ["Ctrl+D", "Select the next occurrence"],
       ["Ctrl+Alt+G", "Go to line"],
+      ["Ctrl+Alt+M", "Add a note on the selected words (Notes card)"],
       ["Esc, then Tab", "Leave the editor with the keyboard"],
     ],
   },

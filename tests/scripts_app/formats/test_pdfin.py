@@ -290,3 +290,44 @@ def test_too_many_pages_is_refused():
 def test_reading_stops_at_the_time_limit():
     with pytest.raises(FormatError, match="too long"):
         pdfin.loads(render_pdf(SMALL), time_limit=-1)
+
+
+def test_a_production_draft_reads_as_its_text():
+    """Revision asterisks, "Blue Rev." headers, A-pages, "12-13" pages and OMITTED scenes
+    are furniture: the import gets the text and the locked scene numbers."""
+    from scripts_app.formats import pdf
+    from scripts_app.formats import production as P
+
+    def scene(i, n):
+        text = "\n\n".join(
+            f"Paragraph {k} of scene {i} runs on to a second line or so." for k in range(n)
+        )
+        return P.SceneText(i, f"INT. ROOM {i} - DAY", text + "\n\nMAY\nCoffee?\n")
+
+    scenes = [scene(i, 25) for i in range(1, 6)]
+    white = P.lock(scenes, "12/01/26")
+    grown = "\n\n".join(f"Added line {k}, revised." for k in range(30))
+    revised = [
+        scenes[0],
+        P.SceneText(2, scenes[1].heading, scenes[1].text + "\n\n" + grown + "\n"),
+        P.SceneText(3, scenes[2].heading, "Cut short.\n"),
+        scenes[4],
+    ]
+    prod = P.build(revised, [white])
+    labels = [p.label for p in prod.lay_out().pages]
+    assert "2A" in labels and any("-" in label for label in labels)
+    data = pdf.render_pdf(
+        prod.script, scene_numbers=True, locks=prod.locks, revisions={1: "Blue Rev. 12/02/26"}
+    )
+    got = pdfin.loads(data)
+    texts = [e.text for e in got.elements if e.type is not T.BLANK]
+    assert not [t for t in texts if "*" in t or "Rev." in t or t.rstrip(".") in labels]
+    headings = [(e.scene_number, e.text) for e in got.elements if e.type is T.SCENE_HEADING]
+    assert headings == [
+        ("1", "INT. ROOM 1 - DAY"),
+        ("2", "INT. ROOM 2 - DAY"),
+        ("3", "INT. ROOM 3 - DAY"),
+        ("4", "OMITTED"),
+        ("5", "INT. ROOM 5 - DAY"),
+    ]
+    assert "Added line 29, revised." in texts
