@@ -364,7 +364,8 @@ class NotesChanged(Event):
 @dataclass(frozen=True, slots=True)
 class StoryChanged(Event):
     """Something of a project's story layer changed: ``part`` names what ("bible",
-    "characters", "plotlines", "board", "beat"), ``item`` which one (a beat's id; 0 for
+    "characters", "plotlines", "board", "beat"; "script": scenes added, removed, moved or
+    renamed, for the whole-script view), ``item`` which one (a beat's id; 0 for
     the part as a whole). Every story page of the project is told; each page re-fetches
     the fragments that show that part (``static/js/story.js``)."""
 

@@ -192,14 +192,31 @@ def front_matter(project: Project) -> str:
     return front
 
 
-def project_source(project: Project, scenes=None, *, notes: bool = False) -> str:
-    """Return the whole script as Fountain text (``notes``: with open notes on the text)."""
+def project_source(
+    project: Project, scenes=None, *, notes: bool = False, outline: bool = False
+) -> str:
+    """Return the whole script as Fountain text (``notes``: with open notes on the text;
+    ``outline``: with "# Act N" sections and "= summary" synopses from the beat cards,
+    ``story.outline_marks``)."""
     if scenes is None:
         scenes = (
             Scene.objects.filter(project=project).only("heading", "text").order_by("position", "pk")
         )
     noted = scene_notes.scenes_with_open_notes(project) if notes else set()
     blocks = [scene_source(s, notes=s.pk in noted) for s in scenes]
+    if outline:
+        from .story import outline_marks  # story.py builds on the services
+
+        marks, act = outline_marks(project.pk), 0
+        for i, scene in enumerate(scenes):
+            if scene.pk not in marks:
+                continue
+            beat_act, summary = marks[scene.pk]
+            heading, _, rest = blocks[i].partition("\n")
+            blocks[i] = f"{heading}\n= {summary}\n{rest}"
+            if beat_act > act:
+                act = beat_act
+                blocks[i] = f"# Act {act}\n\n{blocks[i]}"
     # A heading needs an empty line before it: end every scene but the last with a newline.
     for i in range(len(blocks) - 1):
         if not blocks[i].endswith("\n"):
@@ -257,7 +274,7 @@ def export_project(
 ) -> Export:
     """Export the whole script (``notes``: open notes on the text, Fountain only)."""
     data, ctype = render(
-        project_source(project, notes=notes and fmt == "fountain"),
+        project_source(project, notes=notes and fmt == "fountain", outline=fmt == "fountain"),
         fmt,
         title=project.title,
         paper=paper,

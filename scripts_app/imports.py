@@ -143,7 +143,29 @@ def script_import(
         imported = importer.split_script(script)
     except FormatError as exc:
         raise ValidationError(str(exc)) from None
-    return _store(user=user, imported=imported, filename=filename or "", project=project)
+    outline = _take_outline(imported)
+    with transaction.atomic():
+        result = _store(user=user, imported=imported, filename=filename or "", project=project)
+        _store_outline(result, len(imported.scenes), outline, user)
+    return result
+
+
+def _take_outline(imported):
+    """Acts and beat cards from the file's sections and synopses (``story.take_outline``;
+    a file without top-level sections is imported as it always was)."""
+    from .story import take_outline  # story.py builds on the services
+
+    return take_outline(imported)
+
+
+def _store_outline(project: Project, count: int, outline, user) -> None:
+    if not outline:
+        return
+    from .story import outline_store
+
+    ids = Scene.objects.filter(project=project).order_by("-position", "-pk")
+    ids = list(ids.values_list("pk", flat=True)[:count])[::-1]
+    outline_store(project=project, scene_ids=ids, outline=outline, user=user)
 
 
 @transaction.atomic
@@ -418,6 +440,7 @@ def script_import_in_steps(*, user, upload, filename: str, project: Project | No
         imported = importer.split_script(script)
     except FormatError as exc:
         raise ValidationError(str(exc)) from None
+    outline = _take_outline(imported)
     scenes = imported.scenes
     total = len(scenes)
     progress(0, total)
@@ -435,5 +458,6 @@ def script_import_in_steps(*, user, upload, filename: str, project: Project | No
             _store(user=user, imported=part, filename=filename or "", project=result)
             summary.scenes += len(part.scenes)
             progress(min(start + STEP_SCENES, total), total)
+        _store_outline(result, total, outline, user)
     result.import_summary = summary
     return result

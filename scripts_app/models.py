@@ -468,6 +468,8 @@ class Beat(models.Model):
     scene = models.OneToOneField(
         Scene, on_delete=models.SET_NULL, null=True, blank=True, related_name="beat"
     )
+    # The heading of its scene when that scene was deleted (the card says so), or "".
+    scene_lost = models.CharField(max_length=200, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -16,6 +16,7 @@ from cowrite import events
 from . import documents
 from .formats import grammar
 from .models import (
+    Beat,
     Character,
     Membership,
     Project,
@@ -177,6 +178,9 @@ def character_create(
     name = normalize_character_name(name)
     if Character.objects.filter(project=project, name=name).exists():
         raise ValidationError(f"There is already a character called {name}.")
+    from .story import check_character_limit  # story.py builds on this module
+
+    check_character_limit(project.pk)
     try:
         with transaction.atomic():
             return Character.objects.create(
@@ -339,7 +343,14 @@ def scene_create(
     scene.cast.set(cast)
     scene.head = add_revision(scene=scene, text=text, author=user, origin=RevisionOrigin.CREATE)
     scene.save(update_fields=["head"])
+    _script_changed(project.pk)
     return scene
+
+
+def _script_changed(project_id: int) -> None:
+    """The script's scenes changed (added, removed, moved, a heading): open whole-script
+    views re-read their window (over the story room, after commit)."""
+    events.publish(events.StoryChanged(project_id, "script"))
 
 
 @transaction.atomic
@@ -351,6 +362,7 @@ def scene_update(*, scene: Scene, heading: str, synopsis: str = "", cast_ids=())
     cast = _cast_for(scene.project, cast_ids)
     scene.save(update_fields=["heading", "synopsis", "updated_at"])
     scene.cast.set(cast)
+    _script_changed(scene.project_id)
     return scene
 
 
@@ -358,11 +370,16 @@ def scene_update(*, scene: Scene, heading: str, synopsis: str = "", cast_ids=())
 def scene_delete(*, scene: Scene) -> None:
     Project.objects.select_for_update().filter(pk=scene.project_id).first()
     project_id, position = scene.project_id, scene.position
+    # Its card stays, unlinked (Beat.scene is SET_NULL), and says which scene it lost.
+    linked = Beat.objects.filter(scene=scene).update(scene_lost=scene.heading[:200])
     scene.delete()
     events.publish(events.AccessChanged(project_id))
+    if linked:  # its card stays, unlinked (Beat.scene is SET_NULL): open boards show it
+        events.publish(events.StoryChanged(project_id, "board"))
     Scene.objects.filter(project_id=project_id, position__gt=position).update(
         position=F("position") - 1
     )
+    _script_changed(project_id)
 
 
 @transaction.atomic
@@ -383,6 +400,12 @@ def scene_reorder(*, project: Project, scene_ids: list[int]) -> None:
         if current[pk] != position:
             changed.append(Scene(pk=pk, position=position))
     Scene.objects.bulk_update(changed, ["position"])
+    if changed:
+        _script_changed(project.pk)
+        from . import board  # board.py calls this module: imported here, not at the top
+
+        # The outline follows: linked cards re-sort within their acts (board.py).
+        board.cards_follow_scenes(project_id=project.pk)
 
 
 @transaction.atomic

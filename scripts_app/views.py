@@ -415,10 +415,12 @@ def character_detail(request, project_id, character_id):
         "project": membership.project,
         "membership": membership,
         "character": character,
-        "scenes": character.scenes.order_by("position"),
         "form": form,
         "can_edit": can(membership, Role.EDITOR),
     }
+    from .views_story import character_story_context  # the story layer's part of the page
+
+    context.update(character_story_context(request, membership, character))
     return render(request, "character_detail.html", context, status=status)
 
 

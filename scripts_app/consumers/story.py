@@ -21,7 +21,7 @@ from cowrite.events import AccessChanged, StoryChanged
 from ..access import membership_for
 from .base import ROOM_ROLE_RECHECK_SECONDS, LightDispatchMixin
 
-PARTS = frozenset({"bible", "characters", "plotlines", "board", "beat"})
+PARTS = frozenset({"bible", "characters", "plotlines", "board", "beat", "script"})
 
 
 def _role(user, project_id: int):
