@@ -34,6 +34,11 @@ urlpatterns = [
         views_script.scene_heading,
         name="script_scene_heading",
     ),
+    path(
+        "projects/<int:project_id>/script/scenes/<int:scene_id>/panel/",
+        views_script.scene_panel,
+        name="script_scene_panel",
+    ),
     path("projects/<int:project_id>/settings/", views.project_settings, name="project_settings"),
     path("projects/<int:project_id>/delete/", views.project_delete, name="project_delete"),
     path("projects/<int:project_id>/leave/", views.project_leave, name="project_leave"),

@@ -2,7 +2,8 @@
 live editor on its scene's document; split, merge, headings in place; where pages break.
 
 Thin like views.py: access through ``access.py`` (outsiders 404, too low a role 403),
-the work in ``script_view.py`` and ``services.py``. The browser's calls (fetch) get JSON.
+the work in ``script_view.py`` and ``services.py``. The browser's calls (fetch) get JSON,
+but for the side column's panels (HTML, as the scene page shows them beside its editor).
 """
 
 import asyncio
@@ -15,7 +16,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import documents, script_stats, script_view, services
+from . import documents, panels, script_stats, script_view, services
 from .access import access_project, access_scene, can
 from .models import Role, Scene
 from .responses import errors as _errors
@@ -42,6 +43,7 @@ def _block(project, scene: Scene, number: int) -> dict:
         "split_url": reverse("script_scene_split", args=[project.pk, scene.pk]),
         "merge_url": reverse("script_scene_merge", args=[project.pk, scene.pk]),
         "version_url": reverse("scene_version", args=[project.pk, scene.pk]),
+        "panel_url": reverse("script_scene_panel", args=[project.pk, scene.pk]),
     }
 
 
@@ -108,6 +110,23 @@ def script_pages(request, project_id):
     except ValueError:
         return JsonResponse({"error": "scenes is a list of scene ids."}, status=400)
     return JsonResponse(script_view.page_breaks(membership.project, ids))
+
+
+@login_required
+@require_GET
+def scene_panel(request, project_id, scene_id):
+    """The side column for the focused scene: the panels the scene page shows beside its
+    editor (the ``scene_side`` slot: the drafts panel), for one scene (HTML fragment)."""
+    membership, scene = access_scene(request.user, project_id, scene_id)
+    return render(
+        request,
+        "partials/script_side.html",
+        {
+            "project": membership.project,
+            "scene": scene,
+            "panels": panels.render("scene_side", request, membership=membership, scene=scene),
+        },
+    )
 
 
 def _refused(exc: ValidationError) -> JsonResponse:

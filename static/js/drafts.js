@@ -4,68 +4,108 @@
 // extension swaps it out of band). The container's data-seq is the last number applied:
 // a duplicate is dropped; a gap drops the span and asks the server for a catch-up (the
 // generation worker then sends the whole text so far, which replaces the container).
+//
+// The panel may come after the page loaded and be replaced by another scene's panel (the
+// whole-script view's side column shows the focused scene's: templates/script.html). So
+// the listeners below are registered once, on document/body, and look the panel's parts up
+// when they run (one panel at a time on a page: its ids are unique); what belongs to one
+// panel (the token-order watch on its list, its socket's history) is set up by init(panel)
+// at load and on htmx:load for each new #drafts-panel. The panel's socket is the scene
+// room (ws-connect): htmx's ws extension opens it when the panel comes and closes it when
+// the panel goes.
 (function () {
   "use strict";
-  const panel = document.getElementById("drafts-panel");
-  if (!panel) return;
-  const list = document.getElementById("drafts-list");
-  const status = document.getElementById("room-status");
+  const byId = (id) => document.getElementById(id);
+  const ready = new WeakSet(); // panels set up by init()
+  const closedOnce = new WeakSet(); // panels whose socket closed at least once
   let lastCatchUp = 0;
-  let everClosed = false;
 
   function catchUp() {
     const now = Date.now();
     if (now - lastCatchUp < 1000) return;
     lastCatchUp = now;
-    const form = document.getElementById("catchup-form");
+    const form = byId("catchup-form");
     if (form && window.htmx) htmx.trigger(form, "submit");
   }
 
   // "No drafts for this scene yet." shows only while the list has no request: the first
   // cards arrive live (swapped in out of band, on every collaborator's page) above the note,
   // which then hides, and stays hidden while any card is there (a refresh re-renders both).
-  function syncEmptyNote() {
-    const note = document.getElementById("no-drafts");
+  function syncEmptyNote(list) {
+    const note = byId("no-drafts");
     if (note) note.hidden = list.querySelector(".draft-group") !== null;
   }
-  syncEmptyNote();
 
-  new MutationObserver(function (mutations) {
-    if (mutations.some((m) => m.target === list)) syncEmptyNote();
-    for (const m of mutations) {
-      for (const node of m.addedNodes) {
-        if (node.nodeType !== 1 || node.tagName !== "SPAN" || !node.dataset.seq) continue;
-        const box = node.parentElement;
-        if (!box || !box.classList.contains("passage-text")) continue;
-        const seq = Number(node.dataset.seq);
-        const last = Number(box.dataset.seq || 0);
-        if (seq <= last) {
-          node.remove(); // already have it (e.g. after a catch-up)
-        } else if (seq === last + 1) {
-          box.dataset.seq = String(seq);
-        } else {
-          node.remove(); // a gap: fetch the text so far instead
-          catchUp();
+  function watchTokens(list) {
+    new MutationObserver(function (mutations) {
+      if (mutations.some((m) => m.target === list)) syncEmptyNote(list);
+      for (const m of mutations) {
+        for (const node of m.addedNodes) {
+          if (node.nodeType !== 1 || node.tagName !== "SPAN" || !node.dataset.seq) continue;
+          const box = node.parentElement;
+          if (!box || !box.classList.contains("passage-text")) continue;
+          const seq = Number(node.dataset.seq);
+          const last = Number(box.dataset.seq || 0);
+          if (seq <= last) {
+            node.remove(); // already have it (e.g. after a catch-up)
+          } else if (seq === last + 1) {
+            box.dataset.seq = String(seq);
+          } else {
+            node.remove(); // a gap: fetch the text so far instead
+            catchUp();
+          }
         }
       }
-    }
-  }).observe(list, { childList: true, subtree: true });
+    }).observe(list, { childList: true, subtree: true });
+  }
 
-  document.body.addEventListener("htmx:wsOpen", function () {
-    status.textContent = "Live";
-    if (everClosed) {
+  /** Set up one panel (once): the page's at load, each new one as htmx brings it. */
+  function init(panel) {
+    if (ready.has(panel)) return;
+    ready.add(panel);
+    const list = byId("drafts-list");
+    if (list) {
+      syncEmptyNote(list);
+      watchTokens(list);
+    }
+    showOptions();
+  }
+
+  // The panel's own socket only (a page may have others: the story room).
+  function panelSocket(event) {
+    const elt = event.target;
+    return elt && elt.id === "drafts-panel" && elt.isConnected ? elt : null;
+  }
+
+  // The scene room also tells the scene page's history and notes lists to refresh; a
+  // page without them (the whole-script view's side column) drops those messages rather
+  // than have htmx report a missing out-of-band target.
+  document.body.addEventListener("htmx:wsBeforeMessage", function (event) {
+    const message = (event.detail && event.detail.message) || "";
+    if (typeof message !== "string") return;
+    const m = /^<div id="(history-refresh|notes-refresh)" hx-swap-oob/.exec(message);
+    if (m && !byId(m[1])) event.preventDefault();
+  });
+
+  document.body.addEventListener("htmx:wsOpen", function (event) {
+    const panel = panelSocket(event);
+    if (!panel) return;
+    const status = byId("room-status");
+    if (status) status.textContent = "Live";
+    if (closedOnce.has(panel)) {
       // Missed events are not replayed: re-fetch the panel from the server.
       document.body.dispatchEvent(new CustomEvent("cowrite:refresh-drafts"));
     }
   });
-  document.body.addEventListener("htmx:wsClose", function () {
-    everClosed = true;
-    status.textContent = "Disconnected from the drafts room — reconnecting…";
+  document.body.addEventListener("htmx:wsClose", function (event) {
+    const panel = panelSocket(event);
+    if (!panel) return;
+    closedOnce.add(panel);
+    const status = byId("room-status");
+    if (status) status.textContent = "Disconnected from the drafts room — reconnecting…";
   });
 
   // --- the request form: modes, where the draft goes, shortcuts -----------------------------
-  const form = document.getElementById("draft-form");
-  const where = document.getElementById("draft-where");
   const INSTRUCTION = {
     new: ["Instruction (optional)", "e.g. Jonah loses his temper; keep it short."],
     continue: ["Instruction (optional)", "e.g. Mara finally says no."],
@@ -78,16 +118,26 @@
   };
 
   function currentMode() {
+    const form = byId("draft-form");
     const checked = form && form.querySelector('input[name="mode"]:checked');
     return checked ? checked.value : "continue";
   }
 
+  // Where the writer is in the scene's text: the page's live editor (on the whole-script
+  // view, the focused block's). Never another scene's: an editor that says its scene must
+  // be the panel's.
   function place() {
     const editor = window.cowriteEditor;
-    return editor && editor.view && editor.place ? editor.place() : null;
+    if (!editor || !editor.view || !editor.place) return null;
+    const panel = byId("drafts-panel");
+    const scene = panel && panel.dataset ? panel.dataset.sceneId : "";
+    if (scene && editor.sceneId && String(editor.sceneId) !== scene) return null;
+    return editor.place();
   }
 
   function describe() {
+    const form = byId("draft-form");
+    const where = byId("draft-where");
     if (!form || !where) return;
     const mode = currentMode();
     const p = place();
@@ -108,6 +158,7 @@
   }
 
   function showOptions() {
+    const form = byId("draft-form");
     if (!form) return;
     const mode = currentMode();
     const rewrite = form.elements.rewrite ? form.elements.rewrite.value : "";
@@ -124,13 +175,12 @@
     describe();
   }
 
-  if (form) {
-    form.addEventListener("change", function (event) {
-      if (event.target.name === "mode" || event.target.name === "rewrite") showOptions();
-    });
-    document.addEventListener("cowrite:selection", describe);
-    showOptions();
-  }
+  document.addEventListener("change", function (event) {
+    const target = event.target;
+    if (!target || (target.name !== "mode" && target.name !== "rewrite")) return;
+    if (target.closest && target.closest("#draft-form")) showOptions();
+  });
+  document.addEventListener("cowrite:selection", describe);
 
   // A request carries where it was asked: a rewrite its selection, a continuation the
   // cursor (only once the writer has put it in the text), each twice: in characters (code
@@ -164,18 +214,19 @@
   });
 
   // --- compare: a request's alternatives side by side -------------------------------------
-  const dialog = document.getElementById("drafts-compare");
-  const dialogBody = document.getElementById("drafts-compare-body");
   let refreshTimer = null;
 
   function loadCompare(url) {
-    if (!dialog || !window.htmx) return Promise.resolve();
-    return htmx.ajax("GET", url, { target: dialogBody, swap: "innerHTML" });
+    const body = byId("drafts-compare-body");
+    if (!body || !window.htmx) return Promise.resolve();
+    return htmx.ajax("GET", url, { target: body, swap: "innerHTML" });
   }
 
   function openCompare(url) {
+    const dialog = byId("drafts-compare");
     if (!dialog) return;
     loadCompare(url).then(function () {
+      if (!dialog.isConnected) return; // its panel was replaced meanwhile
       if (!dialog.open) dialog.showModal();
       const first = dialog.querySelector(".compare-actions button, [data-compare-close]");
       if (first) first.focus();
@@ -183,14 +234,15 @@
   }
 
   function refreshCompare() {
+    const dialog = byId("drafts-compare");
     const box = dialog && dialog.open && dialog.querySelector(".compare");
     if (!box) return;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(function () {
-      const msg = document.getElementById("compare-msg");
+      const msg = byId("compare-msg");
       const kept = msg ? msg.innerHTML : "";
       loadCompare(box.dataset.compareUrl).then(function () {
-        const again = document.getElementById("compare-msg");
+        const again = byId("compare-msg");
         if (again && kept) again.innerHTML = kept;
       });
     }, 250);
@@ -204,11 +256,12 @@
   // An action taken in the compare view (accept, rate, pick, undo) answers in the view's own
   // message line, and the view reloads to show what changed.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
+    const dialog = byId("drafts-compare");
     const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
-    if (!dialog || !elt || !dialog.contains(elt) || event.detail.target === dialogBody) return;
+    if (!dialog || !elt || !dialog.contains(elt) || event.detail.target === byId("drafts-compare-body")) return;
     event.detail.shouldSwap = false;
     event.detail.isError = false;
-    const msg = document.getElementById("compare-msg");
+    const msg = byId("compare-msg");
     const xhr = event.detail.xhr;
     if (msg) {
       if (xhr.status >= 400) msg.innerHTML = xhr.responseText;
@@ -222,6 +275,7 @@
   // someone): reload the view. Token deltas swap spans, not cards, and are ignored.
   document.body.addEventListener("htmx:oobAfterSwap", function (event) {
     const target = event.detail.target;
+    const dialog = byId("drafts-compare");
     const box = dialog && dialog.open && dialog.querySelector(".compare");
     if (!box || !target || !target.classList || !target.classList.contains("passage")) return;
     const group = target.closest(".draft-group");
@@ -233,6 +287,7 @@
   // instruction); Alt+Shift+V compares the newest request's alternatives. By key position
   // (event.code), so Option on a Mac does not turn the letter into a symbol.
   document.addEventListener("keydown", function (event) {
+    const form = byId("draft-form");
     if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
       if (form) {
         event.preventDefault();
@@ -257,13 +312,23 @@
     showOptions();
     if (form.elements.instruction) form.elements.instruction.focus();
   }, true);
+
+  // The page's panel now; each one htmx brings later (its htmx:load).
+  const first = byId("drafts-panel");
+  if (first) init(first);
+  if (window.htmx && htmx.onLoad) {
+    htmx.onLoad(function (elt) {
+      const panel = elt && (elt.id === "drafts-panel" ? elt : elt.querySelector && elt.querySelector("#drafts-panel"));
+      if (panel) init(panel);
+    });
+  }
 })();
 
 // Feedback on drafts (rate, tag, comment, pick, rank, record an edit): htmx forms in each
 // card. What follows only keeps them pleasant while cards re-render live.
+// Delegated too: they serve whichever panel the page shows.
 (function () {
   "use strict";
-  if (!document.getElementById("drafts-panel")) return;
 
   // A refused action on a draft (feedback, accept, retry) answers 4xx with a message
   // aimed at a message slot; htmx 2 drops 4xx bodies unless told to swap them.

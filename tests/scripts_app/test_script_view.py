@@ -210,10 +210,11 @@ def _urls(team, scene):
             {"heading": "INT. DECK - DAY"},
         ),
         "merge": ("post", reverse("script_scene_merge", args=[p, team.scenes[1].pk]), {}),
+        "panel": ("get", reverse("script_scene_panel", args=[p, scene.pk]), {}),
     }
 
 
-@pytest.mark.parametrize("name", ["view", "outline", "pages", "split", "heading", "merge"])
+@pytest.mark.parametrize("name", ["view", "outline", "pages", "split", "heading", "merge", "panel"])
 def test_outsiders_get_404(team, scene, login, name):
     method, url, data = _urls(team, scene)[name]
     client = login(team.users["outsider"])
@@ -229,10 +230,40 @@ def test_viewers_may_not_change_the_script(team, scene, login, name):
     assert documents.live_text(scene.pk) == BODY
 
 
-@pytest.mark.parametrize("name", ["view", "outline", "pages"])
+@pytest.mark.parametrize("name", ["view", "outline", "pages", "panel"])
 def test_viewers_read(team, scene, login, name):
     method, url, data = _urls(team, scene)[name]
     assert login(team.users["viewer"]).get(url, data).status_code == 200
+
+
+def test_the_side_column_shows_the_scenes_drafts_panel(team, scene, login):
+    """The focused scene's panel (views_script.scene_panel): the scene page's drafts panel
+    for that scene, read-only for viewers; a scene of another project is 404."""
+    urls = _urls(team, scene)
+    editor = login(team.users["editor"]).get(urls["panel"][1]).content.decode()
+    assert f'data-scene-id="{scene.pk}"' in editor
+    assert 'id="drafts-panel"' in editor
+    assert f"/ws/projects/{team.project.pk}/scenes/{scene.pk}/room" in editor
+    assert 'id="draft-form"' in editor
+    assert scene.heading in editor
+    viewer = login(team.users["viewer"]).get(urls["panel"][1]).content.decode()
+    assert 'id="drafts-panel"' in viewer
+    assert 'id="draft-form"' not in viewer
+    other = services.project_create(user=team.users["editor"], title="Elsewhere")
+    wrong = reverse("script_scene_panel", args=[other.pk, scene.pk])
+    assert login(team.users["editor"]).get(wrong).status_code == 404
+
+
+def test_blocks_carry_their_panel_and_no_drafts_link(team, scene, login):
+    client = login(team.users["editor"])
+    page = client.get(reverse("script_view", args=[team.project.pk])).content.decode()
+    assert reverse("script_scene_panel", args=[team.project.pk, scene.pk]) in page
+    assert 'id="script-side"' in page
+    assert "Drafts…" not in page
+    outline = client.get(reverse("script_outline", args=[team.project.pk])).json()
+    assert outline["scenes"][0]["panel_url"] == reverse(
+        "script_scene_panel", args=[team.project.pk, scene.pk]
+    )
 
 
 def test_editors_split_merge_and_rename(team, scene, login):

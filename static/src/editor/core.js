@@ -109,6 +109,8 @@ export function setStatusAttrs(node) {
  *
  * options (all optional but wsUrl):
  *   wsUrl, room ("doc"), userId, username, canEdit   as the page contract's data-* say
+ *   sceneId        the scene of the document (api.sceneId: drafts.js checks that the editor
+ *                  it takes the cursor from is the drafts panel's scene)
  *   hints          readHints()'s object (autocomplete, automatic CONT'D)
  *   textarea       the plain-text fallback/initial text (scene page: #id_text)
  *   form           the "Save version" form (scene page: #editor-form)
@@ -425,6 +427,7 @@ export function mountEditor(root, options = {}) {
 
   const api = {
     view, ydoc, provider, ytext, awareness, undoManager,
+    sceneId: options.sceneId != null && options.sceneId !== "" ? String(options.sceneId) : null,
     isLive: () => mode === "live",
     place,
     relative,

@@ -32,8 +32,8 @@
  * live — or if it never goes live (fallback textarea) — the form posts the textarea to the
  * plain save URL, as without JS.
  *
- * window.cowriteEditor = { view, ydoc, provider, ytext, awareness, undoManager, isLive(), place() }
- * is set once the editor is live (first sync in); before that it is absent.
+ * window.cowriteEditor = { view, ydoc, provider, ytext, awareness, undoManager, sceneId, isLive(),
+ * place() } is set once the editor is live (first sync in); before that it is absent.
  *
  * place() says where the writer is, for the drafts panel (static/js/drafts.js): the main
  * selection in characters (code points, as the server counts) and in lines, whether the
@@ -80,6 +80,7 @@ function init() {
       userId: ds.userId,
       username: ds.username,
       canEdit: ds.canEdit === "true",
+      sceneId: ds.sceneId,
       textarea: document.getElementById("id_text"),
       form: document.getElementById("editor-form"),
       presenceEl: document.getElementById("presence"),

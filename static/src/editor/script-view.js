@@ -6,13 +6,16 @@
  * PAGE CONTRACT
  *   <div id="script-view" data-ws-base="ws://HOST/ws/projects/12/scenes" data-username
  *        data-user-id data-can-edit data-pages-url data-outline-url data-from data-csrf>
- *     <article class="script-block" data-scene-id data-heading-url data-split-url data-merge-url>
+ *     <article class="script-block" data-scene-id data-panel-url data-heading-url data-split-url data-merge-url>
  *       <div class="block-page-break" hidden></div>             the heading starts a page
  *       <div class="block-head">… <input class="block-heading"> … <button class="block-merge"></div>
  *       <div class="block-bar"><div class="block-presence"></div><div class="block-status"></div>
  *            <span class="block-error"></span></div>
  *       <div class="block-editor"><pre class="block-static">the scene's text</pre></div>
  *     </article> …
+ *   </div>
+ *   <aside id="script-side"><button id="script-side-toggle"> (a phone's bar) <span id="script-side-for">
+ *     <div id="script-side-body">the focused scene's panels</div></aside>
  *
  * Lazy sockets: a block's editor is mounted (and its socket opened) when the block comes
  * within MOUNT_MARGIN of the viewport, and destroyed UNMOUNT_MS after it has left that band
@@ -24,11 +27,21 @@
  * and answers with the new scene, whose block appears right after, with the cursor in it.
  * Merge: "Merge with previous scene", or Backspace in an empty heading / at the very start
  * of the text when the heading is empty. Other open views learn of new, merged, renamed or
- * moved scenes by polling data-outline-url (204 while nothing changed).
+ * moved scenes when the story room says so (story:script, static/js/story.js), and by
+ * polling data-outline-url every 15 s as a safety net (204 while nothing changed).
  *
  * Page breaks: data-pages-url says where the PDF's pages begin; drawn as "— n —" widgets
  * (pages.js), refreshed PAGES_MS after typing stops and after every change of the outline.
- * The focused block's editor is window.cowriteEditor (as on the scene page).
+ * The focused block's editor is window.cowriteEditor (as on the scene page); absent while
+ * the focused block's editor is not live yet.
+ *
+ * The side column (#script-side-body): the focused scene's panels — the drafts panel, as
+ * beside the scene page's editor. When the focus enters another scene's block, its
+ * data-panel-url (views_script.scene_panel) is fetched and swapped in with htmx.swap: htmx
+ * cleans the old panel up (its ws extension closes that scene's room socket) and processes
+ * the new one (its socket opens; static/js/drafts.js sets the panel up on htmx:load). The
+ * newest focus wins: an answer for a scene the writer has left is dropped. The editors
+ * carry their scene (api.sceneId), so drafts.js never takes one scene's cursor for another's.
  */
 import { Prec } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
@@ -40,7 +53,7 @@ import { pageBreaks, setBreaks, fetchPages, pageOfLine, RETRY_MS } from "./pages
 
 const MOUNT_MARGIN = "800px 0px";
 const UNMOUNT_MS = 5_000;
-const OUTLINE_MS = 2_000;
+const OUTLINE_MS = 15_000;
 const PAGES_MS = 1_500;
 
 function lineType(doc, lineNumber) {
@@ -61,6 +74,12 @@ export function mountScriptView(container, { extensions = [] } = {}) {
   let pages = null;
   let outlineState = null;
   let pagesTimer = null;
+  const side = document.getElementById("script-side-body");
+  const sideBox = document.getElementById("script-side");
+  const sideToggle = document.getElementById("script-side-toggle");
+  const sideFor = document.getElementById("script-side-for");
+  let panelScene = null; // the scene whose panel is shown, or on its way
+  let panelSeq = 0;
 
   const post = (url, data) =>
     fetch(url, {
@@ -116,6 +135,53 @@ export function mountScriptView(container, { extensions = [] } = {}) {
     }).catch(() => {});
   }
   const refreshPagesSoon = () => { clearTimeout(pagesTimer); pagesTimer = setTimeout(refreshPages, PAGES_MS); };
+
+  // --- the side column: the focused scene's panels (drafts) ------------------------------
+
+  function showPanel(block) {
+    const url = block.article.dataset.panelUrl;
+    if (!side || !url || panelScene === block.id) return;
+    panelScene = block.id;
+    const seq = ++panelSeq;
+    if (sideFor) {
+      const num = block.article.querySelector(".num");
+      sideFor.textContent = num ? `· scene ${num.textContent}` : "";
+    }
+    fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+      .then(async (response) => {
+        const html = await response.text();
+        if (seq !== panelSeq) return; // the focus has moved on meanwhile
+        if (!response.ok) {
+          panelScene = null;
+          side.replaceChildren(el("p", { class: "small block-error", role: "alert" }, "This scene's drafts could not be loaded."));
+          return;
+        }
+        if (window.htmx) window.htmx.swap(side, html, { swapStyle: "innerHTML", swapDelay: 0, settleDelay: 0 });
+      })
+      .catch(() => {
+        if (seq !== panelSeq) return;
+        panelScene = null; // the next focus tries again
+        side.replaceChildren(el("p", { class: "small block-error", role: "alert" }, "This scene's drafts could not be loaded (no connection)."));
+      });
+  }
+
+  /** The scene of the panel is gone (merged away, removed): empty the column. */
+  function dropPanel(block) {
+    if (!side || panelScene !== block.id) return;
+    panelScene = null;
+    panelSeq++;
+    const note = el("p", { class: "muted small" }, "Click into a scene to see its drafts here.");
+    if (window.htmx) window.htmx.swap(side, note.outerHTML, { swapStyle: "innerHTML", swapDelay: 0, settleDelay: 0 });
+    else side.replaceChildren(note);
+    if (sideFor) sideFor.textContent = "";
+  }
+
+  if (sideToggle && sideBox) {
+    sideToggle.addEventListener("click", () => {
+      const open = sideBox.classList.toggle("is-open");
+      sideToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
 
   // --- split and merge ------------------------------------------------------------------
 
@@ -258,11 +324,18 @@ export function mountScriptView(container, { extensions = [] } = {}) {
     if (button) button.addEventListener("click", () => merge(block));
     const version = article.querySelector(".block-version");
     if (version) version.addEventListener("click", () => saveVersion(block));
-    article.addEventListener("focusin", () => {
+    // The focused block: its editor is the page's, its panel the side column's. A click
+    // counts too: a viewer's read-only text takes no focus.
+    const enter = () => {
       for (const b of blocks.values()) b.article.classList.toggle("is-focused", b === block);
       container.dataset.focusedScene = block.id;
+      // Never another scene's editor: until this one is live there is none (onLive sets it).
       if (block.editor && block.editor.isLive()) window.cowriteEditor = block.editor;
-    });
+      else delete window.cowriteEditor;
+      showPanel(block);
+    };
+    article.addEventListener("focusin", enter);
+    article.addEventListener("pointerdown", enter);
     observer.observe(article);
     return block;
   }
@@ -272,7 +345,7 @@ export function mountScriptView(container, { extensions = [] } = {}) {
     const article = el("article", {
       class: "script-block", id: `block-${scene.id}`, "data-scene-id": String(scene.id),
       "data-heading-url": scene.heading_url, "data-split-url": scene.split_url, "data-merge-url": scene.merge_url,
-      "data-version-url": scene.version_url,
+      "data-version-url": scene.version_url, "data-panel-url": scene.panel_url,
     });
     const marker = el("div", { class: "block-page-break" });
     marker.hidden = true;
@@ -285,7 +358,7 @@ export function mountScriptView(container, { extensions = [] } = {}) {
     } else {
       head.append(el("h2", { class: "block-heading" }, scene.heading));
     }
-    head.append(el("a", { class: "small", href: scene.url }, "Scene page · Drafts…"));
+    head.append(el("a", { class: "small", href: scene.url }, "Scene page"));
     if (canEdit) {
       head.append(el("button", { type: "button", class: "link small block-version" }, "Save version"));
       head.append(el("button", { type: "button", class: "link small block-merge" }, "Merge with previous scene"));
@@ -315,6 +388,7 @@ export function mountScriptView(container, { extensions = [] } = {}) {
 
   function removeBlock(block) {
     observer.unobserve(block.article);
+    dropPanel(block);
     unmount(block);
     block.article.remove();
     blocks.delete(block.id);
@@ -333,6 +407,7 @@ export function mountScriptView(container, { extensions = [] } = {}) {
       userId: ds.userId,
       username: ds.username,
       canEdit,
+      sceneId: block.id,
       hints,
       initialText,
       presenceEl: block.article.querySelector(".block-presence"),
@@ -355,6 +430,8 @@ export function mountScriptView(container, { extensions = [] } = {}) {
           api.view.focus();
           api.view.dispatch({ selection: { anchor: 0 } });
           window.cowriteEditor = api;
+        } else if (container.dataset.focusedScene === block.id) {
+          window.cowriteEditor = api; // focused before its first sync
         }
       },
     });
@@ -425,5 +502,9 @@ export function mountScriptView(container, { extensions = [] } = {}) {
   for (const article of container.querySelectorAll(".script-block")) register(article);
   refreshPages();
   pollOutline();
+  // Pushed: the story room says when scenes were added, removed, moved or renamed
+  // (static/js/story.js fires story:script); the slow poll is the safety net for a
+  // dropped socket.
+  document.body.addEventListener("story:script", pollOutline);
   setInterval(pollOutline, OUTLINE_MS);
 }
