@@ -48,9 +48,7 @@ def _context(request, membership, *, view: str = "board", error: str = "", form=
         for p in card.plotlines.all():
             p.safe_colour = board.safe_colour(p.colour)
         by_act.setdefault(card.act, []).append(card)
-    plotlines = list(project.plotlines.all())
-    for p in plotlines:
-        p.safe_colour = board.safe_colour(p.colour)
+    plotlines = _plotlines(project)
     context = {
         "project": project,
         "membership": membership,
@@ -83,6 +81,14 @@ def _context(request, membership, *, view: str = "board", error: str = "", form=
             (p, [p.pk in {q.pk for q in card.plotlines.all()} for card in cards]) for p in plotlines
         ]
     return context
+
+
+def _plotlines(project) -> list:
+    """The project's plotlines, each with a colour safe to put in a style attribute."""
+    plotlines = list(project.plotlines.all())
+    for p in plotlines:
+        p.safe_colour = board.safe_colour(p.colour)
+    return plotlines
 
 
 @login_required
@@ -165,9 +171,7 @@ def _card_page(request, membership, beat, *, status=200, error="", form=None, st
             "plotlines": [str(p.pk) for p in beat.plotlines.all()],
             "characters": [str(c.pk) for c in beat.characters.all()],
         }
-    plotlines = list(project.plotlines.all())
-    for p in plotlines:
-        p.safe_colour = board.safe_colour(p.colour)
+    plotlines = _plotlines(project)
     context = {
         "project": project,
         "membership": membership,
