@@ -22,18 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts_app.formats import pdf  # noqa: E402
 from scripts_app.formats import production as P  # noqa: E402
 from scripts_app.formats.pagination import lay_out  # noqa: E402
-from tests.scripts_app.formats.generate import feature_script  # noqa: E402
+from tests.scripts_app.formats.generate import feature_script, split_scenes  # noqa: E402
 
 
 def scenes_of(text: str) -> list[P.SceneText]:
-    out, current = [], None
-    for block in text.split("\n\n"):
-        if block.startswith(("INT.", "EXT.")) and "\n" not in block.strip():
-            current = [block.strip(), []]
-            out.append(current)
-        elif current is not None:
-            current[1].append(block)
-    return [P.SceneText(i, h, "\n\n".join(body)) for i, (h, body) in enumerate(out, 1)]
+    return [P.SceneText(i, h, body) for i, (h, body) in enumerate(split_scenes(text), 1)]
 
 
 def best(fn, repeat: int) -> float:

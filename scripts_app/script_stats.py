@@ -168,27 +168,38 @@ def cached_acts(project_id: int) -> list[tuple[str, int]]:
     return entry.get("acts", []) if entry else []
 
 
-def _refresh(project_id: int) -> None:
+def _run_once(project_id: int, lock: str, work, what: str) -> None:
     try:
         close_old_connections()
         project = Project.objects.filter(pk=project_id).first()
         if project is not None:
-            compute(project)
+            work(project)
     except Exception:  # a failed refresh leaves the stale figures; the next view retries
-        log.exception("Refreshing the page count of project %s failed", project_id)
+        log.exception("%s of project %s failed", what, project_id)
     finally:
-        stats_cache().delete(_lock_key(project_id))
+        stats_cache().delete(lock)
         close_old_connections()
+
+
+def run_once_in_background(project_id: int, *, lock: str, work, what: str) -> bool:
+    """Run ``work(project)`` on a thread unless one holding ``lock`` is running (the lock
+    is a cache key, so one run at a time across processes too); False if one was."""
+    if not stats_cache().add(lock, 1, REFRESH_LOCK_SECONDS):
+        return False
+    threading.Thread(
+        target=_run_once,
+        args=(project_id, lock, work, what),
+        name=f"background:{lock}",
+        daemon=True,
+    ).start()
+    return True
 
 
 def refresh_in_background(project_id: int) -> bool:
     """Start one refresh of the project's figures on a thread unless one is running."""
-    if not stats_cache().add(_lock_key(project_id), 1, REFRESH_LOCK_SECONDS):
-        return False
-    threading.Thread(
-        target=_refresh, args=(project_id,), name=f"script-stats-{project_id}", daemon=True
-    ).start()
-    return True
+    return run_once_in_background(
+        project_id, lock=_lock_key(project_id), work=compute, what="Refreshing the page count"
+    )
 
 
 def script_stats(project: Project, *, wait: bool, totals_only: bool = False) -> ScriptStats | None:

@@ -10,20 +10,16 @@ and what others type meanwhile elsewhere in the document is kept.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import Count, Max
 
 from . import documents, exports, positions, script_stats, services
 from .formats import fountain, pagination
 from .formats.model import ElementType
 from .models import Project, RevisionOrigin, Scene, SceneUpdate
-
-log = logging.getLogger(__name__)
 
 # The view shows this many scenes at a time (prev/next move by a window).
 WINDOW = 40
@@ -296,25 +292,13 @@ def _pages_key(project_id: int) -> str:
     return f"script-pages:{project_id}"
 
 
-def _refresh(project_id: int) -> None:
-    try:
-        close_old_connections()
-        project = Project.objects.filter(pk=project_id).first()
-        if project is not None:
-            _store(project)
-    except Exception:  # the stale answer stays; the next request retries
-        log.exception("Laying out the pages of project %s failed", project_id)
-    finally:
-        script_stats.stats_cache().delete(f"script-pages-lock:{project_id}")
-        close_old_connections()
-
-
 def _refresh_in_background(project_id: int) -> None:
-    lock = f"script-pages-lock:{project_id}"
-    if script_stats.stats_cache().add(lock, 1, script_stats.REFRESH_LOCK_SECONDS):
-        threading.Thread(
-            target=_refresh, args=(project_id,), name=f"script-pages-{project_id}", daemon=True
-        ).start()
+    script_stats.run_once_in_background(
+        project_id,
+        lock=f"script-pages-lock:{project_id}",
+        work=_store,
+        what="Laying out the pages",
+    )
 
 
 def page_breaks(project: Project, scene_ids: list[int] | None = None) -> dict:

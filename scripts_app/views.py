@@ -44,6 +44,7 @@ from .models import Character, Membership, Project, Revision, Role, Scene
 from .responses import errors as _errors
 from .responses import fail as _fail
 from .responses import form_errors as _form_errors
+from .views_story import character_story_context  # the story layer's part of the character page
 
 # Sign-up, invitations, password views: views_accounts.py.
 
@@ -418,8 +419,6 @@ def character_detail(request, project_id, character_id):
         "form": form,
         "can_edit": can(membership, Role.EDITOR),
     }
-    from .views_story import character_story_context  # the story layer's part of the page
-
     context.update(character_story_context(request, membership, character))
     return render(request, "character_detail.html", context, status=status)
 

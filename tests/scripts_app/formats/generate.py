@@ -214,3 +214,15 @@ def feature():
     from scripts_app.formats import fountain
 
     return fountain.parse(feature_text())
+
+
+def split_scenes(text: str) -> list[tuple[str, str]]:
+    """Return (heading line, body) per INT./EXT. heading of a generated script, as the app
+    stores scenes (the text before the first heading is left out)."""
+    out: list[tuple[str, list[str]]] = []
+    for block in text.split("\n\n"):
+        if block.startswith(("INT.", "EXT.")) and "\n" not in block.strip():
+            out.append((block.strip(), []))
+        elif out:
+            out[-1][1].append(block)
+    return [(heading, "\n\n".join(body)) for heading, body in out]

@@ -79,14 +79,7 @@ def test_an_unchanged_feature_keeps_every_page_and_line():
     text = generate.feature_text()
     parsed = fountain.parse(text)
     # One SceneText per heading, as the app stores scenes.
-    scenes, current = [], None
-    for line_block in text.split("\n\n"):
-        if line_block.startswith(("INT.", "EXT.")) and "\n" not in line_block.strip():
-            current = [line_block.strip(), []]
-            scenes.append(current)
-        elif current is not None:
-            current[1].append(line_block)
-    texts = [P.SceneText(i, h, "\n\n".join(body)) for i, (h, body) in enumerate(scenes, 1)]
+    texts = [P.SceneText(i, h, body) for i, (h, body) in enumerate(generate.split_scenes(text), 1)]
     white = P.lock(texts, "12/01/26")
     prod = P.build(texts, [white])
     locked = prod.lay_out().pages
