@@ -1,10 +1,11 @@
 """The writer's desk pages fit the screen: no sideways scroll on a phone (390 px) or a
 laptop (1440 px), for the pages this batch added (whole script, production, a locked
-scene with its notes)."""
+scene with its notes, the story page and the board's three views)."""
 
 import pytest
 
-from scripts_app import production, services
+from scripts_app import board, production, services
+from scripts_app.models import Plotline
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
 
@@ -26,11 +27,21 @@ def test_no_sideways_scroll_on_phone_or_laptop(app_server, new_page):
         for i in range(3)
     ]
     production.production_lock(project=project, user=alice)
+    # A story layer wide enough to need scrolling inside its cards: 30 cards on a plotline.
+    thread = Plotline.objects.create(project=project, name="The long thread", label="A")
+    for i in range(30):
+        board.beat_create(
+            project=project, user=alice, act=1 + i % 3, title=f"Card {i}", plotline_ids=[thread.pk]
+        )
     page = new_page()
     log_in(page, base, "alice", PASSWORD)
     urls = [
         f"/projects/{project.pk}/script/",
         f"/projects/{project.pk}/production/",
+        f"/projects/{project.pk}/story/",
+        f"/projects/{project.pk}/board/",
+        f"/projects/{project.pk}/board/?view=structure",
+        f"/projects/{project.pk}/board/?view=list",
         scenes[1].get_absolute_url(),
         project.get_absolute_url(),
     ]
