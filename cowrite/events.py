@@ -19,6 +19,7 @@ import contracts check it.
 
 import asyncio
 import math
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field, fields
@@ -59,6 +60,12 @@ def project_access_group(project_id: int) -> str:
 def story_room_group(project_id: int) -> str:
     """Name the group of every page open on one project's story layer (bible, board…)."""
     return f"project-{int(project_id)}-story"
+
+
+def story_drafts_group(project_id: int) -> str:
+    """Name the group of the pages that show a project's story proposals (the model's
+    logline, characters, beats and briefs): the story page and the board."""
+    return f"project-{int(project_id)}-story-drafts"
 
 
 def new_event_id() -> str:
@@ -116,7 +123,28 @@ def _dict_of(check_value):
     return check
 
 
-_SCALARS = {int: _int, float: _float, str: _of(str), bytes: _of(bytes), bool: _of(bool)}
+class RoomName(str):
+    """A draft room's group name, as the events carry it (``scene_room_group`` or
+    ``story_drafts_group``): anything else in a message is refused."""
+
+
+_ROOM_RE = re.compile(r"(?:scene-[0-9]{1,19}-room|project-[0-9]{1,19}-story-drafts)")
+
+
+def _room(value):
+    if not isinstance(value, str) or not _ROOM_RE.fullmatch(value):
+        raise EventError(f"expected a draft room's name, got {value!r}"[:200])
+    return value
+
+
+_SCALARS = {
+    int: _int,
+    float: _float,
+    str: _of(str),
+    bytes: _of(bytes),
+    bool: _of(bool),
+    RoomName: _room,
+}
 
 
 def _checker(tp):
@@ -380,7 +408,10 @@ class StoryChanged(Event):
         return Route(self.layer, group=story_room_group(self.project))
 
 
-# --- scene rooms: drafts (rooms layer) ------------------------------------------------------
+# --- draft rooms (rooms layer) ---------------------------------------------------------------
+# A draft's events go to its *room*: the group of the pages that show it (a scene draft:
+# ``scene_room_group``; a story proposal: ``story_drafts_group``), named by the passage
+# (``Passage.room``).
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,14 +421,14 @@ class DraftCreated(Event):
 
     type: ClassVar[str] = "draft.created"
     layer: ClassVar[str] = ROOMS_LAYER
-    scene: int
+    room: RoomName
     group: str
     html: dict[str, str]
     event: str | None = field(default_factory=new_event_id)
 
     @property
     def route(self) -> Route:
-        return Route(self.layer, group=scene_room_group(self.scene))
+        return Route(self.layer, group=self.room)
 
     @classmethod
     def from_message(cls, message: dict) -> "DraftCreated":
@@ -414,14 +445,14 @@ class DraftStatus(Event):
 
     type: ClassVar[str] = "draft.status"
     layer: ClassVar[str] = ROOMS_LAYER
-    scene: int
+    room: RoomName
     passage: int
     head: dict
     event: str | None = field(default_factory=new_event_id)
 
     @property
     def route(self) -> Route:
-        return Route(self.layer, group=scene_room_group(self.scene))
+        return Route(self.layer, group=self.room)
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,13 +461,13 @@ class DraftFinal(Event):
 
     type: ClassVar[str] = "draft.final"
     layer: ClassVar[str] = ROOMS_LAYER
-    scene: int
+    room: RoomName
     passage: int
     event: str | None = field(default_factory=new_event_id)
 
     @property
     def route(self) -> Route:
-        return Route(self.layer, group=scene_room_group(self.scene))
+        return Route(self.layer, group=self.room)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,13 +476,13 @@ class FeedbackChanged(Event):
 
     type: ClassVar[str] = "feedback.changed"
     layer: ClassVar[str] = ROOMS_LAYER
-    scene: int
+    room: RoomName
     passages: tuple[int, ...]
     event: str | None = field(default_factory=new_event_id)
 
     @property
     def route(self) -> Route:
-        return Route(self.layer, group=scene_room_group(self.scene))
+        return Route(self.layer, group=self.room)
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,19 +509,19 @@ class DraftDelta(Event):
 
     type: ClassVar[str] = "draft.delta"
     layer: ClassVar[str] = ROOMS_LAYER
-    scene: int
+    room: RoomName
     items: tuple[DeltaItem, ...]
     sent_at: float
 
     @property
     def route(self) -> Route:
-        return Route(self.layer, group=scene_room_group(self.scene))
+        return Route(self.layer, group=self.room)
 
     # Hand-written: the token stream.
     def to_message(self) -> dict:
         return {
             "type": "draft.delta",
-            "scene": self.scene,
+            "room": self.room,
             "items": [{"passage": i.passage, "seq": i.seq, "text": i.text} for i in self.items],
             "sent_at": self.sent_at,
         }
@@ -499,13 +530,14 @@ class DraftDelta(Event):
     def from_message(cls, message: dict) -> "DraftDelta":
         if not isinstance(message, dict):
             raise EventError(f"DraftDelta: not a message: {type(message).__name__}")
-        scene, items = message.get("scene"), message.get("items")
-        if type(scene) is not int or not isinstance(items, list | tuple):
-            raise EventError("DraftDelta: scene must be an integer, items a list")
+        room, items = message.get("room"), message.get("items")
+        if not isinstance(items, list | tuple):
+            raise EventError("DraftDelta: items must be a list")
+        room = _room(room)
         if not all(isinstance(i, dict) for i in items):
             raise EventError("DraftDelta: each item must be an object")
         return cls(
-            scene,
+            room,
             tuple(DeltaItem.from_message(i) for i in items),
             _float(message.get("sent_at")),
         )
@@ -582,12 +614,12 @@ class CancelJob(Event):
 
 @dataclass(frozen=True, slots=True)
 class GenerationCatchup(Event):
-    """A page of the scene (re)connected: the workers send it (``reply_to``, a channel of
-    the rooms layer) a ``DraftSnapshot`` of each passage of the scene they stream."""
+    """A page of a room (re)connected: the workers send it (``reply_to``, a channel of
+    the rooms layer) a ``DraftSnapshot`` of each passage of that room they stream."""
 
     type: ClassVar[str] = "generation.catchup"
     layer: ClassVar[str] = DEFAULT_LAYER
-    scene: int
+    room: RoomName
     reply_to: str
 
     @property

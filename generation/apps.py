@@ -9,7 +9,8 @@ class GenerationConfig(AppConfig):
         # The writers' room shows the model's panels without importing this app.
         from scripts_app import panels
 
-        from .views import drafts
+        from .views import drafts, story
 
         panels.register("scene_side", "drafts", drafts.scene_panel)
         panels.register("project_side", "model", drafts.project_panel)
+        panels.register("story_side", "story-drafts", story.story_panel)

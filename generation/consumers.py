@@ -1,6 +1,11 @@
-"""The scene room socket: draft requests in, draft events out (htmx ws extension).
+"""The draft room sockets: draft requests in, draft events out (htmx ws extension).
 
-One socket per page open on a scene. JSON frames come in (``action``: draft_request,
+``SceneRoomConsumer``: one socket per page open on a scene (its drafts, history and
+notes). ``StoryDraftsConsumer``: one per story page of a project (the story page, the
+board), for the model's story proposals (``drafts/story.py``). Both are a
+``DraftRoomConsumer``: the same cards, token stream and checks, for a different room.
+
+One socket per page. JSON frames come in (``action``: draft_request,
 draft_cancel, catchup); HTML fragments go out, swapped out of band by htmx. The token
 stream (``draft.delta``) is formatted straight from the event, so it never waits on the
 database; card updates go through a per-socket queue, load once per process
@@ -38,17 +43,27 @@ from scripts_app.consumers.base import (
     LightDispatchMixin,
     SharedLoads,
 )
-from scripts_app.models import Role, Scene
+from scripts_app.models import Membership, Project, Role, Scene
 
 from . import drafts as drafts_service
 from . import feedback
+from .drafts import story as story_drafts
 from .models import ModelVersion, Passage
 
 log = logging.getLogger(__name__)
 
 
-class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
-    """One page open on one scene: draft events out; draft requests and cancels in.
+def _story_role(user_id: int, project_id: int) -> Role | None:
+    role = (
+        Membership.objects.filter(project_id=project_id, user_id=user_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(role) if role else None
+
+
+class DraftRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
+    """One page open on one room: draft events out; draft requests and cancels in.
 
     Incoming frames are the JSON that htmx's ws extension sends for ``ws-send`` forms
     (an ``action`` field picks the handler). Outgoing frames are HTML fragments that htmx
@@ -75,9 +90,21 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         )
     )
 
+    NOT_HERE = "No such draft here."
+    # What a room is: set by ``_route`` from the URL.
+    project_id: int
+    scene_id: int | None = None
+    group: str
+
+    def _route(self, kwargs) -> None:
+        raise NotImplementedError
+
+    def _role_now(self) -> Role | None:
+        """The user's role here (sync; None: not a member, or the room is gone)."""
+        raise NotImplementedError
+
     async def connect(self):
-        kwargs = self.scope["url_route"]["kwargs"]
-        self.project_id, self.scene_id = int(kwargs["project_id"]), int(kwargs["scene_id"])
+        self._route(self.scope["url_route"]["kwargs"])
         self.joined = False
         user = self.scope.get("user")
         await self.accept()
@@ -85,14 +112,11 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user = user
-        self.role = await database_sync_to_async(scene_role)(
-            user.pk, self.project_id, self.scene_id
-        )
+        self.role = await database_sync_to_async(self._role_now)()
         self.role_checked = time.monotonic()
         if self.role is None:
             await self.close(code=4404)
             return
-        self.group = events.scene_room_group(self.scene_id)
         self.access_group = events.project_access_group(self.project_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(self.access_group, self.channel_name)
@@ -125,7 +149,7 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         # Streams in flight send their text so far to this socket (late joiner, reconnect):
         # the request goes to the workers over the default layer, the answer comes back to
         # this socket's channel on the rooms layer.
-        await apublish(GenerationCatchup(self.scene_id, self.channel_name))
+        await apublish(GenerationCatchup(self.group, self.channel_name))
 
     @property
     def _can_edit(self) -> bool:
@@ -133,9 +157,7 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
 
     async def _recheck_role(self, force: bool = False) -> Role | None:
         if force or time.monotonic() - self.role_checked > ROOM_ROLE_RECHECK_SECONDS:
-            self.role = await database_sync_to_async(scene_role)(
-                self.user.pk, self.project_id, self.scene_id
-            )
+            self.role = await database_sync_to_async(self._role_now)()
             self.role_checked = time.monotonic()
             if self.role is None:
                 await self.close(code=4403)
@@ -184,11 +206,7 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             await self._error("That request could not be handled; try again.")
 
     def _draft_request(self, data: dict) -> None:
-        scene = Scene.objects.defer("doc_state").get(pk=self.scene_id)
-        cast = scene.cast.values_list("name", flat=True)
-        drafts_service.draft_request(
-            scene=scene, user=self.user, spec=drafts_service.draft_spec_from(data, cast=cast)
-        )
+        raise NotImplementedError
 
     def _draft_cancel(self, passage_id) -> None:
         try:
@@ -197,9 +215,11 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             pk = int(passage_id)
             if not 0 < pk < 2**63:
                 raise ValueError
-            passage = Passage.objects.select_related("scene").get(pk=pk, scene_id=self.scene_id)
+            passage = Passage.objects.select_related("scene").get(
+                pk=pk, project_id=self.project_id, scene_id=self.scene_id
+            )
         except (Passage.DoesNotExist, TypeError, ValueError, OverflowError):
-            raise ValidationError("No such draft in this scene.") from None
+            raise ValidationError(self.NOT_HERE) from None
         # Only its requester or a project owner (refused otherwise; the draft goes on).
         drafts_service.draft_cancel(passage=passage, user=self.user)
 
@@ -237,35 +257,12 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
         for passage_id in changed.passages:
             self.card_jobs.put_nowait((passage_id, changed.event))
 
-    async def history_changed(self, event):
-        # The page fetches its history itself (the revision list view checks access
-        # again): one small GET per page per revision, nothing loaded here.
-        HistoryChanged.from_message(event)
-        if await self._recheck_role() is None:
-            return
-        url = reverse("revision_list", args=[self.project_id, self.scene_id])
-        await self.send(
-            text_data=f'<div id="history-refresh" hx-swap-oob="true" hidden hx-get="{url}" '
-            'hx-trigger="load" hx-target="#revisions" hx-swap="outerHTML"></div>'
-        )
-
-    async def notes_changed(self, event):
-        # As history_changed: the page fetches its notes list itself (access checked again).
-        NotesChanged.from_message(event)
-        if await self._recheck_role() is None:
-            return
-        url = reverse("scene_notes", args=[self.project_id, self.scene_id])
-        await self.send(
-            text_data=f'<div id="notes-refresh" hx-swap-oob="true" hidden hx-get="{url}" '
-            'hx-trigger="load" hx-target="#notes-list" hx-swap="outerHTML"></div>'
-        )
-
     async def _send_card(self, passage_id: int, event_id: str | None) -> None:
         if await self._recheck_role() is None:
             return
         loaded = await SharedLoads.get(
-            ("card", self.scene_id, passage_id, event_id),
-            lambda: _load_card(self.scene_id, passage_id),
+            ("card", self.group, passage_id, event_id),
+            lambda: _load_card(self.project_id, self.scene_id, passage_id),
         )
         if loaded is not None:
             await self.send(text_data=loaded.render(self._can_edit, self.user))
@@ -300,6 +297,65 @@ class SceneRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
                 },
             )
         )
+
+
+class SceneRoomConsumer(DraftRoomConsumer):
+    """A page open on one scene: its drafts; its history and notes lists (re-fetched)."""
+
+    NOT_HERE = "No such draft in this scene."
+
+    def _route(self, kwargs) -> None:
+        self.project_id, self.scene_id = int(kwargs["project_id"]), int(kwargs["scene_id"])
+        self.group = events.scene_room_group(self.scene_id)
+
+    def _role_now(self) -> Role | None:
+        return scene_role(self.user.pk, self.project_id, self.scene_id)
+
+    def _draft_request(self, data: dict) -> None:
+        scene = Scene.objects.defer("doc_state").get(pk=self.scene_id)
+        cast = scene.cast.values_list("name", flat=True)
+        drafts_service.draft_request(
+            scene=scene, user=self.user, spec=drafts_service.draft_spec_from(data, cast=cast)
+        )
+
+    async def history_changed(self, event):
+        # The page fetches its history itself (the revision list view checks access
+        # again): one small GET per page per revision, nothing loaded here.
+        HistoryChanged.from_message(event)
+        if await self._recheck_role() is None:
+            return
+        url = reverse("revision_list", args=[self.project_id, self.scene_id])
+        await self.send(
+            text_data=f'<div id="history-refresh" hx-swap-oob="true" hidden hx-get="{url}" '
+            'hx-trigger="load" hx-target="#revisions" hx-swap="outerHTML"></div>'
+        )
+
+    async def notes_changed(self, event):
+        # As history_changed: the page fetches its notes list itself (access checked again).
+        NotesChanged.from_message(event)
+        if await self._recheck_role() is None:
+            return
+        url = reverse("scene_notes", args=[self.project_id, self.scene_id])
+        await self.send(
+            text_data=f'<div id="notes-refresh" hx-swap-oob="true" hidden hx-get="{url}" '
+            'hx-trigger="load" hx-target="#notes-list" hx-swap="outerHTML"></div>'
+        )
+
+
+class StoryDraftsConsumer(DraftRoomConsumer):
+    """A story page of a project (the story page, the board): the model's story
+    proposals — loglines, characters, beats, briefs (``drafts/story.py``)."""
+
+    def _route(self, kwargs) -> None:
+        self.project_id, self.scene_id = int(kwargs["project_id"]), None
+        self.group = events.story_drafts_group(self.project_id)
+
+    def _role_now(self) -> Role | None:
+        return _story_role(self.user.pk, self.project_id)
+
+    def _draft_request(self, data: dict) -> None:
+        project = Project.objects.get(pk=self.project_id)
+        story_drafts.story_request(project=project, user=self.user, data=data)
 
 
 class _Rendered:
@@ -358,8 +414,8 @@ def _head_html(passage_id: int, head: dict) -> str:
     )
 
 
-def _load_card(scene_id: int, passage_id: int) -> _Rendered | None:
-    passage = drafts_service.card_passage(scene_id, passage_id)
+def _load_card(project_id: int, scene_id: int | None, passage_id: int) -> _Rendered | None:
+    passage = drafts_service.card_passage(project_id, scene_id, passage_id)
     if passage is None:
         return None
     drafts_service.with_queue_positions([passage])

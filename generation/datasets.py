@@ -10,8 +10,10 @@ one member's feedback, so it counts whenever the project allows training.
 
 **Supervised examples** (``SFTExample``; prompt = the passage's stored prompt):
 
-* accepted passages: ``Passage.accepted_revision`` is set (the accept is that revision's
-  author's feedback: their membership must not be opted out);
+* accepted passages: ``Passage.accepted_at`` is set (the accept is ``accepted_by``'s
+  feedback: their membership must not be opted out); a story proposal (a logline,
+  characters, beats, a brief) counts the same way — its stored prompt names its level
+  (``Prompt.kind``), so the house model learns each level as its own task;
 * passages whose mean rating (counted ratings only) is >= ``min_sft_rating`` (4.0);
 * the team's scenes (non-empty text), as scene documents: prompt = heading, cast,
   synopsis and no text prefix; completion = the scene's text.
@@ -169,17 +171,16 @@ def build_dataset(
 
     # --- passages and their feedback
     passages = (
-        Passage.objects.filter(scene__project_id__in=pids, status=PassageStatus.DONE)
+        Passage.objects.filter(project_id__in=pids, status=PassageStatus.DONE)
         .exclude(text="")
-        .annotate(accept_author=F("accepted_revision__author_id"))
-        .select_related("scene")
+        .annotate(revision_author=F("accepted_revision__author_id"))
         .order_by("group", "alternative")
     )
     if since is not None:
         passages = passages.filter(finished_at__gt=since)
     passages = list(passages)
     by_id = {p.pk: p for p in passages}
-    project_of = {p.pk: p.scene.project_id for p in passages}
+    project_of = {p.pk: p.project_id for p in passages}
 
     scores: dict[int, list[int]] = defaultdict(list)
     for pid, uid, score in Rating.objects.filter(passage_id__in=by_id).values_list(
@@ -193,8 +194,12 @@ def build_dataset(
         return sum(s) / len(s) if s else None
 
     def accepted_counts(p) -> bool:
-        # The accept is its author's feedback: it counts unless they opted out.
-        return p.accepted_revision_id is not None and p.accept_author in counted[project_of[p.pk]]
+        # The accept is its author's feedback: it counts unless they opted out. (A scene
+        # draft's accept is also its revision, by the same person.)
+        if p.accepted_at is None and p.accepted_revision_id is None:
+            return False
+        author = p.accepted_by_id if p.accepted_by_id is not None else p.revision_author
+        return author in counted[project_of[p.pk]]
 
     for p in passages:
         key = str(p.group)
@@ -258,11 +263,11 @@ def feedback_count_since(since, project_ids=None) -> int:
         qs = qs.filter(**{f"{project_path}__allow_training": True}).filter(Exists(member))
         return qs
 
-    ratings = counted(Rating.objects.all(), "passage__scene__project")
-    prefs = counted(Preference.objects.all(), "rejected__scene__project")
+    ratings = counted(Rating.objects.all(), "passage__project")
+    prefs = counted(Preference.objects.all(), "rejected__project")
     if project_ids is not None:
-        ratings = ratings.filter(passage__scene__project_id__in=project_ids)
-        prefs = prefs.filter(rejected__scene__project_id__in=project_ids)
+        ratings = ratings.filter(passage__project_id__in=project_ids)
+        prefs = prefs.filter(rejected__project_id__in=project_ids)
     if since is not None:
         ratings = ratings.filter(updated_at__gt=since)
         prefs = prefs.filter(created_at__gt=since)

@@ -38,12 +38,12 @@ DUPLICATE_SECONDS = 10  # the same comment again within this is a double-submit
 
 
 def _changed(passages) -> None:
-    """Tell each scene's room to re-render these cards (after commit)."""
-    by_scene: dict[int, list[int]] = {}
+    """Tell each passage's room to re-render these cards (after commit)."""
+    by_room: dict[str, list[int]] = {}
     for p in passages:
-        by_scene.setdefault(p.scene_id, []).append(p.pk)
-    for scene_id, ids in by_scene.items():
-        events.publish(events.FeedbackChanged(scene_id, tuple(ids)))
+        by_room.setdefault(p.room, []).append(p.pk)
+    for room, ids in by_room.items():
+        events.publish(events.FeedbackChanged(room, tuple(ids)))
 
 
 def _require_done(passage: Passage) -> None:
@@ -52,7 +52,7 @@ def _require_done(passage: Passage) -> None:
 
 
 def _project_id(passage: Passage) -> int:
-    return passage.scene.project_id
+    return passage.project_id
 
 
 # --- tags ------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def rating_submit(*, passage: Passage, user, score=None, tag_ids=None) -> Rating
             wanted = {int(t) for t in tag_ids}
         except (TypeError, ValueError):
             raise ValidationError("Unknown tag.") from None
-        tags = [t for t in tags_for(passage.scene.project) if t.pk in wanted]
+        tags = [t for t in tags_for(passage.project) if t.pk in wanted]
         if len(tags) != len(wanted):
             raise ValidationError("Unknown tag: choose from this project's tags.")
     with transaction.atomic():
@@ -238,7 +238,7 @@ def comment_resolve(
 
 def _done_alternatives(passage: Passage) -> list[Passage]:
     return list(
-        Passage.objects.filter(group=passage.group, scene_id=passage.scene_id)
+        Passage.objects.filter(group=passage.group, project_id=passage.project_id)
         .exclude(text="")
         .filter(status=PassageStatus.DONE)
         .select_related("scene")
@@ -422,7 +422,7 @@ def feedback_summary(passages, *, viewer=None) -> list:
     if not passages:
         return passages
     ids = [p.pk for p in passages]
-    project_ids = {p.scene.project_id for p in passages}
+    project_ids = {p.project_id for p in passages}
     tags = {pid: [] for pid in project_ids}
     for tag in FeedbackTag.objects.filter(project_id__in=project_ids):
         tags[tag.project_id].append(tag)
@@ -454,7 +454,7 @@ def feedback_summary(passages, *, viewer=None) -> list:
 
     by_passage: dict[int, CardFeedback] = {}
     for p in passages:
-        project_id = p.scene.project_id
+        project_id = p.project_id
         fb = CardFeedback(
             viewer=viewer, tags=tags[project_id], accepted=p.accepted_revision_id is not None
         )

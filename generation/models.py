@@ -8,8 +8,18 @@ weights live on disk under ``MODEL_DIR/<folder>`` (``generation/core/checkpoint.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 
+from cowrite.events import scene_room_group, story_drafts_group
+from generation.core import storylevels
 from scripts_app.models import Project, Revision, Scene
+
+
+def room_of(scene_id: int | None, project_id: int) -> str:
+    """The room of a passage: its scene's page, or the project's story pages."""
+    if scene_id is not None:
+        return scene_room_group(scene_id)
+    return story_drafts_group(project_id)
 
 
 class VersionStatus(models.TextChoices):
@@ -210,6 +220,43 @@ class ApiToken(models.Model):
 # --- drafts: generated passages, and the team's feedback on them -------------------------
 
 
+class PassageKind(models.TextChoices):
+    """What a passage proposes: a scene's text, or one level of the story above it
+    (story development: logline → characters → beats for an act → a scene's brief from
+    its card → the scene). Every kind streams, is rated and accepted the same way."""
+
+    SCENE = "scene", "Scene text"
+    LOGLINE = "logline", "Logline"
+    CHARACTERS = "characters", "Characters"
+    BEATS = "beats", "Beats"
+    BRIEF = "brief", "Scene brief"
+
+
+STORY_KINDS = (PassageKind.LOGLINE, PassageKind.CHARACTERS, PassageKind.BEATS, PassageKind.BRIEF)
+
+# What a story proposal's prompt may leave out to fit (``story_prompts.py``: the labels of
+# its parts), in the words its card uses ("Left out to fit: the treatment").
+STORY_DROPPED_WORDS = {
+    "genre": "the genre and tone",
+    "themes": "the themes",
+    "setting": "the setting notes",
+    "treatment": "the treatment",
+    "treatment (end)": "the end of the treatment",
+    "setting (end)": "the end of the setting notes",
+    "themes (end)": "the end of the themes",
+    "characters": "the characters",
+    "cast": "who is already in the cast",
+    "current logline": "the current logline",
+    "logline": "the logline",
+    "plotlines": "the plotlines",
+    "act before": "the act before",
+    "act after": "the act after",
+    "card before": "the card before",
+    "card after": "the card after",
+    "card characters": "the card's characters",
+}
+
+
 class DraftTask(models.TextChoices):
     NEW = "new", "Write the scene"
     CONTINUE = "continue", "Continue"
@@ -233,9 +280,28 @@ class PassageStatus(models.TextChoices):
 
 
 class Passage(models.Model):
-    """One generated alternative of a draft request (alternatives share ``group``)."""
+    """One generated alternative of a draft request (alternatives share ``group``).
 
-    scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="passages")
+    A scene draft (``kind`` "scene") belongs to its scene; a story proposal (a logline,
+    characters, an act's beats, a card's brief) belongs to the project only (``scene``
+    None), with the card it was asked for (``beat``) or the act (``act``) where it has
+    one. ``project`` is always set: limits, feedback and training data go by it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="passages")
+    kind = models.CharField(
+        max_length=12, choices=PassageKind.choices, default=PassageKind.SCENE, db_index=True
+    )
+    scene = models.ForeignKey(
+        Scene, on_delete=models.CASCADE, related_name="passages", null=True, blank=True
+    )
+    beat = models.ForeignKey(
+        "scripts_app.Beat",
+        on_delete=models.SET_NULL,
+        related_name="passages",
+        null=True,
+        blank=True,
+    )
+    act = models.PositiveSmallIntegerField(null=True, blank=True)
     group = models.UUIDField(db_index=True)
     alternative = models.PositiveSmallIntegerField(default=0)
     alternatives = models.PositiveSmallIntegerField(default=1)
@@ -299,6 +365,9 @@ class Passage(models.Model):
     undone_revision = models.ForeignKey(
         Revision, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # A story proposal's accept: what it made or changed ([{"type": "character", "id": 5,
+    # "name": "MARA"}, …]; "skipped" entries name what was left out and why).
+    accepted_items = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "group", "alternative"]
@@ -306,21 +375,57 @@ class Passage(models.Model):
             models.UniqueConstraint(
                 fields=["group", "alternative"], name="passage_alternative_unique"
             ),
+            # A scene draft has its scene; a story proposal has none.
+            models.CheckConstraint(
+                condition=Q(kind="scene", scene__isnull=False)
+                | (~Q(kind="scene") & Q(scene__isnull=True)),
+                name="passage_scene_matches_kind",
+            ),
         ]
-        indexes = [models.Index(fields=["scene", "-queued_at"], name="passage_scene_recent_idx")]
+        indexes = [
+            models.Index(fields=["scene", "-queued_at"], name="passage_scene_recent_idx"),
+            models.Index(fields=["project", "kind", "-queued_at"], name="passage_project_kind_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"passage {self.pk} ({self.status})"
 
+    def save(self, *args, **kwargs):
+        if self.project_id is None and self.scene_id is not None:
+            self.project_id = Scene.objects.values_list("project_id", flat=True).get(
+                pk=self.scene_id
+            )
+        super().save(*args, **kwargs)
+
     @property
     def is_live(self) -> bool:
         return self.status in (PassageStatus.QUEUED, PassageStatus.STREAMING)
+
+    @property
+    def is_story(self) -> bool:
+        """A story proposal (logline, characters, beats, brief), not a scene draft."""
+        return self.kind != PassageKind.SCENE
+
+    @property
+    def page_url(self) -> str:
+        """The page that shows this passage's card: its scene, or the story page."""
+        if self.scene_id is not None:
+            return reverse("scene_detail", args=[self.project_id, self.scene_id])
+        return reverse("story_page", args=[self.project_id])
+
+    @property
+    def room(self) -> str:
+        """The channel group whose pages show this passage's card and stream."""
+        return room_of(self.scene_id, self.project_id)
 
     _DROPPED_WORDS = {
         "previous scene": "earlier scenes",
         "cast descriptions": "cast notes",
         "start of the text": "the start of the scene",
         "end of the text after the selection": "most of the scene after the selection",
+        "story": "the logline",
+        "card": "the scene's card",
+        **STORY_DROPPED_WORDS,
     }
 
     @property
@@ -337,6 +442,15 @@ class Passage(models.Model):
     @property
     def request_label(self) -> str:
         """What was asked, in the panel's words."""
+        if self.kind == PassageKind.LOGLINE:
+            return "Logline"
+        if self.kind == PassageKind.CHARACTERS:
+            return "New characters"
+        if self.kind == PassageKind.BEATS:
+            return f"Beats for act {self.act or 1}"
+        if self.kind == PassageKind.BRIEF:
+            title = self.beat.title if self.beat_id is not None and self.beat else "a deleted card"
+            return f"Brief for “{title}”"
         if self.task == DraftTask.CONTINUE:
             if self.selection_start is None:
                 return "Continue from the end"
@@ -348,6 +462,41 @@ class Passage(models.Model):
     @property
     def is_accepted(self) -> bool:
         return self.accepted_at is not None
+
+    @property
+    def proposal(self) -> list:
+        """A finished story proposal's characters or beats, as read from its text."""
+        if self.kind == PassageKind.CHARACTERS:
+            return storylevels.parse_characters(self.text, limit=50)
+        if self.kind == PassageKind.BEATS:
+            return storylevels.parse_beats(self.text, limit=50)
+        return []
+
+    @property
+    def proposal_rows(self) -> list[tuple[int, object, bool]]:
+        """The card's checklist: (index, item, already there) per proposed character or
+        beat — a character whose name the cast already has is "already there"."""
+        items = self.proposal
+        taken: set[str] = set()
+        if self.kind == PassageKind.CHARACTERS and items:
+            from scripts_app.models import Character
+
+            taken = {
+                " ".join(n.upper().split())
+                for n in Character.objects.filter(project_id=self.project_id).values_list(
+                    "name", flat=True
+                )
+            }
+        return [(i, item, getattr(item, "name", None) in taken) for i, item in enumerate(items)]
+
+    @property
+    def proposal_value(self) -> str:
+        """A finished logline or brief proposal's text, as it would be used ("" if none)."""
+        if self.kind == PassageKind.LOGLINE:
+            return storylevels.parse_logline(self.text)
+        if self.kind == PassageKind.BRIEF:
+            return storylevels.parse_brief(self.text)
+        return ""
 
     @property
     def can_undo(self) -> bool:

@@ -9,8 +9,11 @@ brief a colleague. The rules, in order:
 3. **Synopsis** (the brief), built from, in this order, each part only if there is one:
    - the scene's synopsis;
    - for a rewrite, "Rewrite: <instruction>"; otherwise the instruction as given;
+   - "From the card: <title> — <summary>" when the scene was made from a beat-board card
+     (the level above the scene: ``story_prompts.py`` builds the levels above that);
    - "Cast: NAME — description; …" for cast members with a description;
-   - "Before this: <heading> — <synopsis>" for up to three previous scenes, nearest first.
+   - "Before this: <heading> — <synopsis>" for up to three previous scenes, nearest first;
+   - "Story: <logline>" when the project has a logline.
 4. **Text** (what the model continues from):
    - new scene: nothing;
    - continue: the scene's text up to the cursor it was asked from (where that cursor's
@@ -23,20 +26,22 @@ Who builds it, and when: the generation worker, when it claims the first passage
 request (``prompt_for``), with the tokenizer and context size of the model that will run
 it — so the prompt is tokenized once, by the one who runs it, against that model's budget
 (``core.prompting.prompt_budget``); the request's other alternatives reuse it. Over
-budget, the brief loses its parts from the end (previous scenes first, then cast
-descriptions), then the text is cut from the left (the model needs the most recent lines
+budget, the brief loses its parts from the end (the logline, previous scenes, cast
+descriptions, then the card), then the text is cut from the left (the model needs the most recent lines
 most). What was cut is recorded in the prompt, stored on each passage exactly as the
 model saw it (``Passage.prompt``: ``Prompt.as_dict()`` + ``tokens`` + ``dropped``).
 """
 
 from scripts_app import documents, positions
-from scripts_app.models import Scene
+from scripts_app.models import Beat, Project, Scene
 
 from .core.prompting import FittedPrompt, Prompt, fit_prompt, format_prompt, prompt_budget
-from .models import DraftTask, Passage
+from .models import DraftTask, Passage, PassageKind
+from .story_prompts import build_story_prompt
 
 PREVIOUS_SCENES = 3
-DROPPABLE = ("previous scene", "cast descriptions")
+CARD_CHARS = 1200  # the most of a card's summary a scene prompt carries
+DROPPABLE = ("story", "previous scene", "cast descriptions", "card")
 
 
 def _brief_parts(scene: Scene, task: str, instruction: str, cast) -> list[tuple[str, str]]:
@@ -50,6 +55,14 @@ def _brief_parts(scene: Scene, task: str, instruction: str, cast) -> list[tuple[
                 ("Rewrite: " if task == DraftTask.REWRITE else "") + instruction.strip(),
             )
         )
+    card = Beat.objects.filter(scene_id=scene.pk).only("title", "summary").first()
+    if card is not None:
+        summary = " ".join(card.summary.split())
+        if len(summary) > CARD_CHARS:
+            summary = summary[:CARD_CHARS].rsplit(" ", 1)[0] + " …"
+        parts.append(
+            ("card", f"From the card: {card.title}" + (f" — {summary}" if summary else ""))
+        )
     described = [f"{c.name} — {c.description.strip()}" for c in cast if c.description.strip()]
     if described:
         parts.append(("cast descriptions", "Cast: " + "; ".join(described)))
@@ -61,6 +74,9 @@ def _brief_parts(scene: Scene, task: str, instruction: str, cast) -> list[tuple[
     for prev in previous:
         line = prev.heading + (f" — {prev.synopsis.strip()}" if prev.synopsis.strip() else "")
         parts.append(("previous scene", f"Before this: {line}"))
+    logline = Project.objects.values_list("logline", flat=True).get(pk=scene.project_id).strip()
+    if logline:
+        parts.append(("story", f"Story: {' '.join(logline.split())}"))
     return parts
 
 
@@ -115,6 +131,24 @@ def find_near(text: str, needle: str, near: int) -> int:
     return best
 
 
+def _store(passage: Passage, built: FittedPrompt, tokenizer) -> FittedPrompt:
+    """Store a built prompt on every alternative of the request that has none yet; return
+    the one this passage has (another alternative's, if that one was stored first)."""
+    record = built.as_record()
+    Passage.objects.filter(group=passage.group, prompt={}).update(prompt=record)
+    passage.prompt = Passage.objects.values_list("prompt", flat=True).get(pk=passage.pk)
+    if passage.prompt == record:
+        return built
+    return _stored(passage, tokenizer)
+
+
+def _stored(passage: Passage, tokenizer) -> FittedPrompt:
+    """The prompt stored on a passage, tokenized for the backend that runs it."""
+    prompt = Prompt.from_dict(passage.prompt)
+    ids = format_prompt(tokenizer, prompt) if tokenizer is not None else []
+    return FittedPrompt(prompt, ids, list(passage.prompt.get("dropped") or []))
+
+
 def prompt_for(passage: Passage, tokenizer, block_size: int) -> FittedPrompt:
     """The prompt of a claimed passage, built once per request and stored on its passages.
 
@@ -123,6 +157,8 @@ def prompt_for(passage: Passage, tokenizer, block_size: int) -> FittedPrompt:
     stores it on every alternative that has none yet; the others read that one, so the
     alternatives of a request — which feedback compares — share one prompt. Tokenized
     here, once per passage, for the backend that runs it."""
+    if not passage.prompt and passage.kind != PassageKind.SCENE:
+        return _store(passage, build_story_prompt(passage, tokenizer, block_size), tokenizer)
     if not passage.prompt:
         scene = Scene.objects.get(pk=passage.scene_id)
         doc = documents.load(scene.pk).doc if scene.has_live_doc() else None
@@ -152,11 +188,5 @@ def prompt_for(passage: Passage, tokenizer, block_size: int) -> FittedPrompt:
             block_size=block_size,
             max_new_tokens=int(passage.sampling.get("max_new_tokens") or 1),
         )
-        record = built.as_record()
-        Passage.objects.filter(group=passage.group, prompt={}).update(prompt=record)
-        passage.prompt = Passage.objects.values_list("prompt", flat=True).get(pk=passage.pk)
-        if passage.prompt == record:
-            return built
-    prompt = Prompt.from_dict(passage.prompt)
-    ids = format_prompt(tokenizer, prompt) if tokenizer is not None else []
-    return FittedPrompt(prompt, ids, list(passage.prompt.get("dropped") or []))
+        return _store(passage, built, tokenizer)
+    return _stored(passage, tokenizer)

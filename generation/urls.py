@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from . import api
-from .views import drafts
+from .views import drafts, story
 from .views import models as views
 
 urlpatterns = [
@@ -35,6 +35,30 @@ urlpatterns = [
         "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/retry/",
         drafts.passage_retry,
         name="passage_retry",
+    ),
+    # The model's story proposals (the story page and the board; panel: scripts_app.panels).
+    path(
+        "projects/<int:project_id>/story/drafts/", story.story_drafts_list, name="story_drafts_list"
+    ),
+    path(
+        "projects/<int:project_id>/story/drafts/<int:passage_id>/",
+        story.story_passage_card,
+        name="story_passage_card",
+    ),
+    path(
+        "projects/<int:project_id>/story/drafts/<int:passage_id>/accept/",
+        story.story_passage_accept,
+        name="story_passage_accept",
+    ),
+    path(
+        "projects/<int:project_id>/story/drafts/<int:passage_id>/retry/",
+        story.story_passage_retry,
+        name="story_passage_retry",
+    ),
+    path(
+        "projects/<int:project_id>/story/drafts/compare/<uuid:group>/",
+        story.story_drafts_compare,
+        name="story_drafts_compare",
     ),
     # Ratings, comments, picks and tags on drafts.
     path("", include("generation.urls_feedback")),

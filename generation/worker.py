@@ -133,15 +133,15 @@ class Job:
 
 
 class Outbox:
-    """What one flush sends: drafts' new text merged into one ``DraftDelta`` per scene,
+    """What one flush sends: drafts' new text merged into one ``DraftDelta`` per room,
     other events as they come."""
 
     def __init__(self):
-        self.rooms: dict[int, list[DeltaItem]] = {}
+        self.rooms: dict[str, list[DeltaItem]] = {}
         self.events: list[Event] = []
 
-    def room(self, scene_id: int, item: DeltaItem) -> None:
-        self.rooms.setdefault(scene_id, []).append(item)
+    def room(self, room: str, item: DeltaItem) -> None:
+        self.rooms.setdefault(room, []).append(item)
 
     def add(self, event: Event) -> None:
         self.events.append(event)
@@ -149,8 +149,8 @@ class Outbox:
     async def send(self) -> None:
         for event in self.events:
             await apublish(event)
-        for scene_id, items in self.rooms.items():
-            await apublish(DraftDelta(scene_id, tuple(items), sent_at=time.time()))
+        for room, items in self.rooms.items():
+            await apublish(DraftDelta(room, tuple(items), sent_at=time.time()))
 
 
 class Sink:
@@ -168,7 +168,7 @@ class Sink:
     async def finish(self, job: Job) -> None:
         raise NotImplementedError
 
-    def snapshot(self, job: Job, scene_id: int, reply_to: str) -> DraftSnapshot | None:
+    def snapshot(self, job: Job, room: str, reply_to: str) -> DraftSnapshot | None:
         return None
 
     @classmethod
@@ -183,13 +183,13 @@ class Sink:
 
 @dataclass(frozen=True)
 class DraftSink(Sink):
-    """A draft: streamed to its scene's room, saved to its Passage row."""
+    """A draft: streamed to its room (``Passage.room``), saved to its Passage row."""
 
     passage_id: int
-    scene_id: int
+    room: str
 
     def delta(self, job: Job, text: str, out: Outbox) -> None:
-        out.room(self.scene_id, DeltaItem(self.passage_id, job.seq, text))
+        out.room(self.room, DeltaItem(self.passage_id, job.seq, text))
 
     async def finish(self, job: Job) -> None:
         # Records the end and tells the room (draft.final) after commit.
@@ -204,8 +204,8 @@ class DraftSink(Sink):
             first_token_at=job.first_token_at,
         )
 
-    def snapshot(self, job: Job, scene_id: int, reply_to: str) -> DraftSnapshot | None:
-        if self.scene_id != scene_id:
+    def snapshot(self, job: Job, room: str, reply_to: str) -> DraftSnapshot | None:
+        if self.room != room:
             return None
         return DraftSnapshot(reply_to, self.passage_id, job.seq, job.sent_text)
 
@@ -463,7 +463,7 @@ class GenerationWorker:
             return None
         job = Job(
             ("passage", passage.pk),
-            DraftSink(passage.pk, passage.scene_id),
+            DraftSink(passage.pk, passage.room),
             prompt=Prompt(),
             sampling=passage.sampling,
         )
@@ -596,7 +596,7 @@ class GenerationWorker:
             if isinstance(event, CancelJob):
                 self._cancel(event.job)
             elif isinstance(event, GenerationCatchup):
-                await self._catch_up(event.scene, event.reply_to)
+                await self._catch_up(event.room, event.reply_to)
 
     def _cancel(self, key: JobKey) -> None:
         """Stop a job (a passage cancelled by its requester or an owner; an API request
@@ -611,10 +611,10 @@ class GenerationWorker:
         if job is not None:
             job.cancel.set()
 
-    async def _catch_up(self, scene_id: int, reply_to: str) -> None:
-        """Send a page that just (re)connected the text so far of this scene's streams."""
+    async def _catch_up(self, room: str, reply_to: str) -> None:
+        """Send a page that just (re)connected the text so far of its room's streams."""
         for job in list(self.jobs.values()):
-            snapshot = job.sink.snapshot(job, scene_id, reply_to)
+            snapshot = job.sink.snapshot(job, room, reply_to)
             if snapshot is None:
                 continue
             try:

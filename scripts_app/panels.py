@@ -8,14 +8,16 @@ access-checked objects and returns HTML; a slot with nothing registered renders 
 
 Slots:
 - ``scene_side``: ``render(request, membership=, scene=)`` beside the scene editor;
-- ``project_side``: ``render(request, membership=, project=)`` on the project page.
+- ``project_side``: ``render(request, membership=, project=)`` on the project page;
+- ``story_side``: ``render(request, membership=, project=, beat=None)`` on the story
+  page, the board and a card's page (``beat``: that card).
 """
 
 from collections.abc import Callable
 
 from django.utils.safestring import SafeString, mark_safe
 
-SLOTS = ("scene_side", "project_side")
+SLOTS = ("scene_side", "project_side", "story_side")
 _registry: dict[str, list[tuple[str, Callable[..., str]]]] = {slot: [] for slot in SLOTS}
 
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import board, outline, script_stats
+from . import board, outline, panels, script_stats
 from .access import access_project, can
 from .models import Beat, Role
 from .views_formats import eighths_text
@@ -103,6 +103,9 @@ def board_page(request, project_id):
     context = _context(request, membership, view=view)
     if request.GET.get("fragment"):
         return render(request, "board/_live.html", context)
+    context["panels"] = panels.render(
+        "story_side", request, membership=membership, project=membership.project
+    )
     return render(request, "board/board.html", context)
 
 
@@ -184,6 +187,9 @@ def _card_page(request, membership, beat, *, status=200, error="", form=None, st
         "characters": list(project.characters.only("id", "name")),
         "limits": {"title": board.TITLE_MAX, "summary": board.SUMMARY_MAX},
         "placeholder_heading": board.PLACEHOLDER_HEADING,
+        "panels": panels.render(
+            "story_side", request, membership=membership, project=project, beat=beat
+        ),
     }
     return render(request, "board/beat.html", context, status=status)
 

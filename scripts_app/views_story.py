@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import story
+from . import panels, story
 from .access import access_character, access_project, can
 from .models import Character, CharacterRelation, CharacterRole, Plotline, Role
 
@@ -78,6 +78,7 @@ def story_page(request, project_id):
         ],
         "rows": story.characters_overview(project),
         **_plotlines_context(membership),
+        "panels": panels.render("story_side", request, membership=membership, project=project),
     }
     return render(request, "story/page.html", context)
 

@@ -118,35 +118,43 @@ CASES = [
         [{"user": "12"}, {"user": True}, {"project": None}],
     ),
     Case(
-        DraftCreated(7, "0f" * 16, {"editor": "<div>e</div>", "other": "<div>o</div>"}),
+        DraftCreated(
+            "scene-7-room", "0f" * 16, {"editor": "<div>e</div>", "other": "<div>o</div>"}
+        ),
         "draft.created",
         [_consumer_handles(_room)],
         Route(ROOMS_LAYER, group="scene-7-room"),
-        [{"html": {"editor": "x"}}, {"html": {"editor": 1, "other": "y"}}, {"group": 5}],
+        [
+            {"html": {"editor": "x"}},
+            {"html": {"editor": 1, "other": "y"}},
+            {"group": 5},
+            {"room": 7},
+            {"room": "scene-7"},
+        ],
     ),
     Case(
-        DraftStatus(7, 41, {"status": "streaming", "alternative": 0, "model": "v1"}),
+        DraftStatus("scene-7-room", 41, {"status": "streaming", "alternative": 0, "model": "v1"}),
         "draft.status",
         [_consumer_handles(_room)],
         Route(ROOMS_LAYER, group="scene-7-room"),
         [{"head": ["streaming"]}, {"passage": "41"}, {"event": 5}],
     ),
     Case(
-        DraftFinal(7, 41),
+        DraftFinal("scene-7-room", 41),
         "draft.final",
         [_consumer_handles(_room)],
         Route(ROOMS_LAYER, group="scene-7-room"),
-        [{"passage": None}, {"passage": 4.1}],
+        [{"passage": None}, {"passage": 4.1}, {"room": "project-3-access"}],
     ),
     Case(
-        FeedbackChanged(7, (41, 42)),
+        FeedbackChanged("scene-7-room", (41, 42)),
         "feedback.changed",
         [_consumer_handles(_room)],
         Route(ROOMS_LAYER, group="scene-7-room"),
         [{"passages": 41}, {"passages": [41, "42"]}, {"passages": [True]}],
     ),
     Case(
-        DraftDelta(7, (DeltaItem(41, 3, "It holds."), DeltaItem(42, 1, "<b>")), 1.7e9),
+        DraftDelta("scene-7-room", (DeltaItem(41, 3, "It holds."), DeltaItem(42, 1, "<b>")), 1.7e9),
         "draft.delta",
         [_consumer_handles(_room)],
         Route(ROOMS_LAYER, group="scene-7-room"),
@@ -157,6 +165,8 @@ CASES = [
             {"items": {"passage": 41}},
             {"sent_at": "now"},
             {"sent_at": float("nan")},
+            {"room": 7},
+            {"room": "scene-7-room x"},
         ],
     ),
     Case(
@@ -200,11 +210,11 @@ CASES = [
         ],
     ),
     Case(
-        GenerationCatchup(7, "specific.a!e"),
+        GenerationCatchup("scene-7-room", "specific.a!e"),
         "generation.catchup",
         [_worker_control],
         Route(DEFAULT_LAYER, group=GENERATION_WORKERS),
-        [{"scene": "7"}, {"reply_to": ["x"]}],
+        [{"room": 7}, {"room": "project-1-story"}, {"reply_to": ["x"]}],
     ),
     Case(
         ApiStarted("api-completion!x"),
@@ -291,22 +301,24 @@ def test_wire_keys_are_the_ones_receivers_read():
     """The keys of each message (the receivers' code and older messages rely on them)."""
     keys = {c.type: set(c.event.to_message()) - {"type"} for c in CASES}
     assert keys["doc.relay"] == {"scene", "data", "sender", "update", "to"}
-    assert keys["draft.delta"] == {"scene", "items", "sent_at"}
-    assert set(DraftDelta(1, (DeltaItem(2, 3, "x"),), 0.0).to_message()["items"][0]) == {
+    assert keys["draft.delta"] == {"room", "items", "sent_at"}
+    assert set(
+        DraftDelta("scene-1-room", (DeltaItem(2, 3, "x"),), 0.0).to_message()["items"][0]
+    ) == {
         "passage",
         "seq",
         "text",
     }
     assert keys["generate_api"] == {"request", "reply_to", "deadline", "prompt", "sampling"}
     assert keys["api.done"] == {"to", "finish_reason", "error", "usage"}
-    assert keys["draft.created"] == {"scene", "group", "html", "event"}
+    assert keys["draft.created"] == {"room", "group", "html", "event"}
 
 
 def test_room_events_get_a_fresh_id_and_one_without_an_id_decodes_to_none():
     """Sockets of a process share one load per event id; an event without one is not shared."""
-    a, b = DraftFinal(7, 41), DraftFinal(7, 41)
+    a, b = DraftFinal("scene-7-room", 41), DraftFinal("scene-7-room", 41)
     assert a.event and b.event and a.event != b.event
-    message = FeedbackChanged(7, (41,)).to_message()
+    message = FeedbackChanged("scene-7-room", (41,)).to_message()
     del message["event"]
     assert FeedbackChanged.from_message(message).event is None
 
@@ -330,7 +342,7 @@ def test_cancel_job_keys_cover_both_kinds():
 
 def test_events_are_frozen():
     with pytest.raises(AttributeError):
-        DraftFinal(7, 41).passage = 42
+        DraftFinal("scene-7-room", 41).passage = 42
 
 
 class _Layer:
@@ -347,10 +359,14 @@ class _Layer:
 def test_publishing_goes_to_the_route_on_its_layer(monkeypatch):
     layers = {ROOMS_LAYER: _Layer(), DEFAULT_LAYER: _Layer()}
     monkeypatch.setattr(events, "get_channel_layer", layers.__getitem__)
-    async_to_sync(events.apublish)(DraftFinal(7, 41, event="e"))
+    async_to_sync(events.apublish)(DraftFinal("scene-7-room", 41, event="e"))
     async_to_sync(events.apublish)(ApiDelta("api-completion!x", "w"))
     assert layers[ROOMS_LAYER].sent == [
-        ("group", "scene-7-room", {"type": "draft.final", "scene": 7, "passage": 41, "event": "e"})
+        (
+            "group",
+            "scene-7-room",
+            {"type": "draft.final", "room": "scene-7-room", "passage": 41, "event": "e"},
+        )
     ]
     assert layers[DEFAULT_LAYER].sent == [
         (

@@ -44,11 +44,23 @@ class Prompt:
     synopsis: str = ""
     text_prefix: str = ""
     text_suffix: str = ""
+    # What is asked: "scene" (a scene's text), or a level of the story above it
+    # ("logline", "characters", "beats", "brief": ``storylevels.py``). The house model
+    # reads the level from the heading field (``storylevels.level_heading``); a model
+    # without our control tokens gets a plain instruction per level (``prompt_text``).
+    kind: str = "scene"
 
-    KEYS: ClassVar[tuple[str, ...]] = ("heading", "cast", "synopsis", "text_prefix", "text_suffix")
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "heading",
+        "cast",
+        "synopsis",
+        "text_prefix",
+        "text_suffix",
+        "kind",
+    )
 
     def __post_init__(self):
-        for name in ("heading", "synopsis", "text_prefix", "text_suffix"):
+        for name in ("heading", "synopsis", "text_prefix", "text_suffix", "kind"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"prompt {name}: give a string")
         if isinstance(self.cast, str) or not all(isinstance(c, str) for c in self.cast):
@@ -66,6 +78,8 @@ class Prompt:
         }
         if self.text_suffix:
             out["text_suffix"] = self.text_suffix
+        if self.kind != "scene":
+            out["kind"] = self.kind
         return out
 
     @classmethod
@@ -143,6 +157,7 @@ def fit_prompt(
     budget: int,
     droppable: Iterable[str] = (),
     text_suffix: str = "",
+    kind: str = "scene",
 ) -> FittedPrompt:
     """Build the prompt within ``budget`` tokens, tokenizing as it goes.
 
@@ -165,7 +180,7 @@ def fit_prompt(
 
     def assemble(text: str) -> FittedPrompt:
         synopsis = "\n".join(p[1] for p in parts)
-        prompt = Prompt(heading, tuple(cast), synopsis, text, text_suffix)
+        prompt = Prompt(heading, tuple(cast), synopsis, text, text_suffix, kind)
         return FittedPrompt(prompt, format_prompt(tok, prompt), dropped)
 
     fitted = assemble(text_prefix)
@@ -192,7 +207,12 @@ def format_document(tok: ScriptTokenizer, doc: dict) -> tuple[list[int], list[in
 
 
 def prompt_text(prompt: Prompt) -> str:
-    """Return a plain-text Fountain prompt for models that do not know our control tokens."""
+    """Return a plain-text prompt for models that do not know our control tokens: a
+    Fountain page for a scene, the level's instruction for a story proposal."""
+    if prompt.kind != "scene":
+        from generation.core.storylevels import heading_act, level_prompt_text
+
+        return level_prompt_text(prompt.kind, prompt.synopsis, heading_act(prompt.heading))
     parts = []
     if prompt.heading.strip():
         parts.append(prompt.heading.strip().upper())

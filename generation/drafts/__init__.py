@@ -22,6 +22,7 @@ from .render import (
     group_passages,
     head_of,
     recent_groups,
+    recent_story_groups,
     with_queue_positions,
 )
 from .request import (
@@ -60,5 +61,6 @@ __all__ = [
     "passage_undo",
     "passages_reap",
     "recent_groups",
+    "recent_story_groups",
     "with_queue_positions",
 ]

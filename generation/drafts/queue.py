@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cowrite.events import DraftFinal, DraftStatus, publish
 
-from ..models import Passage, PassageStatus
+from ..models import Passage, PassageStatus, room_of
 from .render import head_of
 
 LIVE = (PassageStatus.QUEUED, PassageStatus.STREAMING)
@@ -35,7 +35,7 @@ def passage_claim(*, passage_id: int, worker: str, version_id: int | None) -> Pa
     if not updated:
         return None
     passage = Passage.objects.select_related("scene", "model_version").get(pk=passage_id)
-    publish(DraftStatus(passage.scene_id, passage.pk, head_of(passage)))
+    publish(DraftStatus(passage.room, passage.pk, head_of(passage)))
     return passage
 
 
@@ -97,10 +97,10 @@ def passage_finish(
             **fields
         )
         if updated:
-            scene_id = (
-                Passage.objects.filter(pk=passage_id).values_list("scene_id", flat=True).get()
+            scene_id, project_id = (
+                Passage.objects.filter(pk=passage_id).values_list("scene_id", "project_id").get()
             )
-            publish(DraftFinal(scene_id, passage_id))
+            publish(DraftFinal(room_of(scene_id, project_id), passage_id))
 
 
 def passages_reap(*, timeout_seconds: float) -> int:
@@ -108,10 +108,10 @@ def passages_reap(*, timeout_seconds: float) -> int:
     cutoff = timezone.now() - timedelta(seconds=timeout_seconds)
     stale = list(
         Passage.objects.filter(status=PassageStatus.STREAMING, heartbeat_at__lt=cutoff).values_list(
-            "pk", "scene_id"
+            "pk", "scene_id", "project_id"
         )
     )
-    for passage_id, scene_id in stale:
+    for passage_id, scene_id, project_id in stale:
         with transaction.atomic():
             if Passage.objects.filter(pk=passage_id, status=PassageStatus.STREAMING).update(
                 status=PassageStatus.FAILED,
@@ -119,5 +119,5 @@ def passages_reap(*, timeout_seconds: float) -> int:
                 error="The generation worker stopped while writing this draft. Retry it.",
                 finished_at=timezone.now(),
             ):
-                publish(DraftFinal(scene_id, passage_id))
+                publish(DraftFinal(room_of(scene_id, project_id), passage_id))
     return len(stale)

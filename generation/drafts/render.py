@@ -40,11 +40,15 @@ def head_of(passage: Passage) -> dict:
 # --- reads for the drafts panel --------------------------------------------------------------
 
 
-def card_passage(scene_id: int, passage_id: int) -> Passage | None:
-    """The passage of a scene with what its card shows (None if not in that scene)."""
+CARD_RELATED = ("model_version", "requested_by", "scene", "accepted_by", "beat")
+
+
+def card_passage(project_id: int, scene_id: int | None, passage_id: int) -> Passage | None:
+    """The passage of a room (a scene's, or with ``scene_id`` None the project's story
+    proposals) with what its card shows; None if it is not in that room."""
     return (
-        Passage.objects.filter(pk=passage_id, scene_id=scene_id)
-        .select_related("model_version", "requested_by", "scene", "accepted_by")
+        Passage.objects.filter(pk=passage_id, project_id=project_id, scene_id=scene_id)
+        .select_related(*CARD_RELATED)
         .first()
     )
 
@@ -66,11 +70,17 @@ def with_queue_positions(passages: list[Passage]) -> list[Passage]:
 
 def recent_groups(scene: Scene, limit: int = 20) -> list[list[Passage]]:
     """Return the scene's latest draft requests, newest first, each as its alternatives."""
+    return _recent(Passage.objects.filter(scene=scene), limit)
+
+
+def recent_story_groups(project_id: int, limit: int = 20) -> list[list[Passage]]:
+    """Return the project's latest story proposals, newest first, as their alternatives."""
+    return _recent(Passage.objects.filter(project_id=project_id, scene__isnull=True), limit)
+
+
+def _recent(room, limit: int) -> list[list[Passage]]:
     groups = list(
-        Passage.objects.filter(scene=scene)
-        .order_by("-queued_at")
-        .values_list("group", flat=True)
-        .distinct()[: limit * 4]
+        room.order_by("-queued_at").values_list("group", flat=True).distinct()[: limit * 4]
     )
     seen, wanted = set(), []
     for g in groups:
@@ -81,8 +91,8 @@ def recent_groups(scene: Scene, limit: int = 20) -> list[list[Passage]]:
             break
     passages = with_queue_positions(
         list(
-            Passage.objects.filter(scene=scene, group__in=wanted)
-            .select_related("model_version", "requested_by", "scene", "accepted_by")
+            room.filter(group__in=wanted)
+            .select_related(*CARD_RELATED)
             .order_by("-queued_at", "alternative")
         )
     )
@@ -93,12 +103,12 @@ def recent_groups(scene: Scene, limit: int = 20) -> list[list[Passage]]:
     return [sorted(by_group[g], key=lambda p: p.alternative) for g in wanted if g in by_group]
 
 
-def group_passages(scene: Scene, group) -> list[Passage]:
-    """The alternatives of one request of the scene, in order (empty if none)."""
+def group_passages(project_id: int, scene_id: int | None, group) -> list[Passage]:
+    """The alternatives of one request of a room, in order (empty if none)."""
     return with_queue_positions(
         list(
-            Passage.objects.filter(scene=scene, group=group)
-            .select_related("model_version", "requested_by", "scene", "accepted_by")
+            Passage.objects.filter(project_id=project_id, scene_id=scene_id, group=group)
+            .select_related(*CARD_RELATED)
             .order_by("alternative")
         )
     )

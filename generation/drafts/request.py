@@ -38,7 +38,8 @@ from .render import group_html
 from .spec import DraftSpec, draft_spec_from
 
 
-def _check_limits(scene: Scene, user, spec: DraftSpec) -> None:
+def check_limits(project_id: int, user, alternatives: int) -> None:
+    """Refuse a request over the user's rate, the project's concurrency or the queue."""
     since = timezone.now() - timedelta(seconds=settings.COWRITE_DRAFT_RATE_WINDOW_SECONDS)
     recent = Passage.objects.filter(requested_by=user, queued_at__gte=since, alternative=0).count()
     if recent >= settings.COWRITE_DRAFT_RATE_LIMIT:
@@ -48,10 +49,10 @@ def _check_limits(scene: Scene, user, spec: DraftSpec) -> None:
         )
     counts = Passage.objects.filter(status__in=LIVE).aggregate(
         queued=Count("id", filter=Q(status=PassageStatus.QUEUED)),
-        project=Count("id", filter=Q(scene__project_id=scene.project_id)),
+        project=Count("id", filter=Q(project_id=project_id)),
     )
     cap = settings.COWRITE_DRAFT_PROJECT_CONCURRENCY
-    if counts["project"] + spec.alternatives > cap:
+    if counts["project"] + alternatives > cap:
         raise ValidationError(
             f"This project already has {counts['project']} drafts running (the limit is {cap}); "
             "wait for them to finish or cancel one."
@@ -59,7 +60,7 @@ def _check_limits(scene: Scene, user, spec: DraftSpec) -> None:
     # One queue limit for all generation: queued drafts + API requests waiting for a worker.
 
     waiting = counts["queued"] + waiting_count()
-    if waiting + spec.alternatives > settings.COWRITE_GENERATION_MAX_QUEUE:
+    if waiting + alternatives > settings.COWRITE_GENERATION_MAX_QUEUE:
         raise ValidationError("The generation queue is full; try again in a minute.")
 
 
@@ -123,7 +124,7 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
     version = active_version()
     if version is None and not ModelVersion.objects.filter(status=VersionStatus.TRAINING).exists():
         raise ValidationError("There is no model to write drafts yet (see Model).")
-    _check_limits(scene, user, spec)
+    check_limits(scene.project_id, user, spec.alternatives)
     place = _request_place(scene, spec)
     base_seed = spec.seed if spec.seed is not None else secrets.randbits(48)
     group = uuid.uuid4()
@@ -133,6 +134,7 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
         feedback.tags_for(scene.project)
         passages = [
             Passage.objects.create(
+                project_id=scene.project_id,
                 scene=scene,
                 group=group,
                 alternative=i,
@@ -150,7 +152,7 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
             )
             for i in range(spec.alternatives)
         ]
-        publish(DraftCreated(scene.pk, str(group), group_html(passages)))
+        publish(DraftCreated(passages[0].room, str(group), group_html(passages)))
         for p in passages:  # the workers' doorbell (after commit)
             publish(Generate(p.pk))
     return passages
@@ -164,7 +166,7 @@ def can_cancel(passage: Passage, user) -> bool:
     if passage.requested_by_id == user.pk:
         return True
     return Membership.objects.filter(
-        project_id=passage.scene.project_id, user=user, role=Role.OWNER
+        project_id=passage.project_id, user=user, role=Role.OWNER
     ).exists()
 
 
@@ -184,7 +186,7 @@ def draft_cancel(*, passage: Passage, user) -> Passage:
             passage.finish_reason = "cancelled"
             passage.finished_at = timezone.now()
             passage.save(update_fields=["status", "finish_reason", "finished_at"])
-            publish(DraftFinal(passage.scene_id, passage.pk))
+            publish(DraftFinal(passage.room, passage.pk))
         elif passage.status == PassageStatus.STREAMING:
             passage.cancel_requested = True
             passage.save(update_fields=["cancel_requested"])
@@ -330,7 +332,7 @@ def passage_accept(
         passage.undone_revision = None
         passage.save(update_fields=ACCEPT_FIELDS)
         feedback.preference_from_accept(passage=passage, user=user)
-        publish(DraftFinal(passage.scene_id, passage.pk))
+        publish(DraftFinal(passage.room, passage.pk))
     return revision
 
 
@@ -392,5 +394,5 @@ def passage_undo(*, passage: Passage, user):
             undone_revision=revision,
         )
         feedback.preference_undo_accept(passage=current)
-        publish(DraftFinal(current.scene_id, current.pk))
+        publish(DraftFinal(current.room, current.pk))
     return revision

@@ -73,7 +73,7 @@ def drafts_list(request, project_id, scene_id):
 
 def _passage(user, project_id, scene_id, passage_id, need):
     membership, scene = access_scene(user, project_id, scene_id, need)
-    passage = drafts.card_passage(scene.pk, passage_id)
+    passage = drafts.card_passage(scene.project_id, scene.pk, passage_id)
     if passage is None:
         raise Http404("No such draft.")
     return membership, scene, passage
@@ -151,7 +151,7 @@ def passage_undo(request, project_id, scene_id, passage_id):
 def drafts_compare(request, project_id, scene_id, group):
     """A request's alternatives side by side, each laid out as a screenplay."""
     membership, scene = access_scene(request.user, project_id, scene_id)
-    passages = drafts.group_passages(scene, group)
+    passages = drafts.group_passages(scene.project_id, scene.pk, group)
     if not passages:
         raise Http404("No such draft request.")
     feedback.feedback_summary(passages, viewer=request.user)

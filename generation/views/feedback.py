@@ -22,11 +22,16 @@ from ..models import Passage, PassageComment, PassageStatus
 
 
 def _passage(request, project_id, scene_id, passage_id, need=Role.COMMENTER):
-    membership, scene = access_scene(request.user, project_id, scene_id, need)
+    """The passage of a scene, or with ``scene_id`` None of the project's story proposals
+    (the ``story_…`` URLs); outsiders 404, low roles 403."""
+    if scene_id is None:
+        membership = access_project(request.user, project_id, need)
+        room = Passage.objects.filter(project_id=membership.project_id, scene__isnull=True)
+    else:
+        membership, scene = access_scene(request.user, project_id, scene_id, need)
+        room = Passage.objects.filter(scene=scene)
     passage = (
-        Passage.objects.filter(pk=passage_id, scene=scene)
-        .select_related("scene", "model_version", "requested_by")
-        .first()
+        room.filter(pk=passage_id).select_related("scene", "model_version", "requested_by").first()
     )
     if passage is None:
         raise Http404("No such draft.")
@@ -38,7 +43,7 @@ def _card(request, passage, message: str = ""):
     if not request.htmx:
         if message:
             messages.success(request, message)
-        return redirect(passage.scene)
+        return redirect(passage.page_url)
     feedback.feedback_summary([passage], viewer=request.user)
     return render(
         request, "generation/drafts/passage_feedback.html", {"passage": passage, "notice": message}
@@ -71,7 +76,7 @@ def _act(request, project_id, scene_id, passage_id, action, need=Role.COMMENTER)
     except PermissionDenied as exc:
         return _fail(request, passage_id, str(exc), 403)
     except ValidationError as exc:
-        return _fail(request, passage_id, " ".join(exc.messages), back=passage.scene)
+        return _fail(request, passage_id, " ".join(exc.messages), back=passage.page_url)
     return _card(request, passage, message or "")
 
 
@@ -142,7 +147,10 @@ def passage_rank(request, project_id, scene_id, passage_id):
         membership, passage = _passage(request, project_id, scene_id, passage_id, Role.VIEWER)
         alternatives = list(
             Passage.objects.filter(
-                group=passage.group, scene=passage.scene, status=PassageStatus.DONE
+                group=passage.group,
+                project_id=passage.project_id,
+                scene_id=passage.scene_id,
+                status=PassageStatus.DONE,
             )
             .exclude(text="")
             .order_by("alternative")

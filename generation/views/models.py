@@ -65,7 +65,7 @@ def _rating_counts(version_ids, project_ids=None) -> dict[int, dict[int, int]]:
     out: dict[int, dict[int, int]] = {}
     rows = Rating.objects.filter(passage__model_version_id__in=version_ids)
     if project_ids is not None:
-        rows = rows.filter(passage__scene__project_id__in=project_ids)
+        rows = rows.filter(passage__project_id__in=project_ids)
     rows = rows.values("passage__model_version_id", "score").annotate(n=Count("pk"))
     for r in rows:
         out.setdefault(r["passage__model_version_id"], {})[r["score"]] = r["n"]

@@ -76,12 +76,12 @@ def snapshot():
 
 @pytest.fixture
 def pushed(monkeypatch):
-    """The feedback.changed events sent (scene, passages), instead of sending them."""
+    """The feedback.changed events sent (room, passages), instead of sending them."""
     sent, real = [], events.publish
 
     def publish(event, **kwargs):
         if isinstance(event, events.FeedbackChanged):
-            sent.append((event.scene, sorted(event.passages)))
+            sent.append((event.room, sorted(event.passages)))
         else:
             real(event, **kwargs)
 
@@ -363,7 +363,7 @@ def test_pick_best_replaces_the_users_previous_pick(client, team, alts, pushed):
     assert client.post(url("passage_pick", team, b), **HX).status_code == 200  # double-submit
     assert client.post(url("passage_pick", team, c), **HX).status_code == 200
     assert pairs("pick") == sorted([(c.pk, a.pk), (c.pk, b.pk)])
-    assert pushed[-1] == (a.scene_id, sorted([a.pk, b.pk, c.pk]))
+    assert pushed[-1] == (events.scene_room_group(a.scene_id), sorted([a.pk, b.pk, c.pk]))
     client.force_login(team.users["owner"])
     client.post(url("passage_pick", team, a), **HX)
     assert len(pairs("pick", team.users["commenter"])) == 2 and len(pairs("pick")) == 4

@@ -52,10 +52,14 @@ def test_a_card_event_loads_once_and_each_viewer_gets_their_own_controls(team, m
             connected, _ = await c.connect()
             assert connected
         await asyncio.sleep(0.2)
-        await events.apublish(events.FeedbackChanged(scene.pk, (passage.pk,), event="e1"))
+        await events.apublish(
+            events.FeedbackChanged(events.scene_room_group(scene.pk), (passage.pk,), event="e1")
+        )
         got = {w: await _frames(c) for w, c in sockets.items()}
         # An event without an id is not shared: each socket loads for itself.
-        await events.apublish(events.FeedbackChanged(scene.pk, (passage.pk,), event=None))
+        await events.apublish(
+            events.FeedbackChanged(events.scene_room_group(scene.pk), (passage.pk,), event=None)
+        )
         unshared = {w: await _frames(c) for w, c in sockets.items()}
         for c in sockets.values():
             await c.disconnect()
@@ -87,7 +91,9 @@ def test_a_card_event_for_a_passage_of_another_scene_renders_nothing(team):
         await c.connect()
         await asyncio.sleep(0.2)
         # Addressed to this scene's room, naming a passage of another scene.
-        await events.apublish(events.DraftFinal(scene.pk, foreign.pk, event="e2"))
+        await events.apublish(
+            events.DraftFinal(events.scene_room_group(scene.pk), foreign.pk, event="e2")
+        )
         frames = await _frames(c, expect=False)
         await c.disconnect()
         return frames

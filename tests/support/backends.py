@@ -59,3 +59,37 @@ def read_record(path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class ScriptedBackend(Backend):
+    """Writes a fixed text per kind of request (``texts``: {"logline": "...", "scene":
+    "...", …}), word by word, and records each prompt it was given (kind, heading, cast,
+    synopsis) to ``record``: a story proposal's test checks both what streamed and what
+    the model was told (the level above it)."""
+
+    name = "scripted"
+
+    def __init__(self, record: str, texts: dict, delay: float = 0.01, **_):
+        self.record = Path(record)
+        self.texts = dict(texts)
+        self.delay = delay
+        self._lock = threading.Lock()
+
+    def generate(self, request, on_text=None, cancel=None):
+        prompt = request.prompt
+        with self._lock, self.record.open("a") as f:
+            f.write(json.dumps({"id": request.request_id, **prompt.as_dict(), "kind": prompt.kind}))
+            f.write("\n")
+        text = self.texts.get(prompt.kind, "Nothing scripted for this kind.")
+        out, reason = "", "stop"
+        for piece in text.split(" "):
+            if cancel is not None and cancel.wait(self.delay):
+                reason = "cancelled"
+                break
+            piece = piece if not out else " " + piece
+            out += piece
+            if on_text:
+                on_text(piece)
+        return GenerationResult(
+            text=out, finish_reason=reason, prompt_tokens=1, completion_tokens=len(out.split())
+        )

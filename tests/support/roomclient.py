@@ -1,4 +1,4 @@
-"""A scene-room client (what htmx's ws extension does in a page), for tests and benchmarks.
+"""A draft-room client (a scene's room or a project's story drafts room; what htmx's ws extension does in a page), for tests and benchmarks.
 
 It sends the JSON a ``ws-send`` form sends and parses the HTML fragments it receives:
 token deltas (``<span data-seq>`` appended to ``#passage-N-text``), snapshots and cards.
@@ -30,8 +30,14 @@ ERROR_RE = re.compile(r'<div class="msg msg-error" role="alert">(.*?)</div>', re
 
 
 class RoomClient:
-    def __init__(self, base_ws_url: str, project_id: int, scene_id: int, session: str, origin: str):
-        self.url = f"{base_ws_url}/ws/projects/{project_id}/scenes/{scene_id}/room"
+    def __init__(
+        self, base_ws_url: str, project_id: int, scene_id: int | None, session: str, origin: str
+    ):
+        # A scene's room, or (scene_id None) the project's story drafts room.
+        if scene_id is None:
+            self.url = f"{base_ws_url}/ws/projects/{project_id}/story/drafts"
+        else:
+            self.url = f"{base_ws_url}/ws/projects/{project_id}/scenes/{scene_id}/room"
         self.headers = {"Cookie": f"sessionid={session}", "Origin": origin}
         self.ws = None
         self.reader = None
