@@ -5,8 +5,9 @@
     result = backend.generate(GenerationRequest(prompt), on_text=print)
 
 ``base.py`` states the contract; ``local`` (default) runs our engine in-process, ``hf``
-wraps a Hugging Face causal LM folder, ``openai_compat`` talks to a vLLM/TGI/llama.cpp/
-Ollama server's ``/v1/completions``.
+wraps a Hugging Face causal LM folder (chat messages when its tokenizer has a chat
+template), ``openai_compat`` talks to a vLLM/TGI/llama.cpp/Ollama server's
+``/v1/completions`` (or ``/v1/chat/completions`` with ``chat=True``).
 """
 
 from __future__ import annotations

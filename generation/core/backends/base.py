@@ -12,6 +12,13 @@ text so far — and ``SamplingParams``) into text, streaming it as it is produce
 * ``close()`` releases the model/threads/connections. Backends are context managers.
 * Errors reaching the model or server raise ``BackendError``.
 
+Backends for foreign models have two ways to ask: a plain Fountain prompt
+(``prompting.prompt_text``) for a completion-only model, or chat messages
+(``chat.chat_messages``: a system message with the task, a user message with the labelled
+context) for an instruction-tuned one — ``hf`` when the folder's tokenizer has a chat
+template, ``openai_compat`` with ``chat=True`` (``/v1/chat/completions``). The result's
+``sent`` records exactly what went to the model, so the stored prompt shows it as sent.
+
 ``finish_reason`` is ``"stop"`` (end of scene or a stop string), ``"length"`` (token
 limit), ``"cancelled"`` or ``"error"`` (the local engine failed a step; logged).
 """
@@ -52,6 +59,10 @@ class GenerationResult:
     ttft_s: float | None = None
     latency_s: float | None = None
     model: str | None = None  # the model version / name that wrote it
+    # What the backend actually sent to the model: ``{"messages": [...]}`` on the chat
+    # path, ``{"prompt": "..."}`` for a plain completion prompt; None for the local
+    # engine (its prompt is the stored ``Prompt`` itself, as token ids).
+    sent: dict | None = None
 
 
 class Backend(ABC):

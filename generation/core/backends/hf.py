@@ -4,8 +4,20 @@
 core runs without it. Nothing is fetched from the Hub (``local_files_only=True``).
 Requests are served one at a time (a lock), with the model's own KV cache; sampling,
 stop strings and streaming reuse ``sampling.py``/``detok.py`` so settings behave the same
-as with the local engine. The prompt is plain Fountain text (``prompting.prompt_text``):
-a foreign model does not know our control tokens.
+as with the local engine. A foreign model does not know our control tokens, so it is
+asked in one of two ways:
+
+* chat: when the folder's tokenizer has a chat template (an instruction-tuned model) and
+  the ``chat`` option is not False (default None: auto), ``chat.chat_messages(prompt)``
+  (a system message with the task, a user message with the labelled context) is rendered
+  with ``tokenizer.apply_chat_template(..., add_generation_prompt=True)``; the rendered
+  text is tokenized without adding a second BOS when the template already has one.
+* plain: otherwise, the plain Fountain text (``prompting.prompt_text``).
+
+``uses_chat`` says which; ``GenerationResult.sent`` is ``{"messages": [...]}`` or
+``{"prompt": "..."}``, exactly as given to the model. Generation stops at the tokenizer's
+eos token and at every eos id of the model's generation config (a chat model's
+end-of-turn token), besides ``stop_token_ids`` and stop strings.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from collections.abc import Callable
 import torch
 
 from generation.core.backends.base import Backend, BackendError, GenerationRequest, GenerationResult
+from generation.core.chat import chat_messages
 from generation.core.detok import StopStringBuffer
 from generation.core.prompting import prompt_text
 from generation.core.sampling import sample
@@ -26,7 +39,13 @@ from generation.core.sampling import sample
 class HFBackend(Backend):
     name = "hf"
 
-    def __init__(self, model_dir: str, device: str | None = None, dtype: str | None = None):
+    def __init__(
+        self,
+        model_dir: str,
+        device: str | None = None,
+        dtype: str | None = None,
+        chat: bool | None = None,
+    ):
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as e:  # pragma: no cover - depends on the install
@@ -46,6 +65,31 @@ class HFBackend(Backend):
         # transformers 5.x renamed the KV-cache argument/output from past_key_values to cache.
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self.uses_chat: bool = has_template and chat is not False
+        self.eos_ids = self._eos_ids()
+
+    def _eos_ids(self) -> frozenset[int]:
+        """Token ids that end a reply: the tokenizer's eos and the generation config's."""
+        ids = {self.tokenizer.eos_token_id}
+        for cfg in (getattr(self.model, "generation_config", None), self.model.config):
+            eos = getattr(cfg, "eos_token_id", None)
+            ids.update(eos if isinstance(eos, (list, tuple)) else [eos])
+        return frozenset(i for i in ids if isinstance(i, int))
+
+    def _encode(self, prompt) -> tuple[torch.Tensor, dict]:
+        """The prompt's ids and what was sent: rendered chat messages, or the plain text."""
+        if self.uses_chat:
+            messages = chat_messages(prompt)
+            text = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+            bos = self.tokenizer.bos_token
+            add_special = not (bos and text.startswith(bos))  # the template's BOS, not twice
+            enc = self.tokenizer(text, return_tensors="pt", add_special_tokens=add_special)
+            return enc.input_ids, {"messages": messages}
+        text = prompt_text(prompt)
+        return self.tokenizer(text, return_tensors="pt").input_ids, {"prompt": text}
 
     @torch.inference_mode()
     def generate(
@@ -56,12 +100,11 @@ class HFBackend(Backend):
     ) -> GenerationResult:
         """Generate text for ``request`` (see ``base.Backend``)."""
         p = request.params
-        prompt = prompt_text(request.prompt)
-        ids = self.tokenizer(prompt, return_tensors="pt").input_ids.to(self.device)
+        ids, sent_prompt = self._encode(request.prompt)
+        ids = ids.to(self.device)
         if ids.shape[1] == 0:
             bos = self.tokenizer.bos_token_id or self.tokenizer.eos_token_id or 0
             ids = torch.tensor([[bos]], device=self.device)
-        eos = self.tokenizer.eos_token_id
         gen = torch.Generator().manual_seed(p.seed if p.seed is not None else torch.seed())
         stopbuf = StopStringBuffer(p.stop)
         out_ids: list[int] = []
@@ -82,7 +125,7 @@ class HFBackend(Backend):
                 past = o[self._cache_kw] if self._cache_kw in o else o.get("past_key_values")
                 tok = sample(o.logits[:, -1, :vocab].float(), [p], [gen], seen)[0]
                 ttft = ttft if ttft is not None else time.perf_counter() - t0
-                if tok == eos or tok in p.stop_token_ids:
+                if tok in self.eos_ids or tok in p.stop_token_ids:
                     reason = "stop"
                     break
                 out_ids.append(tok)
@@ -114,4 +157,5 @@ class HFBackend(Backend):
             ttft_s=ttft,
             latency_s=time.perf_counter() - t0,
             model=self.model_name,
+            sent=sent_prompt,
         )
