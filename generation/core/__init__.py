@@ -7,7 +7,10 @@ Modules (import what you need; nothing is imported here so ``import generation.c
 * ``tokenizer``    ScriptTokenizer (byte-level BPE with control tokens)
 * ``prompting``    Prompt (the one prompt shape), format_prompt(tok, prompt) -> ids, fit_prompt
 * ``model``        GPTConfig, PRESETS, GPT, KVCache
-* ``train``        TrainConfig, train(cfg, corpus_dir, out_dir, progress_cb=, resume=)
+* ``train``        TrainConfig, train(cfg, corpus_dir, out_dir, progress_cb=, resume=);
+                   data-parallel (DDP) when launched by torchrun with several processes
+* ``distributed``  torchrun_command(nproc, train_args), is_distributed, rank, world_size,
+                   is_main, shard_size (the launch line and who-am-I of a DDP run)
 * ``optim``        make_optimizer, lr_at, set_lr, autocast, optimizer_step (every trainer's)
 * ``examples``     SFTExample, PreferencePair, scene_windows (plain data, no torch)
 * ``encoding``     encode_example / encode_sft / encode_pairs, collate, sequence_logps
@@ -22,5 +25,8 @@ Modules (import what you need; nothing is imported here so ``import generation.c
 * ``sampling``     the batched sampler
 * ``cues``         cue-aware decoding (CueVocab, CueConstraint)
 * ``engine``       Engine (continuous batching): submit / step / cancel / run_forever, QueueFull
+* ``chat``         chat_messages(prompt) -> [system, user] messages for instruction-tuned
+                   models (hf with a chat template, openai_compat with chat=True);
+                   chat_text_fallback(prompt) -> the plain prompt a completion model gets
 * ``backends``     get_backend(dotted_path, **options): local, hf, openai_compat
 """

@@ -13,6 +13,20 @@ Commands (from the repository root)::
     # a GPU run of the small preset
     python -m generation.core.train --preset small --corpus data/corpus/shakespeare \\
         --out models/small-v1 --steps 3000 --batch-size 32
+    # data-parallel on a GPU box: one process per GPU (here 8), same result as one process
+    python -m torch.distributed.run --standalone --nproc_per_node=8 \\
+        -m generation.core.train --preset small --corpus data/corpus/shakespeare \\
+        --out models/small-v1 --steps 3000 --batch-size 64
+
+Distributed (DDP) mode: launched by ``torchrun`` (``torch.distributed.run``) with more
+than one process, ``train`` joins a process group (``nccl`` on CUDA, ``gloo`` on CPU),
+wraps the model in ``DistributedDataParallel`` and splits each step's *global*
+``--batch-size`` evenly over the processes (it must divide). Every process draws the same
+global batch and takes its slice, and the loss is normalised by the whole batch's target
+count, so each step equals the single-process step (``train``'s docstring has the rule).
+Only rank 0 writes the version folder, logs and evaluates; ``--resume`` and
+``--time-budget`` work as in one process (rank 0's clock decides when to stop).
+``distributed.torchrun_command`` builds the launch line.
 
 ``--out`` becomes a model version folder (see ``checkpoint.py``) with a ``resume/``
 subfolder (optimizer moments, step, RNG state as safetensors + JSON) so ``--resume``
@@ -27,6 +41,7 @@ vocabularies compare directly.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import os
@@ -39,8 +54,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+from torch.nn.parallel import DistributedDataParallel
 
+from generation.core import distributed as ddp_env
 from generation.core import recipe as story
 from generation.core.checkpoint import load_version, save_version
 from generation.core.corpus import load_documents, load_manifest
@@ -298,6 +318,25 @@ def _load_resume(folder: Path, opt: torch.optim.Optimizer, data_gen: torch.Gener
     return state
 
 
+# --------------------------------------------------------------------------- distributed
+
+
+@dataclass
+class _Dist:
+    """This process's place in a data-parallel run (``None`` stands for a single process)."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+
+def _share_tokenizer(tok: ScriptTokenizer | None) -> ScriptTokenizer:
+    """Give every process rank 0's tokenizer (only rank 0 trains one)."""
+    box = [tok.tok.to_str() if tok is not None else None]
+    dist.broadcast_object_list(box, src=0)
+    return tok if tok is not None else ScriptTokenizer(Tokenizer.from_str(box[0]))
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -315,9 +354,72 @@ def train(
     "loss", "lr", "tokens_per_s", "elapsed_s", "eta_s"}``, ``{"event": "eval", "step",
     "val_bpb", "val_loss"}`` and finally ``{"event": "done", ...metrics}``. Return the
     final metadata (``metrics`` holds ``val_bpb``).
+
+    **Data-parallel mode.** Under ``torchrun`` with ``WORLD_SIZE`` > 1 (see
+    ``distributed.py``) each process joins a process group (``nccl`` on CUDA, each process
+    on ``cuda:LOCAL_RANK``; ``gloo`` on CPU) and trains a ``DistributedDataParallel``
+    wrapper of the same model. ``cfg.batch_size`` is the *global* batch: it must split
+    evenly over the processes (else ``ValueError``), and every optimizer step equals the
+    single-process step with the same ``batch_size`` and ``seed``:
+
+    * data: every process draws the whole global batch with the same RNGs (so the RNG
+      streams, and what ``--resume`` saves, are the single-process ones) and keeps its
+      contiguous slice of ``batch_size / world`` rows;
+    * loss: the single-process loss is the mean over the batch's ``N`` masked target
+      tokens, ``sum_all / N``. Rows carry different numbers of masked targets, so a
+      per-shard mean would weight tokens unequally. Each process knows ``N`` (it drew the
+      whole batch) and backpropagates ``sum_shard * world / N``; DDP *averages* the
+      gradients over the ``world`` processes, giving ``sum_r grad(sum_shard_r) / N``,
+      exactly the full-batch gradient (up to float summation order). Clipping and AdamW
+      then see the same gradient on every process. (Dropout masks are drawn per shard, so
+      equivalence is exact only without dropout, the presets' default.)
+    * the reported training loss is the all-reduced global mean, the single-process figure.
+
+    Only rank 0 writes files (checkpoints, the version folder), reports progress
+    (``progress_cb``, console) and evaluates (on the unwrapped model; the others wait at
+    the next step's gradient all-reduce). With a time budget, rank 0's clock decides the
+    progress (the cosine schedule and when to stop) and broadcasts it every step, so all
+    processes take the same number of steps. Every process returns rank 0's metadata. The
+    process group is destroyed at the end, on error too. Without ``WORLD_SIZE`` (or with
+    1) nothing of this happens: no process group, the plain single-process loop.
     """
+    if not ddp_env.is_distributed():
+        return _train(cfg, corpus_dir, out_dir, progress_cb, resume, console, None)
+    world = ddp_env.world_size()
+    ddp_env.shard_size(cfg.batch_size, world)  # fail before any process group exists
+    use_cuda = (cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    if use_cuda:
+        device = torch.device("cuda", ddp_env.local_rank())
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    own_group = not dist.is_initialized()
+    if own_group:
+        # Rank 0 alone runs the final evaluation while the others wait: a generous timeout.
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=2))
+    try:
+        dctx = _Dist(rank=dist.get_rank(), world=dist.get_world_size(), device=device)
+        return _train(cfg, corpus_dir, out_dir, progress_cb, resume, console, dctx)
+    finally:
+        if own_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(
+    cfg: TrainConfig,
+    corpus_dir,
+    out_dir,
+    progress_cb: ProgressCallback | None,
+    resume: bool,
+    console: bool,
+    dctx: _Dist | None,
+) -> dict:
+    """``train``'s body; ``dctx`` is ``None`` for a single process."""
     if cfg.steps is None and cfg.time_budget is None:
         raise ValueError("give steps or time_budget")
+    main = dctx is None or dctx.rank == 0  # the process that writes, logs and evaluates
+    console = console and main
+    rows = cfg.batch_size if dctx is None else ddp_env.shard_size(cfg.batch_size, dctx.world)
     out = Path(out_dir)
     governor = None
     if cfg.threads and cfg.adaptive_threads and cfg.threads > 1:
@@ -326,7 +428,10 @@ def train(
         torch.set_num_threads(cfg.threads)
     if cfg.recipe not in ("story", "stream"):
         raise ValueError(f"unknown recipe {cfg.recipe!r}: story or stream")
-    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dctx is not None:
+        device = dctx.device
+    else:
+        device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(cfg.seed)
     manifest = load_manifest(corpus_dir)
     train_docs, val_docs = load_documents(corpus_dir, "train"), load_documents(corpus_dir, "val")
@@ -358,15 +463,26 @@ def train(
                 yield story.strip_marks(slots.slotify(d["text"]))
                 yield story.derive_brief(d["text"])
 
-        if cfg.recipe == "story":
-            tok = ScriptTokenizer.train(story_texts(), vocab_size=vocab, story=True)
-        else:
-            tok = ScriptTokenizer.train(texts(), vocab_size=vocab)
+        tok = None
+        if main:
+            if cfg.recipe == "story":
+                tok = ScriptTokenizer.train(story_texts(), vocab_size=vocab, story=True)
+            else:
+                tok = ScriptTokenizer.train(texts(), vocab_size=vocab)
+        if dctx is not None:  # one vocabulary for all: rank 0's
+            tok = _share_tokenizer(tok)
         mcfg = GPTConfig.from_dict(
             {**preset.to_dict(), **cfg.model_overrides, "vocab_size": tok.vocab_size}
         )
         model = GPT(mcfg).to(device)
     model.train()
+    net = model  # what the training step runs: the model, or its DDP wrapper
+    if dctx is not None:
+        # DDP copies rank 0's weights to every process here (and, per forward, the
+        # buffers: the small constant RoPE tables).
+        net = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
     T = model.cfg.block_size
     use_story = tok.has_slots  # the recipe follows the tokenizer (a parent's, on fine-tune)
@@ -398,7 +514,7 @@ def train(
             example_rng.setstate((v[0], tuple(v[1]), v[2]))
 
     def emit(ev: dict) -> None:
-        if progress_cb:
+        if progress_cb and main:
             progress_cb(ev)
 
     def checkpoint(metrics: dict) -> None:
@@ -427,31 +543,62 @@ def train(
         pt = (elapsed_before + time.time() - t0) / cfg.time_budget if cfg.time_budget else 0.0
         return max(ps, pt)
 
+    def shared_progress() -> float:
+        """``progress_now()``, rank 0's under a time budget (every process calls this at
+        the same points of the loop; it is a broadcast when distributed)."""
+        p = progress_now()
+        if dctx is not None and cfg.time_budget:
+            t = torch.tensor([p], dtype=torch.float64, device=device)
+            dist.broadcast(t, src=0)
+            p = float(t.item())
+        return p
+
     tokens_per_step = cfg.batch_size * T
     t0 = time.time()
     t_last, tok_since = t0, 0
     last_eval: dict = {}
     amp = autocast(device)
-    while progress_now() < 1.0:
+    while shared_progress() < 1.0:
         # Linear warmup over steps, then cosine to lr * min_lr_frac over the progress.
         lr = lr_at(
-            cfg.lr, step, cfg.warmup_steps, progress=progress_now(), min_lr_frac=cfg.min_lr_frac
+            cfg.lr, step, cfg.warmup_steps, progress=shared_progress(), min_lr_frac=cfg.min_lr_frac
         )
         set_lr(opt, lr)
         if governor is not None:
             governor.poll()
-        if use_story:
-            x, y, m = story_batch(tok, scenes, weights, cfg.batch_size, T, example_rng, device)
+        if dctx is None:
+            if use_story:
+                x, y, m = story_batch(tok, scenes, weights, cfg.batch_size, T, example_rng, device)
+            else:
+                x, y, m = get_batch(train_ids, train_mask, cfg.batch_size, T, data_gen, device)
+            with amp:
+                _, loss = model(x, y, m)
+            optimizer_step(opt, model, loss, cfg.grad_clip)
+            shown = loss
         else:
-            x, y, m = get_batch(train_ids, train_mask, cfg.batch_size, T, data_gen, device)
-        with amp:
-            _, loss = model(x, y, m)
-        optimizer_step(opt, model, loss, cfg.grad_clip)
+            # The whole global batch, drawn as a single process draws it; keep this
+            # process's rows. The loss is scaled so DDP's gradient average is the
+            # full-batch gradient (see ``train``'s docstring).
+            if use_story:
+                x, y, m = story_batch(tok, scenes, weights, cfg.batch_size, T, example_rng, "cpu")
+            else:
+                x, y, m = get_batch(train_ids, train_mask, cfg.batch_size, T, data_gen, "cpu")
+            n_targets = max(int(m.sum()), 1)  # of the global batch, as the model's mean
+            lo = dctx.rank * rows
+            x, y, m = (a[lo : lo + rows].to(device) for a in (x, y, m))
+            with amp:
+                logits = net(x)
+            nll = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
+            loss = (nll * m.flatten().float()).sum() * (dctx.world / n_targets)
+            optimizer_step(opt, net, loss, cfg.grad_clip)
+            shown = loss.detach().clone()
+            dist.all_reduce(shown)  # sum over processes of world * part / N
+            shown = shown / dctx.world  # the global masked mean: the single-process loss
         step += 1
         tok_since += tokens_per_step
 
         now = time.time()
-        if now - t_last >= 2.0 or step == 1:
+        if main and (now - t_last >= 2.0 or step == 1):
             tps = tok_since / (now - t_last)
             p = progress_now()
             elapsed = elapsed_before + now - t0
@@ -461,7 +608,7 @@ def train(
                 "step": step,
                 "total_steps": cfg.steps,
                 "progress": p,
-                "loss": loss.item(),
+                "loss": shown.item(),
                 "lr": lr,
                 "tokens_per_s": tps,
                 "elapsed_s": elapsed,
@@ -477,9 +624,9 @@ def train(
                 )
                 sys.stderr.flush()
             t_last, tok_since = now, 0
-        if has_val and step % cfg.eval_interval == 0:
+        if main and has_val and step % cfg.eval_interval == 0:  # the others wait meanwhile
             last_eval = validate(cfg.eval_max_tokens)
-            history.append({"step": step, "val_bpb": last_eval["bpb"], "train_loss": loss.item()})
+            history.append({"step": step, "val_bpb": last_eval["bpb"], "train_loss": shown.item()})
             emit(
                 {
                     "event": "eval",
@@ -488,24 +635,31 @@ def train(
                     "val_loss": last_eval["loss"],
                 }
             )
-        if step % cfg.checkpoint_interval == 0:
+        if main and step % cfg.checkpoint_interval == 0:
             checkpoint({"val_bpb": last_eval.get("bpb")})
 
-    metrics: dict = {
-        "train_loss": loss.item() if step else None,
-        "tokens_seen": step * tokens_per_step,
-    }
-    if has_val:
-        # The final figure covers the whole validation split, not the periodic cap.
-        final = validate(None if use_story else len(val_ids))
-        metrics.update(val_bpb=final["bpb"], val_loss=final["loss"], val_tokens=final["tokens"])
-        history.append({"step": step, "val_bpb": final["bpb"]})
-    metrics["train_seconds"] = elapsed_before + time.time() - t0
-    checkpoint(metrics)
-    if console:
-        sys.stderr.write(f"\ndone: step {step} {json.dumps(metrics)}\n")
-    emit({"event": "done", "step": step, **metrics})
-    return json.loads((out / "metadata.json").read_text())
+    meta = None
+    if main:
+        metrics: dict = {
+            "train_loss": shown.item() if step else None,
+            "tokens_seen": step * tokens_per_step,
+        }
+        if has_val:
+            # The final figure covers the whole validation split, not the periodic cap.
+            final = validate(None if use_story else len(val_ids))
+            metrics.update(val_bpb=final["bpb"], val_loss=final["loss"], val_tokens=final["tokens"])
+            history.append({"step": step, "val_bpb": final["bpb"]})
+        metrics["train_seconds"] = elapsed_before + time.time() - t0
+        checkpoint(metrics)
+        if console:
+            sys.stderr.write(f"\ndone: step {step} {json.dumps(metrics)}\n")
+        emit({"event": "done", "step": step, **metrics})
+        meta = json.loads((out / "metadata.json").read_text())
+    if dctx is not None:  # every process returns rank 0's metadata (and waits for it)
+        box = [meta]
+        dist.broadcast_object_list(box, src=0)
+        meta = box[0]
+    return meta
 
 
 def main(argv=None) -> None:
@@ -534,6 +688,12 @@ def main(argv=None) -> None:
         help="with --threads N>1: drop to one thread while other processes need a core",
     )
     ap.add_argument("--recipe", default="story", choices=("story", "stream"))
+    ap.add_argument(
+        "--model-overrides",
+        type=json.loads,
+        default={},
+        help='JSON of GPTConfig fields over the preset, e.g. \'{"n_layer": 2, "n_embd": 64}\'',
+    )
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args(argv)
     cfg = TrainConfig(
@@ -552,9 +712,11 @@ def main(argv=None) -> None:
         threads=a.threads,
         adaptive_threads=a.adaptive_threads,
         recipe=a.recipe,
+        model_overrides=a.model_overrides,
     )
     meta = train(cfg, a.corpus, a.out, resume=a.resume)
-    print(json.dumps(meta["metrics"], indent=2))
+    if ddp_env.is_main():  # one report, not one per process
+        print(json.dumps(meta["metrics"], indent=2))
 
 
 if __name__ == "__main__":
