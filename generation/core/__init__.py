@@ -28,5 +28,10 @@ Modules (import what you need; nothing is imported here so ``import generation.c
 * ``chat``         chat_messages(prompt) -> [system, user] messages for instruction-tuned
                    models (hf with a chat template, openai_compat with chat=True);
                    chat_text_fallback(prompt) -> the plain prompt a completion model gets
-* ``backends``     get_backend(dotted_path, **options): local, hf, openai_compat
+* ``lora``         LoraRound, lora_round(base_dir, out_dir, sft, pairs, heldout_pairs, cfg):
+                   LoRA retraining (peft) of a Hugging Face model; a version = base +
+                   adapter; export_adapter(version_dir, out_dir) for vLLM; a CLI
+                   (python -m generation.core.lora --base --out --data)
+* ``backends``     get_backend(dotted_path, **options): local, hf (a model folder, or a LoRA
+                   version: base + adapter, merged), openai_compat
 """

@@ -18,22 +18,101 @@ asked in one of two ways:
 ``{"prompt": "..."}``, exactly as given to the model. Generation stops at the tokenizer's
 eos token and at every eos id of the model's generation config (a chat model's
 end-of-turn token), besides ``stop_token_ids`` and stop strings.
+
+The rendering is one function, ``render_prompt(tokenizer, prompt, chat=None)`` (and
+``prompt_ids``, its token ids without a doubled BOS): LoRA retraining (``lora.py``)
+tokenizes its examples with it, so a retrained model is trained on exactly the prompt it
+is served.
+
+A LoRA version (``lora.lora_round``'s output: ``adapter_config.json`` +
+``adapter_model.safetensors``) is a base model plus an adapter. Given such a folder, the
+backend loads the base named in the adapter config (``base_model_name_or_path``, an
+absolute local folder; when that folder is not on this machine, the ``base_dir`` option),
+applies the adapter with ``peft`` (imported only then; a missing ``peft`` is a
+``BackendError``) and merges it into the weights (``merge_and_unload``), so it generates
+as fast as the bare base. The tokenizer is the base's.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
 from generation.core.backends.base import Backend, BackendError, GenerationRequest, GenerationResult
 from generation.core.chat import chat_messages
 from generation.core.detok import StopStringBuffer
-from generation.core.prompting import prompt_text
+from generation.core.prompting import Prompt, prompt_text
 from generation.core.sampling import sample
+
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def uses_chat_template(tokenizer, chat: bool | None = None) -> bool:
+    """Whether ``tokenizer`` is asked in chat form: it has a chat template and ``chat`` is
+    not False (None: auto)."""
+    return bool(getattr(tokenizer, "chat_template", None)) and chat is not False
+
+
+def render_prompt(tokenizer, prompt: Prompt, chat: bool | None = None) -> str:
+    """The text a Hugging Face model is given for ``prompt``: ``chat_messages(prompt)``
+    rendered with the tokenizer's chat template and the generation prompt when it has one
+    (see ``uses_chat_template``), else the plain ``prompt_text(prompt)``."""
+    if uses_chat_template(tokenizer, chat):
+        return tokenizer.apply_chat_template(
+            chat_messages(prompt), add_generation_prompt=True, tokenize=False
+        )
+    return prompt_text(prompt)
+
+
+def prompt_ids(tokenizer, prompt: Prompt, chat: bool | None = None) -> list[int]:
+    """Token ids of ``render_prompt``: the tokenizer's special tokens (BOS) are added,
+    except to a chat rendering whose template already starts with the BOS (not twice)."""
+    text = render_prompt(tokenizer, prompt, chat)
+    add_special = True
+    if uses_chat_template(tokenizer, chat):
+        bos = tokenizer.bos_token
+        add_special = not (bos and text.startswith(bos))
+    return tokenizer(text, add_special_tokens=add_special).input_ids
+
+
+def adapter_base_dir(adapter_dir, base_dir: str | None = None) -> str:
+    """The local base folder of a LoRA version: its adapter config's
+    ``base_model_name_or_path`` when that folder exists, else ``base_dir``."""
+    try:
+        cfg = json.loads((Path(adapter_dir) / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise BackendError(f"cannot read the adapter config in {adapter_dir}: {e}") from e
+    named = cfg.get("base_model_name_or_path") or ""
+    if named and Path(named).is_dir():
+        return named
+    if base_dir and Path(base_dir).is_dir():
+        return str(base_dir)
+    raise BackendError(
+        f"the LoRA version in {adapter_dir} needs its base model, {named or '(not named)'}, "
+        "which is not a folder on this machine; give the base folder as base_dir"
+    )
+
+
+def _apply_adapter(base, adapter_dir: str):
+    """``base`` with the LoRA adapter in ``adapter_dir`` merged into its weights."""
+    try:
+        from peft import PeftModel
+    except ImportError as e:
+        raise BackendError(
+            f"{adapter_dir} is a LoRA version (base model + adapter); serving it needs "
+            "`peft` installed (pip install peft)"
+        ) from e
+    try:
+        model = PeftModel.from_pretrained(base, adapter_dir, local_files_only=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise BackendError(f"cannot apply the LoRA adapter in {adapter_dir}: {e}") from e
+    return model.merge_and_unload()
 
 
 class HFBackend(Backend):
@@ -45,28 +124,34 @@ class HFBackend(Backend):
         device: str | None = None,
         dtype: str | None = None,
         chat: bool | None = None,
+        base_dir: str | None = None,
     ):
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as e:  # pragma: no cover - depends on the install
             raise BackendError("the hf backend needs `transformers` installed") from e
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        # A LoRA version: the base model + the adapter in model_dir.
+        self.adapter_dir: str | None = None
+        load_dir = str(model_dir)
+        if (Path(model_dir) / ADAPTER_CONFIG).is_file():
+            self.adapter_dir = str(model_dir)
+            load_dir = adapter_base_dir(model_dir, base_dir)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(load_dir, local_files_only=True)
             kw = {"dtype": getattr(torch, dtype)} if dtype else {}
-            self.model = AutoModelForCausalLM.from_pretrained(
-                model_dir, local_files_only=True, **kw
-            )
+            self.model = AutoModelForCausalLM.from_pretrained(load_dir, local_files_only=True, **kw)
         except (OSError, ValueError) as e:
-            raise BackendError(f"cannot load a Hugging Face model from {model_dir}: {e}") from e
+            raise BackendError(f"cannot load a Hugging Face model from {load_dir}: {e}") from e
+        if self.adapter_dir is not None:
+            self.model = _apply_adapter(self.model, self.adapter_dir)
         self.model.to(self.device).eval()
         self.model_name = str(model_dir)
         self._lock = threading.Lock()
         # transformers 5.x renamed the KV-cache argument/output from past_key_values to cache.
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
-        has_template = bool(getattr(self.tokenizer, "chat_template", None))
-        self.uses_chat: bool = has_template and chat is not False
+        self.uses_chat: bool = uses_chat_template(self.tokenizer, chat)
         self.eos_ids = self._eos_ids()
 
     def _eos_ids(self) -> frozenset[int]:
@@ -79,17 +164,11 @@ class HFBackend(Backend):
 
     def _encode(self, prompt) -> tuple[torch.Tensor, dict]:
         """The prompt's ids and what was sent: rendered chat messages, or the plain text."""
-        if self.uses_chat:
-            messages = chat_messages(prompt)
-            text = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False
-            )
-            bos = self.tokenizer.bos_token
-            add_special = not (bos and text.startswith(bos))  # the template's BOS, not twice
-            enc = self.tokenizer(text, return_tensors="pt", add_special_tokens=add_special)
-            return enc.input_ids, {"messages": messages}
-        text = prompt_text(prompt)
-        return self.tokenizer(text, return_tensors="pt").input_ids, {"prompt": text}
+        chat = self.uses_chat
+        ids = torch.tensor([prompt_ids(self.tokenizer, prompt, chat)], dtype=torch.long)
+        if chat:
+            return ids, {"messages": chat_messages(prompt)}
+        return ids, {"prompt": prompt_text(prompt)}
 
     @torch.inference_mode()
     def generate(
