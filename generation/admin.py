@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from .models import ModelEvent, ModelVersion, RetrainSuggestion
+from .models import ModelEndpoint, ModelEvent, ModelVersion, ProjectModelChoice, RetrainSuggestion
 
 
 @admin.register(ModelVersion)
@@ -34,3 +36,58 @@ class RetrainSuggestionAdmin(admin.ModelAdmin):
     list_display = ["created_at", "project", "user", "status", "handled_by", "version"]
     list_filter = ["status"]
     raw_id_fields = ["project", "user", "handled_by", "version"]
+
+
+class ModelEndpointForm(forms.ModelForm):
+    """The Models page's rules (``endpoints.clean_endpoint``), as form errors."""
+
+    class Meta:
+        model = ModelEndpoint
+        fields = (
+            "name",
+            "kind",
+            "folder",
+            "base_url",
+            "model_name",
+            "api_key_env",
+            "chat",
+            "max_streams",
+            "timeout_s",
+            "enabled",
+        )
+
+    def clean(self):
+        data = super().clean()
+        from .endpoints import clean_endpoint
+
+        values = {k: data.get(k) for k in self.Meta.fields if k != "enabled"}
+        try:
+            data.update(
+                clean_endpoint(**{k: v if v is not None else "" for k, v in values.items()})
+            )
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+        return data
+
+
+@admin.register(ModelEndpoint)
+class ModelEndpointAdmin(admin.ModelAdmin):
+    """Models beside the house model; the same rules as the Models page (``endpoints.py``):
+    an API key is never stored, only the name of the environment variable holding it."""
+
+    form = ModelEndpointForm
+    list_display = ("name", "kind", "enabled", "healthy", "tokens_per_s", "ttft_s", "checked_at")
+    list_filter = ("kind", "enabled", "healthy")
+    readonly_fields = ("checked_at", "healthy", "health_error", "ttft_s", "tokens_per_s")
+
+    def save_model(self, request, obj, form, change):
+        for name, value in form.cleaned_data.items():
+            setattr(obj, name, value)
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ProjectModelChoice)
+class ProjectModelChoiceAdmin(admin.ModelAdmin):
+    list_display = ("project", "endpoint", "updated_at")

@@ -48,7 +48,7 @@ from scripts_app.models import Membership, Project, Role, Scene
 from . import drafts as drafts_service
 from . import feedback
 from .drafts import story as story_drafts
-from .models import ModelVersion, Passage
+from .models import Passage
 
 log = logging.getLogger(__name__)
 
@@ -408,7 +408,7 @@ def _head_html(passage_id: int, head: dict) -> str:
         sampling=dict(head.get("sampling") or {}),
         prompt={"dropped": [str(d) for d in head.get("dropped") or []]},
     )
-    passage.model_version = ModelVersion(name=str(head.get("model") or ""))
+    passage.model_record = {"name": str(head.get("model") or "")}
     return render_to_string(
         "generation/drafts/passage_head.html", {"passage": passage, "oob": True}
     )

@@ -217,6 +217,65 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
+# --- models beside the house model (``endpoints.py``) -----------------------------------------
+
+
+class EndpointKind(models.TextChoices):
+    HF = "hf", "Hugging Face folder"
+    OPENAI = "openai", "OpenAI-compatible server"
+
+
+class EndpointChat(models.TextChoices):
+    AUTO = "auto", "chat if the model has a template"
+    CHAT = "chat", "chat messages"
+    COMPLETION = "completion", "plain completion"
+
+
+class ModelEndpoint(models.Model):
+    """A model beside the house model that can write drafts (see ``endpoints.py``): a
+    Hugging Face folder on the generation machine, or an OpenAI-compatible server. An API
+    key is never stored: ``api_key_env`` names the environment variable that holds it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=8, choices=EndpointKind.choices)
+    folder = models.CharField(max_length=500, blank=True)
+    base_url = models.CharField(max_length=500, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    api_key_env = models.CharField(max_length=100, blank=True)
+    chat = models.CharField(max_length=12, choices=EndpointChat.choices, default="auto")
+    max_streams = models.PositiveSmallIntegerField(default=4)
+    timeout_s = models.FloatField(default=60.0)
+    enabled = models.BooleanField(default=True)
+    # The last health check: did it answer, why not, how fast.
+    checked_at = models.DateTimeField(null=True, blank=True)
+    healthy = models.BooleanField(null=True, blank=True)
+    health_error = models.TextField(blank=True)
+    ttft_s = models.FloatField(null=True, blank=True)
+    tokens_per_s = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectModelChoice(models.Model):
+    """The model a project's drafts are written by (no row: the house model)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="model_choice")
+    endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="projects")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.project_id} → {self.endpoint_id}"
+
+
 # --- drafts: generated passages, and the team's feedback on them -------------------------
 
 
@@ -325,10 +384,16 @@ class Passage(models.Model):
     anchor_end = models.BinaryField(null=True, blank=True, max_length=64)
     # The prompt exactly as the model saw it (text and the rules that built it).
     prompt = models.JSONField(default=dict)
-    # The result.
+    # The result. Who wrote it: a house version (``model_version``), or another model
+    # (``endpoint``, chosen by the project; ``endpoints.py``); ``model_record`` is a snapshot
+    # of exactly which ({"kind", "name", …}: it outlives edits of the record).
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.SET_NULL, null=True, related_name="passages"
     )
+    endpoint = models.ForeignKey(
+        ModelEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="passages"
+    )
+    model_record = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=16, choices=PassageStatus.choices, default=PassageStatus.QUEUED, db_index=True
     )
@@ -400,6 +465,15 @@ class Passage(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in (PassageStatus.QUEUED, PassageStatus.STREAMING)
+
+    @property
+    def model_label(self) -> str:
+        """The model that wrote it, as its card says ("" while unknown)."""
+        if self.model_record.get("name"):
+            return str(self.model_record["name"])
+        if self.model_version_id is not None and self.model_version is not None:
+            return self.model_version.name
+        return ""
 
     @property
     def is_story(self) -> bool:

@@ -43,3 +43,15 @@ def reap_stalled_drafts() -> dict:
     return {
         "failed": drafts.passages_reap(timeout_seconds=settings.COWRITE_GENERATION_STALE_SECONDS)
     }
+
+
+@shared_task(name="generation.tasks.check_endpoint", ignore_result=False)
+def check_endpoint(endpoint_id: int) -> dict:
+    """Ask a model record for a few tokens; record whether it answered and how fast."""
+    from . import endpoints
+    from .models import ModelEndpoint
+
+    if not ModelEndpoint.objects.filter(pk=endpoint_id).exists():
+        return {}
+    e = endpoints.endpoint_check(endpoint_id)
+    return {"healthy": e.healthy, "ttft_s": e.ttft_s, "tokens_per_s": e.tokens_per_s}

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from . import api
 from .views import drafts, story
+from .views import endpoints as endpoint_views
 from .views import models as views
 
 urlpatterns = [
@@ -79,6 +80,15 @@ urlpatterns = [
         name="retrain_suggestion_dismiss",
     ),
     path("models/export/<str:kind>.jsonl", views.feedback_export, name="feedback_export"),
+    # Models beside the house model (records): staff add, check, switch off; owners pick.
+    path("models/endpoints/add/", endpoint_views.endpoint_add, name="endpoint_add"),
+    path("models/endpoints/<int:pk>/check/", endpoint_views.endpoint_check, name="endpoint_check"),
+    path(
+        "models/endpoints/<int:pk>/enable/",
+        endpoint_views.endpoint_enable,
+        name="endpoint_enable",
+    ),
+    path("projects/<int:project_id>/model/", endpoint_views.project_model, name="project_model"),
     path("account/tokens/", views.api_tokens, name="api_tokens"),
     # The OpenAI-compatible API (token auth, no session, no CSRF).
     path("v1/models", api.models_list, name="api_models"),

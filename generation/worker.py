@@ -68,11 +68,11 @@ from cowrite.events import (
     apublish,
 )
 
-from . import drafts, prompts, services
+from . import drafts, endpoints, prompts, services
 from .core.backends import GenerationRequest, get_backend
 from .core.params import SamplingParams
 from .core.prompting import Prompt
-from .models import Passage, PassageStatus
+from .models import ModelEndpoint, Passage, PassageStatus
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,8 @@ class Job:
     error: str = ""
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Whose slot it holds: the house model's (None) or a model record's (its id).
+    pool: int | None = None
 
     @property
     def request_id(self) -> str:
@@ -202,6 +204,7 @@ class DraftSink(Sink):
             reason=reason,
             error=error,
             first_token_at=job.first_token_at,
+            sent=getattr(job.result, "sent", None),
         )
 
     def snapshot(self, job: Job, room: str, reply_to: str) -> DraftSnapshot | None:
@@ -280,10 +283,12 @@ def _decode(message: dict, kinds: dict[str, type[Event]]) -> Event | None:
 
 
 class LoadedBackend:
-    """A backend with the model version it serves and how many streams use it."""
+    """A backend with the model version it serves and how many streams use it.
+    ``house``: our engine's model (its tokenizer fits prompts to its budget), or a model
+    record's backend (it tokenizes for itself; nothing is cut)."""
 
-    def __init__(self, version, backend):
-        self.version, self.backend = version, backend
+    def __init__(self, version, backend, house: bool = True):
+        self.version, self.backend, self.house = version, backend, house
         self._users, self._lock = 0, threading.Lock()
 
     @property
@@ -302,7 +307,9 @@ class LoadedBackend:
     def tokenizer(self):
         """The tokenizer drafts' prompts are fitted with (``prompts.prompt_for``): our
         engine's; None for a backend that tokenizes for itself (nothing is cut)."""
-        return getattr(self.backend, "tokenizer", None) if _uses_versions() else None
+        if not (self.house and _uses_versions()):
+            return None
+        return getattr(self.backend, "tokenizer", None)
 
     @property
     def block_size(self) -> int | None:
@@ -340,6 +347,48 @@ def _active_version():
     return services.active_version()
 
 
+class Pool:
+    """A model record's slots on this worker (``endpoints.py``): its own backend and its
+    own ``max_streams``, so a slow or unreachable model only holds its own drafts. A
+    backend that could not be built (``error``) fails the drafts it is given, with the
+    reason, and is tried again after ``RETRY_SECONDS``."""
+
+    RETRY_SECONDS = 30.0
+
+    def __init__(self, endpoint_id: int, name: str, max_streams: int, stamp):
+        self.endpoint_id, self.name = endpoint_id, name
+        self.max_streams, self.stamp = max_streams, stamp
+        self.loaded: LoadedBackend | None = None
+        self.error = ""
+        self.loaded_at = 0.0
+        self.admitting = 0
+
+
+def _endpoint_row(endpoint_id: int) -> dict | None:
+    return (
+        ModelEndpoint.objects.filter(pk=endpoint_id)
+        .values("name", "enabled", "max_streams", "updated_at")
+        .first()
+    )
+
+
+def _endpoint_backend(endpoint_id: int):
+    return endpoints.endpoint_backend(ModelEndpoint.objects.get(pk=endpoint_id))
+
+
+def _queued() -> list[tuple[int, int | None]]:
+    """The oldest queued passages (and the model record each waits for, if any)."""
+    return list(
+        Passage.objects.filter(status=PassageStatus.QUEUED, cancel_requested=False)
+        .order_by("queued_at", "pk")
+        .values_list("pk", "endpoint_id")[:SWEEP_BATCH]
+    )
+
+
+SWEEP_BATCH = 64
+_UNKNOWN = object()
+
+
 class GenerationWorker:
     # What the worker reads: the shared queue, and its control channel (every worker).
     QUEUE_EVENTS = {e.type: e for e in (Generate, GenerateApi)}
@@ -356,6 +405,7 @@ class GenerationWorker:
         self.cancelled: dict[JobKey, float] = {}
         self.current: LoadedBackend | None = None
         self.retiring: list[LoadedBackend] = []
+        self.pools: dict[int, Pool] = {}  # model records' slots, by record id
         self.layer = get_channel_layer()  # the queue and control messages
         self.control_channel: str | None = None
         self.stopping = asyncio.Event()
@@ -386,7 +436,8 @@ class GenerationWorker:
             await self.layer.group_discard(events.GENERATION_WORKERS, self.control_channel)
             for job in self.jobs.values():
                 job.cancel.set()
-            for loaded in [self.current, *self.retiring]:
+            pooled = [p.loaded for p in self.pools.values()]
+            for loaded in [self.current, *self.retiring, *pooled]:
                 if loaded is not None:
                     loaded.backend.close()
 
@@ -410,31 +461,83 @@ class GenerationWorker:
                 self.waiting.append(request)
                 await self._start_waiting()
 
+    def _running(self, pool: int | None) -> int:
+        return sum(1 for job in self.jobs.values() if job.pool == pool)
+
     @property
     def free_slots(self) -> int:
-        """The capacity rule: drafts and API completions share ``max_streams`` slots
-        (none before a model is loaded); a job being started holds its slot."""
+        """The capacity rule of the house model: its drafts and API completions share
+        ``max_streams`` slots (none before a model is loaded); a job being started holds
+        its slot. A model record's drafts use that record's own slots (``Pool``)."""
         if self.current is None:
             return 0
-        return self.max_streams - len(self.jobs) - self.admitting
+        return self.max_streams - self._running(None) - self.admitting
 
-    async def _admit(self, key: JobKey, open_job) -> bool:
+    async def _pool(self, endpoint_id: int) -> Pool:
+        """The slots of a model record, (re)built when the record changed or its backend
+        failed a while ago."""
+        row = await database_sync_to_async(_endpoint_row)(endpoint_id)
+        pool = self.pools.get(endpoint_id)
+        fresh = (
+            pool is not None
+            and row is not None
+            and pool.stamp == row["updated_at"]
+            and not (pool.error and time.monotonic() - pool.loaded_at > Pool.RETRY_SECONDS)
+        )
+        if fresh:
+            return pool
+        if pool is not None and pool.loaded is not None:
+            self.retiring.append(pool.loaded)  # finishes its streams, then closes
+        if row is None:
+            pool = Pool(endpoint_id, "", 1, None)
+            pool.error = "The model this draft was asked of has been deleted."
+        else:
+            pool = Pool(endpoint_id, row["name"], row["max_streams"], row["updated_at"])
+            if not row["enabled"]:
+                pool.error = f"{row['name']} was switched off by staff before this draft started."
+            else:
+                try:
+                    backend = await asyncio.to_thread(_endpoint_backend, endpoint_id)
+                    pool.loaded = LoadedBackend(None, backend, house=False)
+                except Exception as exc:  # said on the drafts' cards
+                    log.warning("Could not load model %s: %s", row["name"], exc)
+                    pool.error = f"Could not load {row['name']}: {exc}"[:1000]
+        pool.loaded_at = time.monotonic()
+        self.pools[endpoint_id] = pool
+        return pool
+
+    async def _admit(self, key: JobKey, open_job, pool_id: int | None = None) -> bool:
         """Start a job if a slot is free: the worker's one capacity check, for every path
         (doorbell, sweep, waiting API requests). ``open_job(loaded)`` makes the job, or
-        None when it is not to run (a passage taken by another worker or cancelled).
+        None when it is not to run (a passage taken by another worker or cancelled);
+        ``pool_id``: the model record whose slots it takes (None: the house model's).
         Return False only when there was no slot (the caller keeps the request waiting)."""
         if key in self.jobs or key in self.cancelled:
             return True  # running already, or cancelled: nothing to wait for
-        if self.free_slots <= 0:
-            return False
-        loaded = self.current
-        self.admitting += 1
+        pool = None
+        if pool_id is None:
+            if self.free_slots <= 0:
+                return False
+            loaded = self.current
+        else:
+            pool = await self._pool(pool_id)
+            if pool.max_streams - self._running(pool_id) - pool.admitting <= 0:
+                return False
+            loaded = pool.loaded  # None: its drafts fail with pool.error
+        if pool is None:
+            self.admitting += 1
+        else:
+            pool.admitting += 1
         try:
-            job = await open_job(loaded)
+            job = await open_job(loaded) if pool is None else await open_job(loaded, pool)
         finally:
-            self.admitting -= 1
+            if pool is None:
+                self.admitting -= 1
+            else:
+                pool.admitting -= 1
         if job is None:
             return True
+        job.pool = pool_id
         self.jobs[key] = job
         if key in self.cancelled:  # cancelled while it was being claimed
             job.cancel.set()
@@ -447,17 +550,32 @@ class GenerationWorker:
             self._spawn(loaded, job)
         return True
 
-    async def _admit_passage(self, passage_id: int) -> bool:
-        async def claim(loaded: LoadedBackend) -> Job | None:
-            return await database_sync_to_async(self._claim)(passage_id, loaded)
+    async def _admit_passage(self, passage_id: int, endpoint_id=_UNKNOWN) -> bool:
+        """Start a queued passage on the model that is to write it (the house model, or
+        the model record the project picked)."""
+        if endpoint_id is _UNKNOWN:
+            endpoint_id = await database_sync_to_async(
+                lambda: (
+                    Passage.objects.filter(pk=passage_id)
+                    .values_list("endpoint_id", flat=True)
+                    .first()
+                )
+            )()
+
+        async def claim(loaded: LoadedBackend | None, pool: Pool | None = None) -> Job | None:
+            return await database_sync_to_async(self._claim)(passage_id, loaded, pool)
 
         # A passage with no free slot stays queued in the database: the sweep takes it.
-        return await self._admit(("passage", passage_id), claim)
+        return await self._admit(("passage", passage_id), claim, endpoint_id)
 
-    def _claim(self, passage_id: int, loaded: LoadedBackend) -> Job | None:
+    def _claim(
+        self, passage_id: int, loaded: LoadedBackend | None, pool: Pool | None = None
+    ) -> Job | None:
         """Claim a queued passage and build its prompt for the model that will run it."""
         passage = drafts.passage_claim(
-            passage_id=passage_id, worker=self.name, version_id=loaded.version_id
+            passage_id=passage_id,
+            worker=self.name,
+            version_id=loaded.version_id if loaded is not None and pool is None else None,
         )
         if passage is None:
             return None
@@ -467,6 +585,10 @@ class GenerationWorker:
             prompt=Prompt(),
             sampling=passage.sampling,
         )
+        if loaded is None:  # a model record whose backend could not be built
+            job.error = pool.error if pool is not None else "No model is loaded."
+            job.done = True
+            return job
         try:
             fitted = prompts.prompt_for(passage, loaded.tokenizer, loaded.block_size)
             job.prompt, job.prompt_ids = fitted.prompt, fitted.ids or None
@@ -498,20 +620,14 @@ class GenerationWorker:
         )
 
     async def _sweep(self) -> None:
-        """Claim queued passages whose doorbell was missed (oldest first)."""
-        free = self.free_slots
-        if free <= 0:
-            return
-        ids = await database_sync_to_async(
-            lambda: list(
-                Passage.objects.filter(status=PassageStatus.QUEUED, cancel_requested=False)
-                .order_by("queued_at", "pk")
-                .values_list("pk", flat=True)[:free]
-            )
-        )()
-        for pk in ids:
-            if not await self._admit_passage(pk):
-                return
+        """Claim queued passages whose doorbell was missed (oldest first), each on its
+        model's slots: a full model skips its own passages, not the others'."""
+        full: set[int | None] = set()
+        for pk, endpoint_id in await database_sync_to_async(_queued)():
+            if endpoint_id in full:
+                continue
+            if not await self._admit_passage(pk, endpoint_id):
+                full.add(endpoint_id)
 
     def _spawn(self, loaded: LoadedBackend, job: Job) -> None:
         loaded.use(+1)

@@ -75,8 +75,11 @@ def passage_finish(
     reason: str,
     error: str = "",
     first_token_at=None,
+    sent: dict | None = None,
 ) -> None:
-    """Record a passage's end (done, cancelled or failed) and tell the room."""
+    """Record a passage's end (done, cancelled or failed) and tell the room. ``sent``:
+    what a model record's backend actually sent (chat messages, or the plain prompt),
+    kept with the stored prompt."""
     status = {
         "cancelled": PassageStatus.CANCELLED,
         "error": PassageStatus.FAILED,
@@ -93,6 +96,9 @@ def passage_finish(
     if first_token_at:
         fields["first_token_at"] = first_token_at
     with transaction.atomic():
+        if sent:
+            prompt = Passage.objects.filter(pk=passage_id).values_list("prompt", flat=True).first()
+            fields["prompt"] = {**(prompt or {}), "sent": sent}
         updated = Passage.objects.filter(pk=passage_id, status=PassageStatus.STREAMING).update(
             **fields
         )

@@ -31,7 +31,7 @@ def head_of(passage: Passage) -> dict:
         "alternative": passage.alternative,
         "alternatives": passage.alternatives,
         "status": passage.status,
-        "model": passage.model_version.name if passage.model_version else "",
+        "model": passage.model_label,
         "sampling": {k: passage.sampling.get(k) for k in ("preset", "temperature", "seed")},
         "dropped": list((passage.prompt or {}).get("dropped") or []),
     }

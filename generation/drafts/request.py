@@ -22,6 +22,7 @@ from scripts_app.models import Membership, RevisionOrigin, Role, Scene
 from scripts_app.services import scene_edit_live
 
 from .. import feedback
+from ..endpoints import model_record, project_endpoint_for_request
 from ..limits import waiting_count
 from ..models import (
     AcceptPlace,
@@ -36,6 +37,20 @@ from ..services import active_version
 from .queue import LIVE
 from .render import group_html
 from .spec import DraftSpec, draft_spec_from
+
+
+def writer_for(project_id: int):
+    """The model that writes the project's drafts: ``(endpoint, None)`` for a model the
+    project picked (``endpoints.py``), ``(None, active house version)`` otherwise (None
+    while the first one trains: the request waits). Raise ValidationError if there is
+    none, or the picked one is switched off."""
+    endpoint = project_endpoint_for_request(project_id)
+    if endpoint is not None:
+        return endpoint, None
+    version = active_version()
+    if version is None and not ModelVersion.objects.filter(status=VersionStatus.TRAINING).exists():
+        raise ValidationError("There is no model to write drafts yet (see Model).")
+    return None, version
 
 
 def check_limits(project_id: int, user, alternatives: int) -> None:
@@ -121,9 +136,7 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
     that runs it builds and tokenizes the prompt (``prompts.prompt_for``). While the first
     model is still training, the request waits in the queue (no model version yet) and
     starts when that model is ready: workers take queued passages once they have a model."""
-    version = active_version()
-    if version is None and not ModelVersion.objects.filter(status=VersionStatus.TRAINING).exists():
-        raise ValidationError("There is no model to write drafts yet (see Model).")
+    endpoint, version = writer_for(scene.project_id)
     check_limits(scene.project_id, user, spec.alternatives)
     place = _request_place(scene, spec)
     base_seed = spec.seed if spec.seed is not None else secrets.randbits(48)
@@ -149,6 +162,8 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
                 anchor_start=place.anchor_start,
                 anchor_end=place.anchor_end,
                 model_version=version,
+                endpoint=endpoint,
+                model_record=model_record(endpoint) if endpoint is not None else {},
             )
             for i in range(spec.alternatives)
         ]

@@ -34,17 +34,10 @@ from scripts_app.models import Beat, Character, CharacterRole, Plotline, Project
 
 from .. import feedback
 from ..core import storylevels
-from ..models import (
-    DraftTask,
-    ModelVersion,
-    Passage,
-    PassageKind,
-    PassageStatus,
-    VersionStatus,
-)
-from ..services import active_version
+from ..endpoints import model_record
+from ..models import DraftTask, Passage, PassageKind, PassageStatus
 from .render import group_html
-from .request import check_limits
+from .request import check_limits, writer_for
 from .spec import PRESETS, _num, _text
 
 # Tokens each level may write, by the length the writer picks.
@@ -112,9 +105,7 @@ def story_spec_from(data: dict, *, project: Project) -> dict:
 def story_request(*, project: Project, user, data: dict) -> list[Passage]:
     """Queue a story proposal (one passage per alternative); raise ValidationError."""
     spec = story_spec_from(data, project=project)
-    version = active_version()
-    if version is None and not ModelVersion.objects.filter(status=VersionStatus.TRAINING).exists():
-        raise ValidationError("There is no model to write drafts yet (see Model).")
+    endpoint, version = writer_for(project.pk)
     check_limits(project.pk, user, spec["alternatives"])
     base_seed = spec["seed"] if spec["seed"] is not None else secrets.randbits(48)
     group = uuid.uuid4()
@@ -134,6 +125,8 @@ def story_request(*, project: Project, user, data: dict) -> list[Passage]:
                 instruction=spec["instruction"],
                 sampling={**spec["sampling"], "seed": base_seed + i},
                 model_version=version,
+                endpoint=endpoint,
+                model_record=model_record(endpoint) if endpoint is not None else {},
             )
             for i in range(spec["alternatives"])
         ]

@@ -20,7 +20,8 @@ from scripts_app.models import Role
 from scripts_app.responses import errors as _errors
 from scripts_app.responses import fail as _fail
 
-from .. import drafts, feedback
+from .. import drafts, endpoints, feedback
+from ..models import ModelEndpoint
 from ..selectors import model_summary
 
 
@@ -38,6 +39,8 @@ def project_panel(request, *, membership, project) -> str:
         "membership": membership,
         "model": model_summary(),
         "is_owner": can(membership, Role.OWNER),
+        "writer": endpoints.project_endpoint(project.pk),
+        "endpoints": list(ModelEndpoint.objects.filter(enabled=True).order_by("name")),
     }
     return render_to_string("generation/drafts/model_card.html", context, request=request) + (
         render_to_string("generation/feedback/opt_out.html", context, request=request)

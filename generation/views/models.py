@@ -37,6 +37,7 @@ from ..models import (
     SuggestionStatus,
     VersionStatus,
 )
+from .endpoints import endpoints_context
 
 STAFF_ONLY = "Only installation staff can {}: one model serves every project."
 
@@ -257,6 +258,7 @@ def _context(request) -> dict:
         "can_export": staff or bool(_owned_project_ids(user)),
         "ratings_scope": "all projects, installation-wide" if staff else "your projects",
         "owned_projects": _owned_projects(user, active),
+        **endpoints_context(user),
     }
     if staff:
         wait, last = lifecycle.next_round_wait()
