@@ -8,6 +8,7 @@ imports this app. The model card on the project page comes the same way.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -20,8 +21,8 @@ from scripts_app.models import Role
 from scripts_app.responses import errors as _errors
 from scripts_app.responses import fail as _fail
 
-from .. import drafts, endpoints, feedback
-from ..models import ModelEndpoint
+from .. import drafts, feedback
+from ..models import ModelEndpoint, ProjectModelChoice
 from ..selectors import model_summary
 
 
@@ -39,12 +40,30 @@ def project_panel(request, *, membership, project) -> str:
         "membership": membership,
         "model": model_summary(),
         "is_owner": can(membership, Role.OWNER),
-        "writer": endpoints.project_endpoint(project.pk),
-        "endpoints": list(ModelEndpoint.objects.filter(enabled=True).order_by("name")),
+        **_writer_choice(project.pk),
     }
     return render_to_string("generation/drafts/model_card.html", context, request=request) + (
         render_to_string("generation/feedback/opt_out.html", context, request=request)
     )
+
+
+def _writer_choice(project_id: int) -> dict:
+    """The model that writes the project's drafts (``writer``; None: the house model) and
+    the models an owner may pick (``endpoints``), in one query."""
+    rows = list(
+        ModelEndpoint.objects.filter(Q(enabled=True) | Q(projects__project_id=project_id))
+        .annotate(
+            chosen=Exists(
+                ProjectModelChoice.objects.filter(project_id=project_id, endpoint=OuterRef("pk"))
+            )
+        )
+        .distinct()
+        .order_by("name")
+    )
+    return {
+        "writer": next((e for e in rows if e.chosen), None),
+        "endpoints": [e for e in rows if e.enabled],
+    }
 
 
 def _room_url(request, project_id: int, scene_id: int) -> str:

@@ -134,15 +134,25 @@ def test_cancel_stops_one_draft_and_not_the_others(stack, team):
         editor = room(server, team, "editor")
         await editor.connect()
         await asyncio.sleep(0.3)
-        await editor.request_draft(
-            task="new", alternatives=2, max_new_tokens=500, seed=11, preset="adventurous"
-        )
-        assert await until(
-            lambda: Passage.objects.filter(scene=scene, status="streaming").count() == 2
-        )
-        first, second = Passage.objects.filter(scene=scene).order_by("alternative")
-        await editor.send(action="draft_cancel", passage=first.pk)
-        assert await until(_done([first.pk, second.pk]), 90)
+        # A random tiny model may write its end token early: a round where a draft ended by
+        # itself (before the cancel reached it, or before outgrowing the cancelled one)
+        # proves nothing, so it is asked again with another seed.
+        for seed in (11, 12, 13):
+            await editor.request_draft(
+                task="new", alternatives=2, max_new_tokens=500, seed=seed, preset="adventurous"
+            )
+            assert await until(
+                lambda: Passage.objects.filter(scene=scene, status="streaming").count() == 2
+            )
+            first, second = Passage.objects.filter(scene=scene, status="streaming").order_by(
+                "alternative"
+            )
+            await editor.send(action="draft_cancel", passage=first.pk)
+            assert await until(_done([first.pk, second.pk]), 90)
+            first.refresh_from_db()
+            second.refresh_from_db()
+            if first.finish_reason != "stop" and second.token_count > first.token_count:
+                break
         await until(lambda: editor.cards.get(first.pk) == "cancelled", 10)
         await editor.close()
         return first.pk, second.pk, editor.cards
