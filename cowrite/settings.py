@@ -468,6 +468,7 @@ CELERY_BEAT_SCHEDULE["maybe-retrain"] = {
 CELERY_TASK_ROUTES["generation.tasks.retrain_version"] = {"queue": "training"}
 # A model record's health check may load a Hugging Face folder: on the GPU box's queue.
 CELERY_TASK_ROUTES["generation.tasks.check_endpoint"] = {"queue": "training"}
+CELERY_TASK_ROUTES["generation.tasks.lora_retrain"] = {"queue": "training"}
 COWRITE_RETRAIN_MIN_FEEDBACK = int(os.environ.get("COWRITE_RETRAIN_MIN_FEEDBACK", "20"))
 COWRITE_RETRAIN_INTERVAL_SECONDS = int(os.environ.get("COWRITE_RETRAIN_INTERVAL_SECONDS", "21600"))
 COWRITE_RETRAIN_BPB_TOLERANCE = 0.02  # gate: held-out bits/byte may be at most 2 % worse

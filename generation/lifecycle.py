@@ -227,7 +227,7 @@ def retrain_launch(version: ModelVersion) -> None:
         f"from generation.retraining import retrain_run; retrain_run(version_id={int(version.pk)})"
     )
     services.background_launch(
-        version=version,
+        name=version.name,
         task="generation.tasks.retrain_version",
         kwargs={"version_id": version.pk},
         manage_argv=["shell", "-c", code],

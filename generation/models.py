@@ -231,6 +231,13 @@ class EndpointChat(models.TextChoices):
     COMPLETION = "completion", "plain completion"
 
 
+class EndpointStatus(models.TextChoices):
+    READY = "ready", "ready"
+    TRAINING = "training", "learning from the team"
+    CANDIDATE = "candidate", "retrained: staff decide"
+    FAILED = "failed", "retraining failed"
+
+
 class ModelEndpoint(models.Model):
     """A model beside the house model that can write drafts (see ``endpoints.py``): a
     Hugging Face folder on the generation machine, or an OpenAI-compatible server. An API
@@ -252,6 +259,16 @@ class ModelEndpoint(models.Model):
     health_error = models.TextField(blank=True)
     ttft_s = models.FloatField(null=True, blank=True)
     tokens_per_s = models.FloatField(null=True, blank=True)
+    # A record retrained from the team's feedback (``lora_runs.py``): its base record, its
+    # round's state, figures and the gate's verdict.
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    status = models.CharField(
+        max_length=12, choices=EndpointStatus.choices, default=EndpointStatus.READY
+    )
+    status_reason = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

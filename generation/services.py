@@ -234,30 +234,28 @@ def training_launch(*, version: ModelVersion, corpus_dir: Path, resume: bool = F
     if resume:
         argv.append("--resume")
     background_launch(
-        version=version,
+        name=version.name,
         task="generation.tasks.train_version",
         kwargs={"version_id": version.pk, "corpus_dir": str(corpus_dir), "resume": resume},
         manage_argv=argv,
     )
 
 
-def background_launch(
-    *, version: ModelVersion, task: str, kwargs: dict, manage_argv: list[str]
-) -> None:
+def background_launch(*, name: str, task: str, kwargs: dict, manage_argv: list[str]) -> None:
     """Start a long job after the current transaction commits: the Celery task named
     ``task`` (sent by name: the task modules call this one, not the other way round) on
     the ``training`` queue with REDIS_URL, else ``manage.py <manage_argv>`` as a detached child
-    process logging to ``DATA_DIR/training-<version>.log`` (the web process stays responsive,
+    process logging to ``DATA_DIR/training-<name>.log`` (the web process stays responsive,
     and the job survives a restart of the server)."""
     if settings.REDIS_URL:
         transaction.on_commit(lambda: current_app.send_task(task, kwargs=kwargs, queue="training"))
         return
     cmd = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *manage_argv]
-    log_path = settings.DATA_DIR / f"training-{version.name}.log"
+    log_path = settings.DATA_DIR / f"training-{name}.log"
 
     def spawn():
         with open(log_path, "ab") as log_file:
             subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        log.info("%s runs in the background; log: %s", version.name, log_path)
+        log.info("%s runs in the background; log: %s", name, log_path)
 
     transaction.on_commit(spawn)

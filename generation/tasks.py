@@ -55,3 +55,15 @@ def check_endpoint(endpoint_id: int) -> dict:
         return {}
     e = endpoints.endpoint_check(endpoint_id)
     return {"healthy": e.healthy, "ttft_s": e.ttft_s, "tokens_per_s": e.tokens_per_s}
+
+
+@shared_task(name="generation.tasks.lora_retrain", acks_late=False)
+def lora_retrain(endpoint_id: int) -> dict:
+    """A LoRA round on a model record from the team's feedback (``lora_runs.py``)."""
+    from .lora_runs import lora_run
+    from .models import ModelEndpoint
+
+    if not ModelEndpoint.objects.filter(pk=endpoint_id).exists():
+        return {}
+    e = lora_run(endpoint_id)
+    return {"endpoint": e.name, "status": e.status, "reason": e.status_reason}

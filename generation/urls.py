@@ -88,6 +88,11 @@ urlpatterns = [
         endpoint_views.endpoint_enable,
         name="endpoint_enable",
     ),
+    path(
+        "models/endpoints/<int:pk>/retrain/",
+        endpoint_views.endpoint_retrain,
+        name="endpoint_retrain",
+    ),
     path("projects/<int:project_id>/model/", endpoint_views.project_model, name="project_model"),
     path("account/tokens/", views.api_tokens, name="api_tokens"),
     # The OpenAI-compatible API (token auth, no session, no CSRF).

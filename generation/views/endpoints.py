@@ -22,7 +22,7 @@ from scripts_app.models import Role
 from scripts_app.responses import errors as _errors
 from scripts_app.responses import fail as _fail
 
-from .. import endpoints, tasks
+from .. import endpoints, lora_runs, tasks
 from ..models import EndpointKind, ModelEndpoint
 
 STAFF_ONLY = "Only installation staff can add or change the models."
@@ -34,7 +34,7 @@ def _staff(request) -> None:
 
 
 def endpoints_context(user) -> dict:
-    rows = list(ModelEndpoint.objects.order_by("name"))
+    rows = list(ModelEndpoint.objects.select_related("parent").order_by("name"))
     for e in rows:
         e.key_set = bool(e.api_key_env) and bool(os.environ.get(e.api_key_env))
     return {
@@ -121,3 +121,20 @@ def project_model(request, project_id):
         return render(request, "partials/notice.html", {"message": message})
     messages.success(request, message)
     return redirect(project)
+
+
+@login_required
+@require_POST
+def endpoint_retrain(request, pk):
+    """Staff: a LoRA round on a folder record from the team's feedback (a new record)."""
+    _staff(request)
+    endpoint = get_object_or_404(ModelEndpoint, pk=pk)
+    try:
+        child = lora_runs.lora_start(endpoint=endpoint, user=request.user)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), reverse("model_list") + "#endpoints")
+    if not request.htmx:
+        messages.success(
+            request, f"{child.name} is learning from the team's feedback; it appears below."
+        )
+    return _back(request)
