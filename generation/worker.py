@@ -589,6 +589,13 @@ class GenerationWorker:
             job.error = pool.error if pool is not None else "No model is loaded."
             job.done = True
             return job
+        if pool is None and (passage.model_record or {}).get("kind", "house") != "house":
+            # Asked of a model record that was deleted since (``endpoint`` went NULL): it
+            # is not quietly written by the house model instead.
+            name = passage.model_record.get("name") or "another model"
+            job.error = f"{name} was deleted before this draft started; ask again."
+            job.done = True
+            return job
         try:
             fitted = prompts.prompt_for(passage, loaded.tokenizer, loaded.block_size)
             job.prompt, job.prompt_ids = fitted.prompt, fitted.ids or None

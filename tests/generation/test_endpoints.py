@@ -288,3 +288,19 @@ def test_each_project_drafts_with_its_model_and_a_dead_one_fails_alone(team, set
     # What the record's backend sent is kept with the prompt: the plain completion prompt.
     assert relay_p.prompt["sent"]["prompt"].startswith("INT. DECK - NIGHT")
     assert rooms[1].streamed_text(relay_p.pk) == relay_p.text
+
+
+def test_a_draft_asked_of_a_deleted_model_fails_instead_of_going_to_the_house_model(team, server):
+    from generation.worker import GenerationWorker, LoadedBackend
+
+    record = openai_record(server)
+    endpoints.project_choose_endpoint(project=team.project, endpoint_id=record.pk)
+    passage = draft_request(
+        scene=team.scenes[0], user=team.users["editor"], spec=draft_spec_from({"mode": "new"})
+    )[0]
+    record.delete()
+    passage.refresh_from_db()
+    assert passage.endpoint_id is None and passage.model_record["name"] == "Box"
+    worker = GenerationWorker(name="test")
+    job = worker._claim(passage.pk, LoadedBackend(None, object()), None)
+    assert job.done and job.error == "Box was deleted before this draft started; ask again."
