@@ -243,7 +243,9 @@ def _accept_brief(passage: Passage, project: Project, user) -> list[dict]:
         raise ValidationError("This draft has no brief in it to use.")
     if passage.beat_id is None:
         raise ValidationError("The card this brief was written for has been deleted.")
-    beat = Beat.objects.select_for_update().filter(pk=passage.beat_id, project=project).first()
+    # No row lock here: making the scene takes the project's lock first (as every board
+    # and scene write does), and the accept itself happens once (the conditional update).
+    beat = Beat.objects.filter(pk=passage.beat_id, project=project).first()
     if beat is None:
         raise ValidationError("The card this brief was written for has been deleted.")
     made = False

@@ -138,6 +138,10 @@ def test_only_staff_add_check_and_switch_models(team, client, server):
     client.force_login(team.users["owner"])
     page = client.get(reverse("model_list")).content.decode()
     assert "Box" in page and server not in page  # where it lives: staff only
+    dead = openai_record("http://10.9.8.7:9/v1", name="Dead", timeout_s=1)
+    endpoints.endpoint_check(dead.pk)
+    page = client.get(reverse("model_list")).content.decode()
+    assert "Dead" in page and "10.9.8.7" not in page  # nor why it fails
     assert (
         client.post(reverse("endpoint_enable", args=[record.pk]), {"enabled": "0"}).status_code
         == 403
