@@ -26,12 +26,18 @@
     form.requestSubmit();
   });
 
-  // The story room's socket is open (tests and styles can tell).
-  document.body.addEventListener("htmx:wsOpen", function () {
-    document.body.dataset.storyRoom = "open";
+  // The story room's socket is open (tests and styles can tell). Only that socket: a
+  // story page has others (the story drafts panel's).
+  function storyRoom(event) {
+    const elt = event.target;
+    const url = elt && elt.getAttribute ? elt.getAttribute("ws-connect") || "" : "";
+    return /\/story$/.test(url);
+  }
+  document.body.addEventListener("htmx:wsOpen", function (event) {
+    if (storyRoom(event)) document.body.dataset.storyRoom = "open";
   });
-  document.body.addEventListener("htmx:wsClose", function () {
-    document.body.dataset.storyRoom = "closed";
+  document.body.addEventListener("htmx:wsClose", function (event) {
+    if (storyRoom(event)) document.body.dataset.storyRoom = "closed";
   });
 
   // Swap the story forms' answers for a conflict (409) or bad input (400) too.

@@ -119,7 +119,12 @@ def test_the_check_measures_a_server_and_says_why_one_fails(db, server, monkeypa
 # --- who may do what ---------------------------------------------------------------------------
 
 
-def test_only_staff_add_check_and_switch_models(team, client, server):
+def test_only_staff_add_check_and_switch_models(team, client, server, monkeypatch):
+    from generation import tasks
+
+    # The check runs where long jobs run (inline embedded; a training worker with Redis):
+    # here, inline either way.
+    monkeypatch.setattr(tasks.check_endpoint, "delay", tasks.check_endpoint)
     add = reverse("endpoint_add")
     data = {"name": "Box", "kind": "openai", "base_url": server, "model_name": "qwen"}
     client.force_login(team.users["owner"])
@@ -132,7 +137,7 @@ def test_only_staff_add_check_and_switch_models(team, client, server):
     response = client.post(add, data)
     assert response.status_code == 302
     record = ModelEndpoint.objects.get()
-    assert record.healthy is True  # checked at once (embedded: the task runs inline)
+    assert record.healthy is True  # checked at once
     page = client.get(reverse("model_list")).content.decode()
     assert "Box" in page and "tokens/s" in page and server in page
     client.force_login(team.users["owner"])
