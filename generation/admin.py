@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from .endpoints import RECORD_FIELDS, clean_endpoint
 from .models import ModelEndpoint, ModelEvent, ModelVersion, ProjectModelChoice, RetrainSuggestion
 
 
@@ -43,24 +44,11 @@ class ModelEndpointForm(forms.ModelForm):
 
     class Meta:
         model = ModelEndpoint
-        fields = (
-            "name",
-            "kind",
-            "folder",
-            "base_url",
-            "model_name",
-            "api_key_env",
-            "chat",
-            "max_streams",
-            "timeout_s",
-            "enabled",
-        )
+        fields = (*RECORD_FIELDS, "enabled")
 
     def clean(self):
         data = super().clean()
-        from .endpoints import clean_endpoint
-
-        values = {k: data.get(k) for k in self.Meta.fields if k != "enabled"}
+        values = {k: data.get(k) for k in RECORD_FIELDS}
         try:
             data.update(
                 clean_endpoint(**{k: v if v is not None else "" for k, v in values.items()})

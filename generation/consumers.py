@@ -37,13 +37,13 @@ from cowrite.events import (
     NotesChanged,
     apublish,
 )
-from scripts_app.access import scene_role
+from scripts_app.access import membership_for, scene_role
 from scripts_app.consumers.base import (
     ROOM_ROLE_RECHECK_SECONDS,
     LightDispatchMixin,
     SharedLoads,
 )
-from scripts_app.models import Membership, Project, Role, Scene
+from scripts_app.models import Project, Role, Scene
 
 from . import drafts as drafts_service
 from . import feedback
@@ -51,15 +51,6 @@ from .drafts import story as story_drafts
 from .models import Passage
 
 log = logging.getLogger(__name__)
-
-
-def _story_role(user_id: int, project_id: int) -> Role | None:
-    role = (
-        Membership.objects.filter(project_id=project_id, user_id=user_id)
-        .values_list("role", flat=True)
-        .first()
-    )
-    return Role(role) if role else None
 
 
 class DraftRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
@@ -351,7 +342,8 @@ class StoryDraftsConsumer(DraftRoomConsumer):
         self.group = events.story_drafts_group(self.project_id)
 
     def _role_now(self) -> Role | None:
-        return _story_role(self.user.pk, self.project_id)
+        membership = membership_for(self.user, self.project_id)
+        return membership.role_enum if membership is not None else None
 
     def _draft_request(self, data: dict) -> None:
         project = Project.objects.get(pk=self.project_id)

@@ -42,6 +42,18 @@ from .core.params import SamplingParams
 from .core.prompting import Prompt
 from .models import EndpointKind, ModelEndpoint, ProjectModelChoice
 
+# A record's fields as staff give them (the Models page's form and the admin's).
+RECORD_FIELDS = (
+    "name",
+    "kind",
+    "folder",
+    "base_url",
+    "model_name",
+    "api_key_env",
+    "chat",
+    "max_streams",
+    "timeout_s",
+)
 ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 MAX_ENDPOINTS = 50
 CHECK_PROMPT = Prompt(

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -41,11 +40,11 @@ from .models import EndpointKind, EndpointStatus, ModelEndpoint
 log = logging.getLogger(__name__)
 
 
-def base_folder(endpoint: ModelEndpoint) -> Path:
-    """The Hugging Face base a record's retraining starts from (a LoRA result: its base)."""
+def root_of(endpoint: ModelEndpoint) -> ModelEndpoint:
+    """The base record a record's retraining starts from (a LoRA result: its base)."""
     while endpoint.parent_id is not None and endpoint.parent is not None:
         endpoint = endpoint.parent
-    return resolve_folder(endpoint.folder)
+    return endpoint
 
 
 @transaction.atomic
@@ -56,9 +55,7 @@ def lora_start(*, endpoint: ModelEndpoint, user, launch: bool = True) -> ModelEn
             "Only a model in a folder here can be retrained; a server's model is retrained "
             "where it runs (its adapter can come from here: see the docs)."
         )
-    root = endpoint
-    while root.parent_id is not None and root.parent is not None:
-        root = root.parent
+    root = root_of(endpoint)
     if ModelEndpoint.objects.filter(status=EndpointStatus.TRAINING).exists():
         raise ValidationError("A retraining is already running; wait for it to finish.")
     n = ModelEndpoint.objects.filter(parent=root).count() + 1
@@ -112,7 +109,12 @@ def lora_run(endpoint_id: int, config: dict | None = None) -> ModelEndpoint:
         sft = ds.sft + ds.scenes
         cfg = LoraRound(**(config or {}))
         metrics = lora_round(
-            str(base_folder(child)), str(out), sft, ds.pairs, ds.heldout_pairs, cfg
+            str(resolve_folder(root_of(child).folder)),
+            str(out),
+            sft,
+            ds.pairs,
+            ds.heldout_pairs,
+            cfg,
         )
     except LoraError as exc:
         return _failed(child, str(exc))

@@ -43,7 +43,8 @@ urlpatterns = [
     ),
     path(
         "projects/<int:project_id>/story/drafts/<int:passage_id>/",
-        story.story_passage_card,
+        drafts.passage_card,
+        {"scene_id": None},
         name="story_passage_card",
     ),
     path(
@@ -58,7 +59,8 @@ urlpatterns = [
     ),
     path(
         "projects/<int:project_id>/story/drafts/compare/<uuid:group>/",
-        story.story_drafts_compare,
+        drafts.drafts_compare,
+        {"scene_id": None},
         name="story_drafts_compare",
     ),
     # Ratings, comments, picks and tags on drafts.

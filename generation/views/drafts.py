@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from scripts_app import positions
-from scripts_app.access import access_scene, can
+from scripts_app.access import access_project, access_scene, can
 from scripts_app.models import Role
 from scripts_app.responses import errors as _errors
 from scripts_app.responses import fail as _fail
@@ -93,9 +93,17 @@ def drafts_list(request, project_id, scene_id):
     )
 
 
+def _room(user, project_id, scene_id, need=Role.VIEWER):
+    """The membership and the scene of a draft room; ``scene_id`` None is the project's
+    story proposals (the ``story_…`` URLs route here with it): no scene."""
+    if scene_id is None:
+        return access_project(user, project_id, need), None
+    return access_scene(user, project_id, scene_id, need)
+
+
 def _passage(user, project_id, scene_id, passage_id, need):
-    membership, scene = access_scene(user, project_id, scene_id, need)
-    passage = drafts.card_passage(scene.project_id, scene.pk, passage_id)
+    membership, scene = _room(user, project_id, scene_id, need)
+    passage = drafts.card_passage(membership.project_id, scene_id, passage_id)
     if passage is None:
         raise Http404("No such draft.")
     return membership, scene, passage
@@ -171,9 +179,9 @@ def passage_undo(request, project_id, scene_id, passage_id):
 @login_required
 @require_GET
 def drafts_compare(request, project_id, scene_id, group):
-    """A request's alternatives side by side, each laid out as a screenplay."""
-    membership, scene = access_scene(request.user, project_id, scene_id)
-    passages = drafts.group_passages(scene.project_id, scene.pk, group)
+    """A request's alternatives side by side (a scene draft laid out as a screenplay)."""
+    membership, scene = _room(request.user, project_id, scene_id)
+    passages = drafts.group_passages(membership.project_id, scene_id, group)
     if not passages:
         raise Http404("No such draft request.")
     feedback.feedback_summary(passages, viewer=request.user)

@@ -57,20 +57,7 @@ def _back(request):
 @require_POST
 def endpoint_add(request):
     _staff(request)
-    fields = {
-        k: request.POST.get(k, "")
-        for k in (
-            "name",
-            "kind",
-            "folder",
-            "base_url",
-            "model_name",
-            "api_key_env",
-            "chat",
-            "max_streams",
-            "timeout_s",
-        )
-    }
+    fields = {k: request.POST.get(k, "") for k in endpoints.RECORD_FIELDS}
     fields["chat"] = fields["chat"] or "auto"
     fields["max_streams"] = fields["max_streams"] or 4
     fields["timeout_s"] = fields["timeout_s"] or 60

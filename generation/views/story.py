@@ -6,13 +6,14 @@ The writers' room renders the panel through its ``story_side`` slot (``scripts_a
 the accept of a story proposal (``drafts/story.py``) instead of a scene's.
 
 Views here take the project from the URL and a passage only from that project's story
-proposals (``scene`` None): a scene draft's id, or another project's, is a 404.
+proposals (``scene`` None): a scene draft's id, or another project's, is a 404. A card
+and a request's compare view are the drafts panel's own views (``views/drafts.py``,
+routed with ``scene_id`` None).
 """
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -24,9 +25,10 @@ from scripts_app.models import Beat, Role
 from scripts_app.responses import errors as _errors
 from scripts_app.responses import fail as _fail
 
-from .. import drafts, feedback
+from .. import drafts
 from ..drafts import story as story_drafts
 from ..models import PassageKind
+from . import drafts as drafts_views
 
 
 def _room_url(request, project_id: int) -> str:
@@ -81,28 +83,12 @@ def story_drafts_list(request, project_id):
 
 
 def _passage(user, project_id, passage_id, need):
-    membership = access_project(user, project_id, need)
-    passage = drafts.card_passage(membership.project_id, None, passage_id)
-    if passage is None:
-        raise Http404("No such draft.")
+    membership, _, passage = drafts_views._passage(user, project_id, None, passage_id, need)
     return membership, passage
 
 
 def _back(project_id: int) -> str:
     return reverse("story_page", args=[project_id])
-
-
-@login_required
-@require_GET
-def story_passage_card(request, project_id, passage_id):
-    membership, passage = _passage(request.user, project_id, passage_id, Role.VIEWER)
-    drafts.with_queue_positions([passage])
-    feedback.feedback_summary([passage], viewer=request.user)
-    return render(
-        request,
-        "generation/drafts/passage.html",
-        {"passage": passage, "can_edit": can(membership, Role.EDITOR)},
-    )
 
 
 @login_required
@@ -121,21 +107,6 @@ def story_passage_accept(request, project_id, passage_id):
         return render(request, "partials/notice.html", {"message": message})
     messages.success(request, message)
     return redirect(_back(project_id))
-
-
-@login_required
-@require_GET
-def story_drafts_compare(request, project_id, group):
-    membership = access_project(request.user, project_id)
-    passages = drafts.group_passages(membership.project_id, None, group)
-    if not passages:
-        raise Http404("No such draft request.")
-    feedback.feedback_summary(passages, viewer=request.user)
-    return render(
-        request,
-        "generation/drafts/compare.html",
-        {"passages": passages, "can_edit": can(membership, Role.EDITOR)},
-    )
 
 
 @login_required
