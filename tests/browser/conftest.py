@@ -30,7 +30,11 @@ def fast_password_hasher():
 # it is open, and tests elsewhere call asyncio.run().
 @pytest.fixture(scope="package")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A loaded CI machine: Playwright's 5 s default for `expect` is short next to a
+    # worker's first model load or a Daphne process under both test passes.
+    expect.set_options(timeout=15_000)
 
     if not os.path.exists(CHROMIUM):
         pytest.fail(
