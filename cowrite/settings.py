@@ -469,6 +469,17 @@ CELERY_TASK_ROUTES["generation.tasks.retrain_version"] = {"queue": "training"}
 # A model record's health check may load a Hugging Face folder: on the GPU box's queue.
 CELERY_TASK_ROUTES["generation.tasks.check_endpoint"] = {"queue": "training"}
 CELERY_TASK_ROUTES["generation.tasks.lora_retrain"] = {"queue": "training"}
+# A blind comparison's drafts are written where long jobs run (generation/comparisons.py).
+CELERY_TASK_ROUTES["generation.tasks.comparison_prepare"] = {"queue": "training"}
+# The gate can wait for the team's blind judgement: a retrained candidate that passes the
+# automatic checks is compared blind with its parent and promoted only if the lower end
+# of its win rate's 95 % interval is at least 50 % after this many judgements.
+COWRITE_GATE_BLIND_AB = env_bool("COWRITE_GATE_BLIND_AB", False)
+COWRITE_GATE_BLIND_VOTES = int(os.environ.get("COWRITE_GATE_BLIND_VOTES", "30"))
+COWRITE_COMPARISON_MAX_NEW_TOKENS = 192  # a comparison's drafts: the panel's "medium"
+# Processes that train the house model on the `training` queue's machine: 1 trains in the
+# worker process; N > 1 launches `torchrun --nproc_per_node=N` (DDP; one per GPU).
+COWRITE_TRAIN_PROCESSES = int(os.environ.get("COWRITE_TRAIN_PROCESSES", "1"))
 COWRITE_RETRAIN_MIN_FEEDBACK = int(os.environ.get("COWRITE_RETRAIN_MIN_FEEDBACK", "20"))
 COWRITE_RETRAIN_INTERVAL_SECONDS = int(os.environ.get("COWRITE_RETRAIN_INTERVAL_SECONDS", "21600"))
 COWRITE_RETRAIN_BPB_TOLERANCE = 0.02  # gate: held-out bits/byte may be at most 2 % worse

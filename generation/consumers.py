@@ -207,7 +207,7 @@ class DraftRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             if not 0 < pk < 2**63:
                 raise ValueError
             passage = Passage.objects.select_related("scene").get(
-                pk=pk, project_id=self.project_id, scene_id=self.scene_id
+                pk=pk, project_id=self.project_id, scene_id=self.scene_id, blind=False
             )
         except (Passage.DoesNotExist, TypeError, ValueError, OverflowError):
             raise ValidationError(self.NOT_HERE) from None

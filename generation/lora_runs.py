@@ -123,15 +123,49 @@ def lora_run(endpoint_id: int, config: dict | None = None) -> ModelEndpoint:
         return _failed(child, f"{type(exc).__name__}: {exc}")
     passed, verdict = lora_gate(metrics)
     metrics = {**metrics, "gate": {"passed": passed, "verdict": verdict}}
-    ModelEndpoint.objects.filter(pk=child.pk).update(
+    # Only a round still registered as training ends as a candidate: one staff gave up
+    # on (``lora_stop``) stays failed, whatever this process finished late.
+    ModelEndpoint.objects.filter(pk=child.pk, status=EndpointStatus.TRAINING).update(
         status=EndpointStatus.CANDIDATE, status_reason=verdict, metrics=_jsonable(metrics)
     )
     child.refresh_from_db()
     return child
 
 
+def lora_stop(*, endpoint: ModelEndpoint, user=None) -> ModelEndpoint:
+    """Give up on a round that is registered as training (its process was killed, its
+    machine went away): it becomes ``failed`` and the next round can start. A process
+    still running finds it failed at its end and leaves it so."""
+    who = f" by {user}" if user is not None else ""
+    updated = ModelEndpoint.objects.filter(pk=endpoint.pk, status=EndpointStatus.TRAINING).update(
+        status=EndpointStatus.FAILED, status_reason=f"Stopped{who} before it finished."
+    )
+    if not updated:
+        raise ValidationError("Only a round that is training can be stopped.")
+    endpoint.refresh_from_db()
+    return endpoint
+
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+
+
+def adapter_files(endpoint: ModelEndpoint) -> list:
+    """The files of a LoRA record's adapter folder (what vLLM's ``--lora-modules`` and
+    ``peft`` load: the config, the weights, the tokenizer and chat template it was trained
+    with); empty if the record is not a finished LoRA result."""
+    if endpoint.parent_id is None or endpoint.status in (
+        EndpointStatus.TRAINING,
+        EndpointStatus.FAILED,
+    ):
+        return []
+    folder = resolve_folder(endpoint.folder)
+    if not (folder / "adapter_config.json").is_file():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
 def _failed(child: ModelEndpoint, reason: str) -> ModelEndpoint:
-    ModelEndpoint.objects.filter(pk=child.pk).update(
+    ModelEndpoint.objects.filter(pk=child.pk, status=EndpointStatus.TRAINING).update(
         status=EndpointStatus.FAILED, status_reason=reason[:2000]
     )
     child.refresh_from_db()

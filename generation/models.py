@@ -5,6 +5,8 @@ projects that allow it contribute their text and feedback to its training data. 
 weights live on disk under ``MODEL_DIR/<folder>`` (``generation/core/checkpoint.py``).
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -450,6 +452,9 @@ class Passage(models.Model):
     # A story proposal's accept: what it made or changed ([{"type": "character", "id": 5,
     # "name": "MARA"}, …]; "skipped" entries name what was left out and why).
     accepted_items = models.JSONField(default=list, blank=True)
+    # Written for a blind comparison (``comparisons.py``): never shown in a drafts panel
+    # or as a card, so no judge can learn which model wrote it.
+    blind = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-queued_at", "group", "alternative"]
@@ -687,6 +692,7 @@ class PreferenceSource(models.TextChoices):
     RANK = "rank", "Ranked higher"
     ACCEPT = "accept", "Accepted into the scene"
     EDIT = "edit", "Edited after acceptance"
+    BLIND = "blind", "Picked in a blind comparison"
 
 
 class Preference(models.Model):
@@ -722,3 +728,121 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chosen_id or 'edit'} > {self.rejected_id} ({self.source})"
+
+
+# --- blind comparisons (``comparisons.py``) -----------------------------------------------------
+
+
+class ComparisonStatus(models.TextChoices):
+    PREPARING = "preparing", "Writing the drafts"
+    OPEN = "open", "Open for judging"
+    CLOSED = "closed", "Closed"
+    FAILED = "failed", "Failed"
+
+
+class Comparison(models.Model):
+    """Two models (a house version or a model record each) write drafts for the same
+    scene briefs; the team judges the pairs blind."""
+
+    a_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    a_endpoint = models.ForeignKey(
+        ModelEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    b_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    b_endpoint = models.ForeignKey(
+        ModelEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Stable keys ("v12", "e3") and names, kept when a model is deleted (the ranking).
+    a_key = models.CharField(max_length=20)
+    b_key = models.CharField(max_length=20)
+    a_name = models.CharField(max_length=200)
+    b_name = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=10, choices=ComparisonStatus.choices, default=ComparisonStatus.PREPARING
+    )
+    status_reason = models.TextField(blank=True)
+    progress = models.JSONField(default=dict, blank=True)  # {"done": n, "total": m}
+    pairs_wanted = models.PositiveSmallIntegerField(default=12)
+    votes_wanted = models.PositiveSmallIntegerField(default=30)
+    seed = models.PositiveBigIntegerField(default=0)
+    # The candidate version whose automatic promotion waits for this comparison.
+    gate_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="gates"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(a_key=F("b_key")), name="comparison_two_models"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.a_name} vs {self.b_name}"
+
+
+class ComparisonPair(models.Model):
+    """One brief (a scene of a project that allows training) and the two drafts for it:
+    ``a`` by the comparison's model A, ``b`` by model B (same prompt, same seed)."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="pairs")
+    scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    group = models.UUIDField(default=uuid.uuid4)  # both drafts' ``Passage.group``
+    a = models.ForeignKey(
+        Passage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    b = models.ForeignKey(
+        Passage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["comparison", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "scene"], name="comparison_pair_scene"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pair {self.position} of comparison {self.comparison_id}"
+
+
+class VoteChoice(models.TextChoices):
+    A = "a", "A wrote the better draft"
+    B = "b", "B wrote the better draft"
+    BOTH_BAD = "both_bad", "Both bad"
+
+
+class ComparisonVote(models.Model):
+    pair = models.ForeignKey(ComparisonPair, on_delete=models.CASCADE, related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=8, choices=VoteChoice.choices)
+    a_on_left = models.BooleanField()  # where the judge saw A (for side-bias checks)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "user"], name="comparison_vote_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.pair_id}: {self.choice}"
+
+
+class BlindJudge(models.Model):
+    """A member who opted in to judge blind comparisons (of their own projects' scenes)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blind_judge"
+    )
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"judge {self.user_id}"

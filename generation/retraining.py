@@ -50,7 +50,7 @@ from generation.core.prompting import Prompt
 from generation.core.retrain_round import RetrainSettings, retrain_round
 from generation.core.train import encode_split, evaluate_bpb
 
-from . import datasets, lifecycle, services
+from . import comparisons, datasets, lifecycle, services
 from .models import ModelVersion, VersionStatus
 
 log = logging.getLogger(__name__)
@@ -303,6 +303,19 @@ def _retrain(version: ModelVersion, config: dict | None) -> ModelVersion:
         ModelVersion.objects.filter(pk=version.pk).update(
             status_reason=reason, metrics=_jsonable(metrics)
         )
+    if promote and comparisons.gate_enabled():
+        # The team's blind judgement decides (``comparisons.gate_check``).
+        started = comparisons.gate_start(version)
+        reason = reason.replace("Promoted:", "Passed the automatic checks:", 1) + (
+            " Waiting for the team's blind comparison with its parent."
+            if started is not None
+            else " Kept as a candidate: no scenes to compare it on blind, so staff decide."
+        )
+        metrics["gate"]["blind"] = started.pk if started is not None else None
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status_reason=reason, metrics=_jsonable(metrics)
+        )
+        promote = False
     if promote:
         lifecycle.version_promote(
             version, reason=reason, require_active_parent=True, automatic=True

@@ -8,7 +8,9 @@ happens in the database and decides where a training run executes:
   responsive while PyTorch uses the CPU cores.
 """
 
+import json
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -138,10 +140,14 @@ def training_run(*, version_id: int, corpus_dir: str, resume: bool = False) -> M
     if version.parent is not None and not cfg.init_from:
         cfg.init_from = str(version.parent.path)
     recorder = ProgressRecorder(version.pk)
+    processes = int(getattr(settings, "COWRITE_TRAIN_PROCESSES", 1))
     try:
-        meta = train(
-            cfg, corpus_dir, version.path, progress_cb=recorder, resume=resume, console=False
-        )
+        if processes > 1:
+            meta = _train_distributed(cfg, corpus_dir, version, recorder, resume, processes)
+        else:
+            meta = train(
+                cfg, corpus_dir, version.path, progress_cb=recorder, resume=resume, console=False
+            )
     except BaseException as exc:
         version_failed(version_id=version.pk, what="Training", exc=exc)
         raise
@@ -160,6 +166,74 @@ def training_run(*, version_id: int, corpus_dir: str, resume: bool = False) -> M
         ModelEvent.objects.create(version=version, kind=ModelEventKind.FIRST_ACTIVATED)
         version.refresh_from_db()
     return version
+
+
+def _train_distributed(cfg, corpus_dir, version, recorder, resume: bool, processes: int) -> dict:
+    """Train under ``torchrun`` with ``processes`` local processes (DDP: NCCL on GPUs,
+    gloo on CPU; ``core/distributed.py``): the trainer's CLI in child processes, its
+    progress read back from a JSON-lines file into the version's row while it runs; the
+    result is the version folder's metadata, as in-process training returns it."""
+    from generation.core.distributed import torchrun_command
+
+    out = Path(version.path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    progress = out.parent / f".progress-{version.pk}.jsonl"
+    progress.unlink(missing_ok=True)
+    log_path = out.parent / f".torchrun-{version.pk}.log"
+    args = ["--config-json", json.dumps(asdict(cfg)), "--corpus", str(corpus_dir)]
+    args += ["--out", str(out), "--progress-file", str(progress)]
+    if resume:
+        args.append("--resume")
+    offset = 0
+
+    def feed() -> None:
+        nonlocal offset
+        if not progress.exists():
+            return
+        with open(progress, encoding="utf-8") as f:
+            f.seek(offset)
+            for line in f:
+                if not line.endswith("\n"):
+                    break  # half-written: read it next time
+                offset += len(line.encode("utf-8"))
+                recorder(json.loads(line))
+
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            torchrun_command(processes, args),
+            cwd=settings.BASE_DIR,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while proc.poll() is None:
+                time.sleep(1.0)
+                feed()
+        except BaseException:
+            proc.terminate()
+            proc.wait(30)
+            raise
+    feed()
+    progress.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"torchrun with {processes} processes exited with {proc.returncode}: "
+            f"{_child_error(log_path.read_text(errors='replace'))} (log: {log_path})"
+        )
+    return json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+
+
+def _child_error(log: str) -> str:
+    """The training process's own error from a torchrun log (not the launcher's
+    ``ChildFailedError`` report around it)."""
+    lines = (re.sub(r"^\[rank\d+\]:\s*", "", line.strip()) for line in log.splitlines())
+    errors = [
+        line
+        for line in lines
+        if re.match(r"^[A-Za-z_.]*(Error|Exception|Interrupt)\b.*:", line.strip())
+        and "ChildFailedError" not in line
+    ]
+    return errors[-1][:1000] if errors else log[-1000:]
 
 
 def bootstrap_train_config() -> dict:

@@ -57,6 +57,18 @@ def check_endpoint(endpoint_id: int) -> dict:
     return {"healthy": e.healthy, "ttft_s": e.ttft_s, "tokens_per_s": e.tokens_per_s}
 
 
+@shared_task(name="generation.tasks.comparison_prepare", acks_late=False)
+def comparison_prepare(comparison_id: int) -> dict:
+    """Write a blind comparison's drafts, then open it for judging (``comparisons.py``)."""
+    from .comparisons import comparison_prepare as prepare
+    from .models import Comparison
+
+    if not Comparison.objects.filter(pk=comparison_id).exists():
+        return {}
+    c = prepare(comparison_id)
+    return {"comparison": c.pk, "status": c.status, "reason": c.status_reason}
+
+
 @shared_task(name="generation.tasks.lora_retrain", acks_late=False)
 def lora_retrain(endpoint_id: int) -> dict:
     """A LoRA round on a model record from the team's feedback (``lora_runs.py``)."""

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from . import api
+from .views import comparisons as comparison_views
 from .views import drafts, story
 from .views import endpoints as endpoint_views
 from .views import models as views
@@ -90,11 +91,26 @@ urlpatterns = [
         endpoint_views.endpoint_enable,
         name="endpoint_enable",
     ),
+    path("models/endpoints/<int:pk>/stop/", endpoint_views.endpoint_stop, name="endpoint_stop"),
+    path(
+        "models/endpoints/<int:pk>/adapter.zip",
+        endpoint_views.endpoint_adapter,
+        name="endpoint_adapter",
+    ),
     path(
         "models/endpoints/<int:pk>/retrain/",
         endpoint_views.endpoint_retrain,
         name="endpoint_retrain",
     ),
+    # Blind comparisons: staff start and close; members who opt in judge.
+    path("models/comparisons/", comparison_views.comparisons_panel, name="comparisons_panel"),
+    path("models/comparisons/start/", comparison_views.comparison_start, name="comparison_start"),
+    path(
+        "models/comparisons/<int:pk>/close/",
+        comparison_views.comparison_close,
+        name="comparison_close",
+    ),
+    path("models/judge/", comparison_views.judge, name="judge"),
     path("projects/<int:project_id>/model/", endpoint_views.project_model, name="project_model"),
     path("account/tokens/", views.api_tokens, name="api_tokens"),
     # The OpenAI-compatible API (token auth, no session, no CSRF).

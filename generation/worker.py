@@ -332,7 +332,8 @@ def _uses_versions() -> bool:
     return settings.COWRITE_GENERATION_BACKEND.endswith(".local.LocalBackend")
 
 
-def _load_backend(version):
+def load_house_backend(version):
+    """The backend that serves a house version (also the blind comparisons' drafts)."""
     options = dict(settings.COWRITE_GENERATION_BACKEND_OPTIONS)
     if _uses_versions():
         options.update(
@@ -772,13 +773,15 @@ class GenerationWorker:
         if not _uses_versions():
             # An external model (Hugging Face folder, OpenAI-compatible server): load once.
             if self.current is None:
-                self.current = LoadedBackend(None, await asyncio.to_thread(_load_backend, None))
+                self.current = LoadedBackend(
+                    None, await asyncio.to_thread(load_house_backend, None)
+                )
             return
         version = await database_sync_to_async(_active_version)()
         if version is None or (self.current is not None and self.current.version_id == version.pk):
             return
         try:
-            backend = await asyncio.to_thread(_load_backend, version)
+            backend = await asyncio.to_thread(load_house_backend, version)
         except Exception:
             log.exception("Could not load model version %s", version.name)
             return

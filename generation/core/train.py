@@ -662,6 +662,18 @@ def _train(
     return meta
 
 
+def _progress_file_writer(path: str) -> ProgressCallback:
+    """A progress callback that appends JSON lines (read by the app's ``training_run``
+    while ``torchrun`` trains in child processes). ``train`` calls it on the main
+    process only."""
+
+    def write(event: dict) -> None:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(event, default=str) + "\n")
+
+    return write
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -669,7 +681,7 @@ def main(argv=None) -> None:
     ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--out", required=True)
-    g = ap.add_mutually_exclusive_group(required=True)
+    g = ap.add_mutually_exclusive_group()
     g.add_argument("--steps", type=int)
     g.add_argument("--time-budget", type=float, help="seconds")
     ap.add_argument("--batch-size", type=int, default=16)
@@ -695,7 +707,29 @@ def main(argv=None) -> None:
         help='JSON of GPTConfig fields over the preset, e.g. \'{"n_layer": 2, "n_embd": 64}\'',
     )
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument(
+        "--config-json",
+        type=json.loads,
+        help="every TrainConfig field as JSON (the app's launch); the other options are ignored",
+    )
+    ap.add_argument(
+        "--progress-file",
+        help="append each progress event as a JSON line here (the main process only)",
+    )
     a = ap.parse_args(argv)
+    if a.config_json is None and a.steps is None and a.time_budget is None:
+        ap.error("one of --steps or --time-budget is required (or --config-json)")
+    progress_cb = _progress_file_writer(a.progress_file) if a.progress_file else None
+    if a.config_json is not None:
+        train(
+            TrainConfig(**a.config_json),
+            a.corpus,
+            a.out,
+            progress_cb=progress_cb,
+            resume=a.resume,
+            console=False,
+        )
+        return
     cfg = TrainConfig(
         preset=a.preset,
         steps=a.steps,
@@ -714,7 +748,7 @@ def main(argv=None) -> None:
         recipe=a.recipe,
         model_overrides=a.model_overrides,
     )
-    meta = train(cfg, a.corpus, a.out, resume=a.resume)
+    meta = train(cfg, a.corpus, a.out, progress_cb=progress_cb, resume=a.resume)
     if ddp_env.is_main():  # one report, not one per process
         print(json.dumps(meta["metrics"], indent=2))
 

@@ -113,9 +113,9 @@ def passages_reap(*, timeout_seconds: float) -> int:
     """Fail streaming passages whose worker stopped beating (it died); return how many."""
     cutoff = timezone.now() - timedelta(seconds=timeout_seconds)
     stale = list(
-        Passage.objects.filter(status=PassageStatus.STREAMING, heartbeat_at__lt=cutoff).values_list(
-            "pk", "scene_id", "project_id"
-        )
+        Passage.objects.filter(
+            status=PassageStatus.STREAMING, heartbeat_at__lt=cutoff, blind=False
+        ).values_list("pk", "scene_id", "project_id")
     )
     for passage_id, scene_id, project_id in stale:
         with transaction.atomic():

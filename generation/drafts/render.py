@@ -47,7 +47,7 @@ def card_passage(project_id: int, scene_id: int | None, passage_id: int) -> Pass
     """The passage of a room (a scene's, or with ``scene_id`` None the project's story
     proposals) with what its card shows; None if it is not in that room."""
     return (
-        Passage.objects.filter(pk=passage_id, project_id=project_id, scene_id=scene_id)
+        Passage.objects.filter(pk=passage_id, project_id=project_id, scene_id=scene_id, blind=False)
         .select_related(*CARD_RELATED)
         .first()
     )
@@ -70,7 +70,7 @@ def with_queue_positions(passages: list[Passage]) -> list[Passage]:
 
 def recent_groups(scene: Scene, limit: int = 20) -> list[list[Passage]]:
     """Return the scene's latest draft requests, newest first, each as its alternatives."""
-    return _recent(Passage.objects.filter(scene=scene), limit)
+    return _recent(Passage.objects.filter(scene=scene, blind=False), limit)
 
 
 def recent_story_groups(project_id: int, limit: int = 20) -> list[list[Passage]]:
@@ -107,7 +107,9 @@ def group_passages(project_id: int, scene_id: int | None, group) -> list[Passage
     """The alternatives of one request of a room, in order (empty if none)."""
     return with_queue_positions(
         list(
-            Passage.objects.filter(project_id=project_id, scene_id=scene_id, group=group)
+            Passage.objects.filter(
+                project_id=project_id, scene_id=scene_id, group=group, blind=False
+            )
             .select_related(*CARD_RELATED)
             .order_by("alternative")
         )

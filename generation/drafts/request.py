@@ -56,13 +56,15 @@ def writer_for(project_id: int):
 def check_limits(project_id: int, user, alternatives: int) -> None:
     """Refuse a request over the user's rate, the project's concurrency or the queue."""
     since = timezone.now() - timedelta(seconds=settings.COWRITE_DRAFT_RATE_WINDOW_SECONDS)
-    recent = Passage.objects.filter(requested_by=user, queued_at__gte=since, alternative=0).count()
+    recent = Passage.objects.filter(
+        requested_by=user, queued_at__gte=since, alternative=0, blind=False
+    ).count()
     if recent >= settings.COWRITE_DRAFT_RATE_LIMIT:
         raise ValidationError(
             f"You asked for {recent} drafts in the last "
             f"{settings.COWRITE_DRAFT_RATE_WINDOW_SECONDS} seconds; wait a little and try again."
         )
-    counts = Passage.objects.filter(status__in=LIVE).aggregate(
+    counts = Passage.objects.filter(status__in=LIVE, blind=False).aggregate(
         queued=Count("id", filter=Q(status=PassageStatus.QUEUED)),
         project=Count("id", filter=Q(project_id=project_id)),
     )

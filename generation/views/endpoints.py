@@ -9,13 +9,17 @@ message and a redirect.
 """
 
 import os
+import re
+import tempfile
+import zipfile
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from scripts_app.access import access_project
 from scripts_app.models import Role
@@ -108,6 +112,48 @@ def project_model(request, project_id):
         return render(request, "partials/notice.html", {"message": message})
     messages.success(request, message)
     return redirect(project)
+
+
+@login_required
+@require_POST
+def endpoint_stop(request, pk):
+    """Staff: give up on a LoRA round that is registered as training (its process died)."""
+    _staff(request)
+    endpoint = get_object_or_404(ModelEndpoint, pk=pk)
+    try:
+        lora_runs.lora_stop(endpoint=endpoint, user=request.user)
+    except ValidationError as exc:
+        return _fail(request, _errors(exc), reverse("model_list") + "#endpoints")
+    return _back(request)
+
+
+@login_required
+@require_GET
+def endpoint_adapter(request, pk):
+    """Staff: a LoRA result's adapter folder as a zip, for vLLM (``--enable-lora``) or
+    ``peft`` elsewhere, with a README saying how to serve it."""
+    _staff(request)
+    endpoint = get_object_or_404(ModelEndpoint, pk=pk)
+    files = lora_runs.adapter_files(endpoint)
+    if not files:
+        raise Http404("This model has no finished adapter to export.")
+    slug = re.sub(r"[^a-z0-9]+", "-", endpoint.name.lower()).strip("-") or f"adapter-{pk}"
+    base = lora_runs.root_of(endpoint)
+    readme = (
+        f"{endpoint.name}: a LoRA adapter trained by Cowrite on {base.name}\n"
+        f"(base folder: {base.folder}).\n\n"
+        "Serve it with vLLM beside its base model:\n\n"
+        f"  vllm serve BASE_MODEL_DIR --enable-lora --lora-modules {slug}=./{slug}\n\n"
+        "then ask for the model by that name; or load it with peft:\n\n"
+        f"  PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE), '{slug}')\n"
+    )
+    spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115 - FileResponse closes it
+    with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in files:
+            z.write(path, f"{slug}/{path.name}")
+        z.writestr(f"{slug}/README.txt", readme)
+    spool.seek(0)
+    return FileResponse(spool, as_attachment=True, filename=f"{slug}.zip")
 
 
 @login_required

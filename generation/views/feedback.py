@@ -26,10 +26,12 @@ def _passage(request, project_id, scene_id, passage_id, need=Role.COMMENTER):
     (the ``story_…`` URLs); outsiders 404, low roles 403."""
     if scene_id is None:
         membership = access_project(request.user, project_id, need)
-        room = Passage.objects.filter(project_id=membership.project_id, scene__isnull=True)
+        room = Passage.objects.filter(
+            project_id=membership.project_id, scene__isnull=True, blind=False
+        )
     else:
         membership, scene = access_scene(request.user, project_id, scene_id, need)
-        room = Passage.objects.filter(scene=scene)
+        room = Passage.objects.filter(scene=scene, blind=False)
     passage = (
         room.filter(pk=passage_id).select_related("scene", "model_version", "requested_by").first()
     )

@@ -37,6 +37,7 @@ from ..models import (
     SuggestionStatus,
     VersionStatus,
 )
+from .comparisons import comparisons_context
 from .endpoints import endpoints_context
 
 STAFF_ONLY = "Only installation staff can {}: one model serves every project."
@@ -259,6 +260,7 @@ def _context(request) -> dict:
         "ratings_scope": "all projects, installation-wide" if staff else "your projects",
         "owned_projects": _owned_projects(user, active),
         **endpoints_context(user),
+        **comparisons_context(user),
     }
     if staff:
         wait, last = lifecycle.next_round_wait()

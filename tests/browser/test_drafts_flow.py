@@ -48,7 +48,9 @@ def test_a_draft_streams_to_two_pages_and_is_accepted_live(app_stack, new_page):
     for page in (a, b):
         card = page.locator("#drafts-list .passage").first
         expect(card).to_be_visible()
-        expect(card.locator(".passage-text")).not_to_be_empty(timeout=60_000)  # first token: the worker may still be loading the model
+        expect(card.locator(".passage-text")).not_to_be_empty(
+            timeout=60_000
+        )  # first token: the worker may still be loading the model
     passage = Passage.objects.get(scene=scene)
     for page in (a, b):
         expect(page.locator(f"#passage-{passage.pk}")).to_have_class(

@@ -67,7 +67,9 @@ def test_the_focused_scenes_drafts_panel_follows_the_cursor(app_stack, new_page)
     page.get_by_role("button", name="Ask for a draft").click()
     card = page.locator("#drafts-list .passage").first
     expect(card).to_be_visible()
-    expect(card.locator(".passage-text")).not_to_be_empty(timeout=60_000)  # first token: the worker may still be loading the model
+    expect(card.locator(".passage-text")).not_to_be_empty(
+        timeout=60_000
+    )  # first token: the worker may still be loading the model
     expect(page.locator("#no-drafts")).to_be_hidden()
     passage = Passage.objects.get(scene=two)
     expect(page.locator(f"#passage-{passage.pk}")).to_have_class(

@@ -98,3 +98,42 @@ def test_only_staff_start_a_round(base, team, client, monkeypatch):
     assert launched and launched[0]["kwargs"] == {"endpoint_id": child.pk}
     page = client.get(reverse("model_list")).content.decode()
     assert "Tiny · team LoRA 1" in page and "learning from the team" in page
+
+
+def test_staff_export_an_adapter_and_give_up_on_a_dead_round(base, fed, client):
+    import io
+    import zipfile
+
+    staff = make_user("staff")
+    staff.is_staff = True
+    staff.save()
+    child = lora_runs.lora_start(endpoint=base, user=None, launch=False)
+    # Its process died: staff give up on it; the next round can start.
+    client.force_login(team_owner := fed.users["owner"])
+    assert client.post(reverse("endpoint_stop", args=[child.pk])).status_code == 403
+    client.force_login(staff)
+    page = client.get(reverse("model_list")).content.decode()
+    assert "Give up on this round" in page
+    assert client.post(reverse("endpoint_stop", args=[child.pk])).status_code == 302
+    child.refresh_from_db()
+    assert child.status == EndpointStatus.FAILED and "Stopped by staff" in child.status_reason
+    # A process that finishes late leaves it failed.
+    assert lora_runs.lora_run(child.pk, FAST).status == EndpointStatus.FAILED
+    with pytest.raises(ValidationError, match="training can be stopped"):
+        lora_runs.lora_stop(endpoint=child)
+    assert client.get(reverse("endpoint_adapter", args=[child.pk])).status_code == 404
+    done = lora_runs.lora_run(lora_runs.lora_start(endpoint=base, user=None, launch=False).pk, FAST)
+    assert done.status == EndpointStatus.CANDIDATE, done.status_reason
+    url = reverse("endpoint_adapter", args=[done.pk])
+    assert "Export adapter" in client.get(reverse("model_list")).content.decode()
+    client.force_login(team_owner)
+    assert client.get(url).status_code == 403
+    client.force_login(staff)
+    r = client.get(url)
+    assert r.status_code == 200 and r["Content-Disposition"].startswith("attachment")
+    names = zipfile.ZipFile(io.BytesIO(b"".join(r.streaming_content))).namelist()
+    folder = "tiny-team-lora-2"
+    assert f"{folder}/adapter_config.json" in names and f"{folder}/README.txt" in names
+    assert any(n.startswith(f"{folder}/adapter_model") for n in names)
+    # The base record has no adapter to export.
+    assert client.get(reverse("endpoint_adapter", args=[base.pk])).status_code == 404

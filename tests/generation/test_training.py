@@ -203,3 +203,39 @@ def test_a_real_worker_on_the_training_queue_trains_a_version(model_dir, corpus)
         out = result.get(timeout=120)
     assert out["status"] == "active" and out["metrics"]["val_bpb"] > 0
     assert Path(ModelVersion.objects.get(pk=version.pk).path, "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_the_training_queue_runs_house_training_under_torchrun(db, model_dir, corpus, settings):
+    """COWRITE_TRAIN_PROCESSES=2: the same training_run launches two gloo processes
+    (torchrun + DDP) and records their progress and result on the version's row."""
+    settings.COWRITE_TRAIN_PROCESSES = 2
+    config = {
+        "preset": "tiny",
+        "steps": 4,
+        "batch_size": 4,
+        "warmup_steps": 1,
+        "eval_interval": 2,
+        "vocab_size": 300,
+        "recipe": "stream",
+        "device": "cpu",
+        "threads": 1,
+        "model_overrides": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 32},
+    }
+    version = services.version_create(preset="tiny", train_config=config)
+    services.training_run(version_id=version.pk, corpus_dir=str(corpus))
+    version.refresh_from_db()
+    assert version.status == VersionStatus.ACTIVE  # the first model goes into use
+    assert version.steps == 4 and version.params > 0
+    assert version.metrics["val_bpb"] > 0
+    assert version.loss_curve and version.progress["progress"] == 1.0
+    assert not list(model_dir.glob(".progress-*"))
+
+
+def test_a_failing_torchrun_fails_the_version_with_its_output(db, model_dir, settings, tmp_path):
+    settings.COWRITE_TRAIN_PROCESSES = 2
+    version = services.version_create(preset="tiny", train_config={"preset": "tiny", "steps": 3})
+    with pytest.raises(RuntimeError, match="torchrun with 2 processes exited"):
+        services.training_run(version_id=version.pk, corpus_dir=str(tmp_path / "no-such-corpus"))
+    version.refresh_from_db()
+    assert version.status == VersionStatus.FAILED and "no-such-corpus" in version.status_reason
