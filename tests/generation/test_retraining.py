@@ -651,3 +651,29 @@ def test_embedded_launch_runs_a_child_process(
         v = lifecycle.retrain_start()
     assert len(calls) == 1 and calls[0][-3:-1] == ["shell", "-c"]
     assert f"retrain_run(version_id={v.pk})" in calls[0][-1]
+
+
+@pytest.mark.slow
+def test_with_the_blind_gate_a_passing_round_waits_for_the_team(
+    fed, model_dir, settings, monkeypatch
+):
+    """COWRITE_GATE_BLIND_AB: the round passes the automatic checks, stays a candidate,
+    and a blind comparison with its parent starts (the team's verdict decides)."""
+    from generation.models import Comparison
+
+    _hold_out_scenes_and_group_a(monkeypatch, fed)
+    launched = []
+    monkeypatch.setattr("generation.services.background_launch", lambda **kw: launched.append(kw))
+    settings.COWRITE_GATE_BLIND_AB = True
+    settings.COWRITE_GATE_BLIND_VOTES = 7
+    settings.COWRITE_RETRAIN_BPB_TOLERANCE = 10.0
+    parent = _active(model_dir)
+    v = retraining.retrain_run(
+        version_id=lifecycle.retrain_start(make_staff("admin"), launch=False).pk
+    )
+    assert v.status == VersionStatus.CANDIDATE and services.active_version() == parent
+    assert "Waiting for the team's blind comparison" in v.status_reason
+    c = Comparison.objects.get()
+    assert c.gate_version == v and c.a_version == parent and c.b_version == v
+    assert c.votes_wanted == 7 and v.metrics["gate"]["blind"] == c.pk
+    assert launched[-1]["kwargs"] == {"comparison_id": c.pk}
