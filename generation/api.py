@@ -160,6 +160,16 @@ def _parse(body: dict) -> tuple[Prompt, SamplingParams]:
         raise BadRequest("model: give a model's name (a string).", "model")
     if not isinstance(body.get("stream", False), bool | None):
         raise BadRequest("stream: give true or false.", "stream")
+    options = body.get("stream_options")
+    if options is not None:
+        if not body.get("stream"):
+            raise BadRequest("stream_options: only with stream: true.", "stream_options")
+        if not isinstance(options, dict) or not isinstance(
+            options.get("include_usage", False), bool
+        ):
+            raise BadRequest(
+                'stream_options: give {"include_usage": true or false}.', "stream_options"
+            )
     # OpenAI's defaults (max_tokens 16, temperature 1, top_p 1); ranges are the drafts'.
     values = {
         "max_new_tokens": _number(
@@ -281,7 +291,10 @@ async def completions(request):
         raise
     meta = {"id": f"cmpl-{request_id}", "created": int(time.time()), "model": model}
     if body.get("stream"):
-        response = StreamingHttpResponse(_sse(job, meta), content_type="text/event-stream")
+        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        response = StreamingHttpResponse(
+            _sse(job, meta, include_usage=usage), content_type="text/event-stream"
+        )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         # A client gone before Django starts streaming never runs _sse (nor its cleanup).
@@ -400,7 +413,11 @@ class _Job:
                 await self.release()
 
 
-async def _sse(job: _Job, meta: dict):
+async def _sse(job: _Job, meta: dict, include_usage: bool = False):
+    """The stream of a completion, as OpenAI sends it: a chunk per piece of text, one with
+    the finish reason, and with ``stream_options.include_usage`` every chunk carries
+    ``"usage": null`` and a last chunk with no choices carries the token counts."""
+
     def chunk(text: str, finish_reason=None) -> str:
         payload = {
             **meta,
@@ -409,6 +426,8 @@ async def _sse(job: _Job, meta: dict):
                 {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
             ],
         }
+        if include_usage:
+            payload["usage"] = None
         return f"data: {json.dumps(payload)}\n\n"
 
     try:
@@ -419,6 +438,14 @@ async def _sse(job: _Job, meta: dict):
                 yield f"data: {json.dumps({'error': {'message': reply.error, 'type': 'server_error'}})}\n\n"
             else:
                 yield chunk("", reply.finish_reason)
+                if include_usage:
+                    last = {
+                        **meta,
+                        "object": "text_completion",
+                        "choices": [],
+                        "usage": reply.usage,
+                    }
+                    yield f"data: {json.dumps(last)}\n\n"
     except TimeoutError as exc:
         yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
     yield "data: [DONE]\n\n"

@@ -53,6 +53,25 @@ def test_models_and_completions_streaming_and_not(stack, secret):
     assert len(chunks) >= 2 and chunks[-1].choices[0].finish_reason in ("length", "stop")
     # Same seed, same settings, same model: the same text, streamed or not.
     assert "".join(c.choices[0].text for c in chunks) == choice.text
+    # Usage at the end of a stream, when asked (OpenAI's stream_options.include_usage).
+    chunks = list(
+        client.completions.create(
+            model="tiny-test-v1",
+            prompt=prompt,
+            max_tokens=24,
+            temperature=0.7,
+            seed=42,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert chunks[-1].choices == [] and chunks[-1].usage == full.usage
+    assert all(c.usage is None for c in chunks[:-1])
+    assert "".join(c.choices[0].text for c in chunks[:-1]) == choice.text
+    with pytest.raises(openai.BadRequestError, match="only with stream"):
+        client.completions.create(
+            model="tiny-test-v1", prompt=prompt, stream_options={"include_usage": True}
+        )
     assert ApiToken.objects.get().last_used_at is not None
 
 
