@@ -10,7 +10,10 @@
 # 4. prints training tokens/s for tiny/small/base,
 # 5. runs the 64-request trace benchmark on tiny and small with 32-128 new tokens each
 #    (engine vs one-at-a-time; the HF baseline is skipped: transformers may be missing).
-# Budget: timeouts 130 + 75 + 45 + 120 s keep it under 6 min; a timeout fails the check.
+# 6. a LoRA round (SFT then DPO, held-out preference accuracy before/after) on CUDA, on
+#    a tiny Llama built on the spot — or on a real base with LORA_BASE=/path — when
+#    transformers and peft are installed there (skipped with a line saying so otherwise).
+# Budget: timeouts 130 + 75 + 45 + 120 + 90 s keep it under 8 min; a timeout fails the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
@@ -47,4 +50,31 @@ timeout 75 $PY -m torch.distributed.run --standalone --nproc_per_node="$NGPU" -m
   | grep 'tok/s' | tail -n 1 | sed "s/^/ddp x$NGPU: /"
 timeout 45 $PY bench/bench_train.py --presets tiny small base --batch-size 32 --steps 10
 timeout 120 $PY bench/bench_engine.py --presets tiny small --max-new 128 --skip hf --json "$OUT/bench_engine.json"
+if $PY -c "import transformers, peft" 2>/dev/null; then
+  timeout 90 $PY - "$OUT/lora" "${LORA_BASE:-}" <<'PYEOF'
+import json, random, sys, time
+from pathlib import Path
+import torch
+from generation.core.examples import PreferencePair, SFTExample
+from generation.core.lora import LoraRound, lora_round
+from generation.core.prompting import Prompt
+out, base = Path(sys.argv[1]), sys.argv[2]
+if not base:
+    from tests.support.tiny_hf import SIMPLE_CHAT_TEMPLATE, build_tiny_llama
+    build_tiny_llama(out / "base", chat_template=SIMPLE_CHAT_TEMPLATE)
+    base = str(out / "base")
+rng = random.Random(0)
+def prompt(i):
+    return Prompt(f"INT. ROOM {i} - NIGHT", ("MARA", "JONAH"), f"Mara refuses, take {i}.")
+sft = [SFTExample(prompt(i), f"MARA\nNo. Not tonight, {i}.\n") for i in range(32)]
+pairs = [PreferencePair(prompt(i), f"MARA\nNo, {i}.\n", f"GHOST\nBoo {rng.random():.3f}\n") for i in range(32)]
+t0 = time.time()
+m = lora_round(base, str(out / "adapter"), sft, pairs[:24], pairs[24:],
+               LoraRound(sft_steps=30, dpo_steps=30, batch_size=8, device="cuda"))
+print(json.dumps({"lora_seconds": round(time.time() - t0, 1), "device": torch.cuda.get_device_name(0),
+                  **{k: m.get(k) for k in ("adapter_bytes", "pref_accuracy_before", "pref_accuracy_after")}}))
+PYEOF
+else
+  echo "lora: skipped (transformers/peft not installed here)"
+fi
 echo "gpu_check OK"
