@@ -471,11 +471,16 @@ CELERY_TASK_ROUTES["generation.tasks.check_endpoint"] = {"queue": "training"}
 CELERY_TASK_ROUTES["generation.tasks.lora_retrain"] = {"queue": "training"}
 # A blind comparison's drafts are written where long jobs run (generation/comparisons.py).
 CELERY_TASK_ROUTES["generation.tasks.comparison_prepare"] = {"queue": "training"}
+# The model's reading of a script for the coverage page (generation/surprise.py).
+CELERY_TASK_ROUTES["generation.tasks.read_script"] = {"queue": "training"}
 # The gate can wait for the team's blind judgement: a retrained candidate that passes the
 # automatic checks is compared blind with its parent and promoted only if the lower end
 # of its win rate's 95 % interval is at least 50 % after this many judgements.
 COWRITE_GATE_BLIND_AB = env_bool("COWRITE_GATE_BLIND_AB", False)
 COWRITE_GATE_BLIND_VOTES = int(os.environ.get("COWRITE_GATE_BLIND_VOTES", "30"))
+# A draft that copies this many words in a row from the training scripts or another
+# project is flagged on its card (generation/draft_scores.py).
+COWRITE_MEMORISATION_WORDS = 40
 COWRITE_COMPARISON_MAX_NEW_TOKENS = 192  # a comparison's drafts: the panel's "medium"
 # Processes that train the house model on the `training` queue's machine: 1 trains in the
 # worker process; N > 1 launches `torchrun --nproc_per_node=N` (DDP; one per GPU).

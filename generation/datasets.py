@@ -18,7 +18,8 @@ one member's feedback, so it counts whenever the project allows training.
 * the team's scenes (non-empty text), as scene documents: prompt = heading, cast,
   synopsis and no text prefix; completion = the scene's text.
 
-A passage counts once even if several rules match. Only passages with status ``done``
+A passage counts once even if several rules match. A draft flagged as copied from the
+training scripts or another project (``Passage.scores["memorised"]``) is never SFT. Only passages with status ``done``
 and non-empty text are used.
 
 **Preference pairs** (``PreferencePair``), ONLY between outputs for the same prompt
@@ -205,7 +206,9 @@ def build_dataset(
         key = str(p.group)
         m = mean(p.pk)
         acc = accepted_counts(p)
-        if acc or (m is not None and m >= min_sft_rating):
+        # A draft flagged as copied (``draft_scores``) never teaches the model to copy.
+        copied = bool((p.scores or {}).get("memorised"))
+        if not copied and (acc or (m is not None and m >= min_sft_rating)):
             put("sft", key, SFTExample(passage_prompt(p), p.text))
         if acc or (m is not None and m >= 4):
             put("unpaired", key, Unpaired(passage_prompt(p), p.text, True))

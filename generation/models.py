@@ -455,6 +455,9 @@ class Passage(models.Model):
     # Written for a blind comparison (``comparisons.py``): never shown in a drafts panel
     # or as a card, so no judge can learn which model wrote it.
     blind = models.BooleanField(default=False)
+    # Scored when it finished (``draft_scores.py``): format, cast, repetition, length,
+    # the longest span copied from the corpus or other projects. {} until then.
+    scores = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "group", "alternative"]
@@ -846,3 +849,32 @@ class BlindJudge(models.Model):
 
     def __str__(self) -> str:
         return f"judge {self.user_id}"
+
+
+# --- the model's view of a script (``surprise.py``) ------------------------------------------
+
+
+class ReadingStatus(models.TextChoices):
+    RUNNING = "running", "Reading"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ScriptReading(models.Model):
+    """The house model's surprise at each scene of a project's script (bits per byte):
+    where the script is least like what the model learned from."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="reading")
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    version_name = models.CharField(max_length=100, blank=True)
+    signature = models.CharField(max_length=200, blank=True)  # the script it read
+    values = models.JSONField(default=dict, blank=True)  # {scene id: bits per byte}
+    status = models.CharField(max_length=8, choices=ReadingStatus.choices)
+    reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"reading of project {self.project_id}"

@@ -57,6 +57,18 @@ def check_endpoint(endpoint_id: int) -> dict:
     return {"healthy": e.healthy, "ttft_s": e.ttft_s, "tokens_per_s": e.tokens_per_s}
 
 
+@shared_task(name="generation.tasks.read_script", acks_late=False)
+def read_script(project_id: int) -> dict:
+    """The house model's surprise at each scene of a script (``surprise.py``)."""
+    from .models import ScriptReading
+    from .surprise import reading_run
+
+    if not ScriptReading.objects.filter(project_id=project_id).exists():
+        return {}
+    r = reading_run(project_id)
+    return {"project": project_id, "status": r.status, "scenes": len(r.values)}
+
+
 @shared_task(name="generation.tasks.comparison_prepare", acks_late=False)
 def comparison_prepare(comparison_id: int) -> dict:
     """Write a blind comparison's drafts, then open it for judging (``comparisons.py``)."""

@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from . import api
 from .views import comparisons as comparison_views
-from .views import drafts, story
+from .views import drafts, reading, story
 from .views import endpoints as endpoint_views
 from .views import models as views
 
@@ -111,6 +111,10 @@ urlpatterns = [
         name="comparison_close",
     ),
     path("models/judge/", comparison_views.judge, name="judge"),
+    # The model's reading of a script, on the coverage page.
+    path(
+        "projects/<int:project_id>/coverage/reading/", reading.reading_panel, name="reading_panel"
+    ),
     path("projects/<int:project_id>/model/", endpoint_views.project_model, name="project_model"),
     path("account/tokens/", views.api_tokens, name="api_tokens"),
     # The OpenAI-compatible API (token auth, no session, no CSRF).

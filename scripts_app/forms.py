@@ -119,6 +119,41 @@ class CharacterForm(forms.Form):
     notes = forms.CharField(
         max_length=20_000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    tags = forms.CharField(
+        label="Tags for reports",
+        max_length=1000,
+        required=False,
+        help_text=(
+            "One per line, like “gender: woman”. Coverage shows who gets the dialogue by "
+            "each tag; nothing is ever guessed."
+        ),
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "gender: woman"}),
+    )
+
+    MAX_TAGS = 10
+
+    def clean_tags(self) -> dict:
+        tags: dict[str, str] = {}
+        for n, line in enumerate(self.cleaned_data.get("tags", "").splitlines(), 1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition(":")
+            key, value = " ".join(key.split()).lower(), " ".join(value.split())
+            if not sep or not key or not value:
+                raise forms.ValidationError(f"Line {n}: write a tag as “name: value”.")
+            if len(key) > 30 or len(value) > 60:
+                raise forms.ValidationError(
+                    f"Line {n}: a tag's name is at most 30 characters, its value 60."
+                )
+            tags[key] = value
+        if len(tags) > self.MAX_TAGS:
+            raise forms.ValidationError(f"At most {self.MAX_TAGS} tags.")
+        return tags
+
+
+def tags_text(tags: dict) -> str:
+    """A character's tags as the form shows them."""
+    return "\n".join(f"{k}: {v}" for k, v in (tags or {}).items())
 
 
 class SceneForm(forms.Form):

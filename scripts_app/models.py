@@ -124,6 +124,9 @@ class Character(models.Model):
     arc_start = models.TextField(blank=True, max_length=1000)  # who they are at the start
     arc_end = models.TextField(blank=True, max_length=1000)  # who they are at the end
     voice = models.TextField(blank=True, max_length=2000)  # how they talk
+    # Tags the team fills in for the coverage's speaking shares ({"gender": "woman"}):
+    # only what people entered, never guessed.
+    attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,14 +10,16 @@ Slots:
 - ``scene_side``: ``render(request, membership=, scene=)`` beside the scene editor;
 - ``project_side``: ``render(request, membership=, project=)`` on the project page;
 - ``story_side``: ``render(request, membership=, project=, beat=None)`` on the story
-  page, the board and a card's page (``beat``: that card).
+  page, the board and a card's page (``beat``: that card);
+- ``coverage_side``: ``render(request, membership=, project=, coverage=)`` on the coverage
+  page (``coverage``: the ``coverage.ProjectCoverage`` shown), under its figures.
 """
 
 from collections.abc import Callable
 
 from django.utils.safestring import SafeString, mark_safe
 
-SLOTS = ("scene_side", "project_side", "story_side")
+SLOTS = ("scene_side", "project_side", "story_side", "coverage_side")
 _registry: dict[str, list[tuple[str, Callable[..., str]]]] = {slot: [] for slot in SLOTS}
 
 

@@ -173,7 +173,12 @@ def member_remove(*, membership: Membership) -> None:
 
 
 def character_create(
-    *, project: Project, name: str, description: str = "", notes: str = ""
+    *,
+    project: Project,
+    name: str,
+    description: str = "",
+    notes: str = "",
+    tags: dict | None = None,
 ) -> Character:
     name = normalize_character_name(name)
     if Character.objects.filter(project=project, name=name).exists():
@@ -184,14 +189,23 @@ def character_create(
     try:
         with transaction.atomic():
             return Character.objects.create(
-                project=project, name=name, description=description, notes=notes
+                project=project,
+                name=name,
+                description=description,
+                notes=notes,
+                attributes=tags or {},
             )
     except IntegrityError:
         raise ValidationError(f"There is already a character called {name}.") from None
 
 
 def character_update(
-    *, character: Character, name: str, description: str = "", notes: str = ""
+    *,
+    character: Character,
+    name: str,
+    description: str = "",
+    notes: str = "",
+    tags: dict | None = None,
 ) -> Character:
     name = normalize_character_name(name)
     clash = Character.objects.filter(project_id=character.project_id, name=name).exclude(
@@ -200,6 +214,8 @@ def character_update(
     if clash.exists():
         raise ValidationError(f"There is already a character called {name}.")
     character.name, character.description, character.notes = name, description, notes
+    if tags is not None:
+        character.attributes = tags
     character.full_clean(exclude=["project"])
     try:
         with transaction.atomic():

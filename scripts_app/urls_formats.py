@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import views_coverage
 from . import views_formats as views
 
 urlpatterns = [
@@ -12,6 +13,16 @@ urlpatterns = [
         name="scene_export",
     ),
     path("projects/<int:project_id>/reports/", views.script_reports, name="script_reports"),
+    path(
+        "projects/<int:project_id>/coverage/",
+        views_coverage.script_coverage,
+        name="script_coverage",
+    ),
+    path(
+        "projects/<int:project_id>/coverage.pdf",
+        views_coverage.script_coverage_pdf,
+        name="script_coverage_pdf",
+    ),
     path("projects/<int:project_id>/length/", views.script_length, name="script_length"),
     path(
         "projects/<int:project_id>/scenes/<int:scene_id>/length/",

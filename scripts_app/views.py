@@ -39,6 +39,7 @@ from .forms import (
     SceneMoveForm,
     SceneReorderForm,
     SceneTextForm,
+    tags_text,
 )
 from .models import Character, Membership, Project, Revision, Role, Scene
 from .responses import errors as _errors
@@ -409,6 +410,7 @@ def character_detail(request, project_id, character_id):
                 "name": character.name,
                 "description": character.description,
                 "notes": character.notes,
+                "tags": tags_text(character.attributes),
             }
         )
         status = 200

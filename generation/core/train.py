@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import math
 import os
 import random
@@ -651,6 +652,12 @@ def _train(
             history.append({"step": step, "val_bpb": final["bpb"]})
         metrics["train_seconds"] = elapsed_before + time.time() - t0
         checkpoint(metrics)
+        try:  # drafts are checked against this for memorised text; never fail training
+            from generation.core.memorisation import index_version_folder
+
+            index_version_folder(out, corpus_dir)
+        except Exception as e:
+            logging.getLogger(__name__).warning("n-gram index not written: %s", e)
         if console:
             sys.stderr.write(f"\ndone: step {step} {json.dumps(metrics)}\n")
         emit({"event": "done", "step": step, **metrics})

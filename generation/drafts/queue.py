@@ -95,6 +95,10 @@ def passage_finish(
     }
     if first_token_at:
         fields["first_token_at"] = first_token_at
+    if status == PassageStatus.DONE and text.strip():
+        from ..scoring import scores_for  # the indexes live in the worker process
+
+        fields["scores"] = scores_for(passage_id, text, tokens)
     with transaction.atomic():
         if sent:
             prompt = Passage.objects.filter(pk=passage_id).values_list("prompt", flat=True).first()

@@ -56,6 +56,17 @@ import { mountScriptView } from "./script-view.js"; // the whole-script view: on
 import { cursorPage } from "./pages.js"; // "Page n of m" for the cursor (scene page)
 import { sceneNotes } from "./notes.js"; // notes on the text: highlights, margin, card (scene page)
 import { revisionMarks } from "./revisions.js"; // production revision asterisks (scene page)
+import { EditorView } from "@codemirror/view";
+
+// `?line=N` (links from the coverage page's problems): put the cursor at the start of
+// line N of the scene's text and scroll it to the middle, once the editor is live.
+function goToLine(view, wanted) {
+  const n = Number.parseInt(wanted || "", 10);
+  if (!Number.isInteger(n) || n < 1 || n > view.state.doc.lines) return;
+  const at = view.state.doc.line(n).from;
+  view.dispatch({ selection: { anchor: at }, effects: EditorView.scrollIntoView(at, { y: "center" }) });
+  view.focus();
+}
 
 // Extensions every scene editor gets, on the scene page and in the whole-script view
 // (add a feature's editor extension here).
@@ -87,7 +98,10 @@ function init() {
       statusEl: document.getElementById("connection-status"),
       labelEl: document.getElementById("editor-element"),
       extensions: [...editorExtensions, cursorPage(root), sceneNotes(), revisionMarks()],
-      onLive: (api) => { window.cowriteEditor = api; },
+      onLive: (api) => {
+        window.cowriteEditor = api;
+        goToLine(api.view, new URLSearchParams(window.location.search).get("line"));
+      },
     });
   } catch (err) {
     // Never leave the page without a way to edit: the plain form still works.
