@@ -4,8 +4,9 @@ the draft must not copy at length — the house version's training corpus (``ngr
 written with the version at the end of training) and the other projects' scenes.
 
 Both indexes are kept in the worker process: the version's by its folder's file time,
-the other projects' for ``OTHERS_TTL`` seconds per project (built from the scenes of
-every other project; a draft copying its own project is not memorisation). The source of
+the other projects' per project (built from the scenes of every other project on the
+project's first finished draft; after ``OTHERS_TTL`` seconds the old one is served while
+a thread builds a fresh one; a draft copying its own project is not memorisation). The source of
 a copy is named only as "the training scripts" or "another project" — never which one.
 A scoring failure is logged and leaves the draft unscored; it never fails the draft.
 """
@@ -19,6 +20,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from scripts_app.models import Scene
 
@@ -33,6 +35,7 @@ OTHERS_KEEP = 8  # projects whose "other projects" index is kept
 _lock = threading.Lock()
 _version_indexes: dict[str, tuple[float, NgramIndex | None]] = {}
 _others: OrderedDict[int, tuple[float, NgramIndex]] = OrderedDict()
+_building: set[int] = set()
 
 
 def _version_index(passage: Passage) -> NgramIndex | None:
@@ -54,13 +57,7 @@ def _version_index(passage: Passage) -> NgramIndex | None:
     return index
 
 
-def _others_index(project_id: int) -> NgramIndex:
-    now = time.monotonic()
-    with _lock:
-        cached = _others.get(project_id)
-        if cached is not None and now - cached[0] < OTHERS_TTL:
-            _others.move_to_end(project_id)
-            return cached[1]
+def _build_others(project_id: int) -> NgramIndex:
     texts = (
         ("another project", text)
         for text in Scene.objects.exclude(project_id=project_id)
@@ -70,11 +67,47 @@ def _others_index(project_id: int) -> NgramIndex:
     )
     index = other_projects_index(texts)
     with _lock:
-        _others[project_id] = (now, index)
+        _others[project_id] = (time.monotonic(), index)
         _others.move_to_end(project_id)
         while len(_others) > OTHERS_KEEP:
             _others.popitem(last=False)
+        _building.discard(project_id)
     return index
+
+
+def _rebuild_in_background(project_id: int) -> None:
+    def run():
+        try:
+            _build_others(project_id)
+        except Exception:
+            log.exception("Could not index the other projects for %s", project_id)
+            with _lock:
+                _building.discard(project_id)
+        finally:
+            close_old_connections()
+
+    threading.Thread(target=run, daemon=True, name=f"others-index-{project_id}").start()
+
+
+def _others_index(project_id: int) -> NgramIndex:
+    """The other projects' scenes as an index: built on a project's first finished draft
+    in this process, then served while a fresh one is built in the background (the
+    worker's database thread is never held for a rebuild)."""
+    now = time.monotonic()
+    with _lock:
+        cached = _others.get(project_id)
+        if cached is not None:
+            _others.move_to_end(project_id)
+            if now - cached[0] >= OTHERS_TTL and project_id not in _building:
+                _building.add(project_id)
+                stale = True
+            else:
+                stale = False
+    if cached is None:
+        return _build_others(project_id)
+    if stale:
+        _rebuild_in_background(project_id)
+    return cached[1]
 
 
 def scores_for(passage_id: int, text: str, tokens: int) -> dict:
@@ -111,3 +144,4 @@ def forget() -> None:
     with _lock:
         _version_indexes.clear()
         _others.clear()
+        _building.clear()

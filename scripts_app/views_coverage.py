@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,8 +18,9 @@ from . import coverage as cov
 from . import coverage_charts as charts
 from . import panels
 from .access import access_project
-from .board import parse_guides
+from .board import DEFAULT_GUIDES, parse_guides
 from .formats.coverage_pdf import coverage_pdf
+from .models import StoryBible
 
 TOP_CHARACTERS = 12
 NETWORK_SIZE = 10
@@ -50,9 +52,10 @@ def _context(project, pc: cov.ProjectCoverage) -> dict:
     total = sum(max(e, 1) for e in eighths) or 1
     # Act starts along the script, beside the page guides of the structure view.
     guides = []
+    bible = StoryBible.objects.filter(project=project).first()
     try:
-        page_guides = parse_guides(project.bible.page_guides if hasattr(project, "bible") else "")
-    except Exception:
+        page_guides = parse_guides(bible.page_guides if bible else DEFAULT_GUIDES)
+    except ValidationError:  # emptied on purpose: no guides
         page_guides = []
     pages = max(c.pages, 1)
     for p in page_guides:

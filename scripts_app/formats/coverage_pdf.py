@@ -4,10 +4,7 @@ their scene and line — in the screenplay font, so any script's characters prin
 
 from __future__ import annotations
 
-import io
-
 from .coverage import Coverage
-from .pagination import wrap_text
 
 
 def _pages(eighths: int) -> str:
@@ -18,43 +15,20 @@ def _pages(eighths: int) -> str:
 
 
 def coverage_pdf(c: Coverage, *, title: str, date: str) -> bytes:
-    from reportlab.pdfgen.canvas import Canvas
+    from .pdf import LINE_H, TextPages
 
-    from . import pdf
-
-    fonts, unicode = pdf._fonts()
-    buf = io.BytesIO()
-    page_w, page_h = 8.5 * 72, 11 * 72
-    canvas = Canvas(buf, pagesize=(page_w, page_h), invariant=1, pageCompression=1)
-    writer = pdf._Writer(canvas, fonts, unicode)
-    canvas.setTitle(writer.text(f"{title} — coverage"))
-    canvas.setCreator("Cowrite")
-    width, top, bottom, left = 72, page_h - 72, 72, 72
-    state = {"y": top, "page": 1}
-
-    def new_page():
-        writer.show_page()
-        state["page"] += 1
-        state["y"] = top
-        writer.right(page_w - 72, page_h - 36, f"{state['page']}.")
-
-    def line(text: str = "", bold: bool = False, indent: int = 0):
-        for piece in wrap_text(text, width - indent) if text else [""]:
-            if state["y"] < bottom:
-                new_page()
-            writer.draw(left + indent * pdf.CHAR_W, state["y"], writer.text(piece),
-                        fonts[(bold, False)])  # fmt: skip
-            state["y"] -= pdf.LINE_H
+    doc = TextPages(f"{title} — coverage")
+    canvas, line = doc.canvas, doc.line
+    left, page_w = doc.LEFT, doc.PAGE_W
 
     def strip(values: list[float], low: float, high: float, height: float = 40):
         """Bars (or, with a negative ``low``, bars from a middle line) along the script."""
         if not values:
             return
-        if state["y"] - height < bottom:
-            new_page()
+        doc.room(height)
         x0, w = left, page_w - 2 * left
         total = sum(max(s.eighths, 1) for s in c.scenes) or 1
-        base_y = state["y"] - height
+        base_y = doc.y - height
         mid = base_y + height * (-low / (high - low)) if low < 0 else base_y
         canvas.setLineWidth(0.3)
         canvas.line(x0, mid, x0 + w, mid)
@@ -64,7 +38,7 @@ def coverage_pdf(c: Coverage, *, title: str, date: str) -> bytes:
             h = (max(min(v, high), low)) / (high - low) * height
             canvas.rect(x, mid if h >= 0 else mid + h, max(bw - 0.2, 0.2), abs(h), stroke=0, fill=1)
             x += bw
-        state["y"] = base_y - pdf.LINE_H
+        doc.y = base_y - LINE_H
 
     line(f"{title.upper()} — COVERAGE", bold=True)
     line(f"As of {date}.")
@@ -115,6 +89,4 @@ def coverage_pdf(c: Coverage, *, title: str, date: str) -> bytes:
     for p in c.problems:
         where = f"scene {p.scene_index + 1}" + (f", line {p.line}" if p.line else "")
         line(f"{where}: {p.message}", indent=2)
-    writer.show_page()
-    canvas.save()
-    return buf.getvalue()
+    return doc.finish()

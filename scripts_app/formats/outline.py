@@ -9,10 +9,7 @@ that scene starts on). No Django here: ``scripts_app/outline.py`` fills the data
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass, field
-
-from .pagination import wrap_text
 
 __all__ = ["Outline", "OutlineCard", "OutlineCharacter", "OutlinePlotline", "to_html",
            "to_markdown", "to_pdf"]  # fmt: skip
@@ -193,32 +190,10 @@ def to_html(o: Outline) -> str:
 def to_pdf(o: Outline) -> bytes:
     """The outline on US Letter pages in the screenplay font (so any script's characters
     print), wrapped at 72 columns, a page number on every page after the first."""
-    from reportlab.pdfgen.canvas import Canvas
+    from .pdf import TextPages
 
-    from . import pdf
-
-    fonts, unicode = pdf._fonts()
-    buf = io.BytesIO()
-    canvas = Canvas(buf, pagesize=(8.5 * 72, 11 * 72), invariant=1, pageCompression=1)
-    writer = pdf._Writer(canvas, fonts, unicode)
-    canvas.setTitle(writer.text(f"{o.title} — outline"))
-    canvas.setCreator("Cowrite")
-    width, top, bottom, left = 72, 11 * 72 - 72, 72, 72
-    state = {"y": top, "page": 1}
-
-    def new_page():
-        writer.show_page()
-        state["page"] += 1
-        state["y"] = top
-        writer.right(8.5 * 72 - 72, 11 * 72 - 36, f"{state['page']}.")
-
-    def line(text: str = "", bold: bool = False, indent: int = 0):
-        for piece in wrap_text(text, width - indent) if text else [""]:
-            if state["y"] < bottom:
-                new_page()
-            writer.draw(left + indent * pdf.CHAR_W, state["y"], writer.text(piece),
-                        fonts[(bold, False)])  # fmt: skip
-            state["y"] -= pdf.LINE_H
+    doc = TextPages(f"{o.title} — outline")
+    line = doc.line
 
     line(o.title.upper(), bold=True)
     line()
@@ -255,6 +230,4 @@ def to_pdf(o: Outline) -> bytes:
     if not o.acts:
         line()
         line("No cards on the board yet.")
-    writer.show_page()
-    canvas.save()
-    return buf.getvalue()
+    return doc.finish()

@@ -33,9 +33,10 @@ from .pagination import (
     number_scenes,
     paginate,
     wrap_runs,
+    wrap_text,
 )
 
-__all__ = ["FONT_DIR", "render_pdf"]
+__all__ = ["FONT_DIR", "TextPages", "render_pdf"]
 
 log = logging.getLogger(__name__)
 
@@ -317,3 +318,51 @@ def render_pdf(
         writer.show_page()
     canvas.save()
     return buf.getvalue()
+
+
+class TextPages:
+    """Plain pages in the screenplay font for documents that are not a script (the
+    outline, coverage): US Letter, 1-inch margins, lines wrapped at 72 columns, a page
+    number on every page after the first, any script's characters printable."""
+
+    WIDTH, TOP, BOTTOM, LEFT = 72, 11 * 72 - 72, 72, 72
+    PAGE_W, PAGE_H = 8.5 * 72, 11 * 72
+
+    def __init__(self, title: str) -> None:
+        self.fonts, unicode = _fonts()
+        self.buf = io.BytesIO()
+        self.canvas = Canvas(
+            self.buf, pagesize=(self.PAGE_W, self.PAGE_H), invariant=1, pageCompression=1
+        )
+        self.writer = _Writer(self.canvas, self.fonts, unicode)
+        self.canvas.setTitle(self.writer.text(title))
+        self.canvas.setCreator("Cowrite")
+        self.y, self.page = self.TOP, 1
+
+    def new_page(self) -> None:
+        self.writer.show_page()
+        self.page += 1
+        self.y = self.TOP
+        self.writer.right(self.PAGE_W - 72, self.PAGE_H - 36, f"{self.page}.")
+
+    def room(self, height: float) -> None:
+        """Start a new page unless ``height`` points still fit on this one."""
+        if self.y - height < self.BOTTOM:
+            self.new_page()
+
+    def line(self, text: str = "", bold: bool = False, indent: int = 0) -> None:
+        for piece in wrap_text(text, self.WIDTH - indent) if text else [""]:
+            if self.y < self.BOTTOM:
+                self.new_page()
+            self.writer.draw(
+                self.LEFT + indent * CHAR_W,
+                self.y,
+                self.writer.text(piece),
+                self.fonts[(bold, False)],
+            )
+            self.y -= LINE_H
+
+    def finish(self) -> bytes:
+        self.writer.show_page()
+        self.canvas.save()
+        return self.buf.getvalue()

@@ -9,12 +9,12 @@ import pytest
 from playwright.sync_api import expect
 
 from generation import comparisons
-from generation.models import ComparisonVote, ModelVersion
+from generation.models import ComparisonVote
 from scripts_app import services
 from scripts_app.models import Membership, Role
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
-from tests.support.models import build_tiny_version, register_tiny_version
+from tests.support.models import two_house_versions
 from tests.support.servers import DaphneServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,11 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_member_judges_pairs_blind_and_the_models_page_counts_live(settings, tmp_path, new_page):
     settings.MODEL_DIR = tmp_path / "models"
     settings.COWRITE_COMPARISON_MAX_NEW_TOKENS = 24
-    active = register_tiny_version(settings.MODEL_DIR, "house-v1")
-    build_tiny_version(settings.MODEL_DIR / "house-v2", seed=1)
-    candidate = ModelVersion.objects.create(
-        name="house-v2", preset="test", folder="house-v2", status="candidate", parent=active
-    )
+    active, candidate = two_house_versions(settings.MODEL_DIR)
     boss = make_user("boss")
     boss.is_staff = True
     boss.save()

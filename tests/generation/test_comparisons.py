@@ -24,18 +24,14 @@ from generation.models import (
 from scripts_app import services
 from scripts_app.models import Membership, Role
 from tests.conftest import make_user
-from tests.support.models import build_tiny_version, register_tiny_version
+from tests.support.models import two_house_versions
 
 
 @pytest.fixture
 def models(db, settings, tmp_path):
     settings.MODEL_DIR = tmp_path / "models"
     settings.COWRITE_COMPARISON_MAX_NEW_TOKENS = 24
-    active = register_tiny_version(settings.MODEL_DIR, "house-v1")
-    build_tiny_version(settings.MODEL_DIR / "house-v2", seed=1)
-    candidate = ModelVersion.objects.create(
-        name="house-v2", preset="test", folder="house-v2", status="candidate", parent=active
-    )
+    active, candidate = two_house_versions(settings.MODEL_DIR)
     return active, candidate
 
 
@@ -306,11 +302,7 @@ def test_a_real_worker_writes_the_drafts_of_a_comparison_staff_started(settings,
 
     settings.MODEL_DIR = tmp_path / "models"
     settings.COWRITE_COMPARISON_MAX_NEW_TOKENS = 24
-    active = register_tiny_version(settings.MODEL_DIR, "house-v1")
-    build_tiny_version(settings.MODEL_DIR / "house-v2", seed=1)
-    candidate = ModelVersion.objects.create(
-        name="house-v2", preset="test", folder="house-v2", status="candidate", parent=active
-    )
+    active, candidate = two_house_versions(settings.MODEL_DIR)
     owner = make_user("owner")
     project = services.project_create(user=owner, title="T")
     project.allow_training = True

@@ -134,3 +134,31 @@ def test_a_copied_draft_never_becomes_sft_even_when_accepted(team, house):
     ds = datasets.build_dataset()
     texts = {ex.completion for ex in ds.sft + ds.heldout_sft}
     assert ORIGINAL in texts and not any(CORPUS_SCENE[:40] in t for t in texts)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_other_projects_index_is_served_stale_and_rebuilt_in_the_background(
+    monkeypatch, settings, tmp_path
+):
+    import threading
+    import time
+
+    from tests.conftest import make_user
+
+    owner = make_user("owner")
+    mine = services.project_create(user=owner, title="Mine")
+    other = services.project_create(user=owner, title="Other")
+    first = scoring._others_index(mine.pk)
+    assert len(first) == 0
+    services.scene_create(project=other, user=owner, heading="INT. LAB - DAY", text=CORPUS_SCENE)
+    monkeypatch.setattr(scoring, "OTHERS_TTL", 0.0)
+    assert scoring._others_index(mine.pk) is first  # stale, served at once...
+    deadline = time.monotonic() + 10
+    while scoring._others[mine.pk][1] is first and time.monotonic() < deadline:
+        time.sleep(0.05)  # ...while a thread builds the fresh one
+    fresh = scoring._others[mine.pk][1]
+    assert fresh is not first and len(fresh) > 0
+    for t in threading.enumerate():  # its connection closed before the test's database goes
+        if t.name.startswith("others-index-"):
+            t.join(10)
+    scoring.forget()

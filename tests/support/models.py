@@ -34,3 +34,16 @@ def register_tiny_version(model_dir: Path, name: str = "tiny-test-v1", status: s
 
     build_tiny_version(model_dir / name)
     return ModelVersion.objects.create(name=name, preset="test", folder=name, status=status)
+
+
+def two_house_versions(model_dir: Path):
+    """An active tiny version and a candidate child of it (another seed): two house
+    models to compare. Returns ``(active, candidate)``."""
+    from generation.models import ModelVersion
+
+    active = register_tiny_version(model_dir, "house-v1")
+    build_tiny_version(model_dir / "house-v2", seed=1)
+    candidate = ModelVersion.objects.create(
+        name="house-v2", preset="test", folder="house-v2", status="candidate", parent=active
+    )
+    return active, candidate
