@@ -354,6 +354,7 @@ STORAGES = {
 COWRITE_SCENE_TEXT_MAX_CHARS = 200_000
 COWRITE_HEADING_MAX_CHARS = 200
 COWRITE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+COWRITE_BOOK_MAX_BYTES = COWRITE_UPLOAD_MAX_BYTES  # a book to adapt (adaptation.py)
 # A visitor who is not logged in may send at most this much (log-in, sign-up, reset
 # forms); larger bodies get 413 before they are read (cowrite/security.py).
 COWRITE_ANON_BODY_MAX_BYTES = int(os.environ.get("COWRITE_ANON_BODY_MAX_BYTES", str(64 * 1024)))

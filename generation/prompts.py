@@ -9,6 +9,8 @@ brief a colleague. The rules, in order:
 3. **Synopsis** (the brief), built from, in this order, each part only if there is one:
    - the scene's synopsis;
    - for a rewrite, "Rewrite: <instruction>"; otherwise the instruction as given;
+   - "From the book: <passage>" when the scene was made from a book (adaptation: a new
+     scene or a rewrite adapts that passage; at most ``BOOK_CHARS``);
    - "From the card: <title> — <summary>" when the scene was made from a beat-board card
      (the level above the scene: ``story_prompts.py`` builds the levels above that);
    - "Cast: NAME — description; …" for cast members with a description;
@@ -27,13 +29,13 @@ request (``prompt_for``), with the tokenizer and context size of the model that 
 it — so the prompt is tokenized once, by the one who runs it, against that model's budget
 (``core.prompting.prompt_budget``); the request's other alternatives reuse it. Over
 budget, the brief loses its parts from the end (the logline, previous scenes, cast
-descriptions, then the card), then the text is cut from the left (the model needs the most recent lines
+descriptions, the card, then the book's passage), then the text is cut from the left (the model needs the most recent lines
 most). What was cut is recorded in the prompt, stored on each passage exactly as the
 model saw it (``Passage.prompt``: ``Prompt.as_dict()`` + ``tokens`` + ``dropped``).
 """
 
 from scripts_app import documents, positions
-from scripts_app.models import Beat, Project, Scene
+from scripts_app.models import Beat, Project, Scene, SceneSource
 
 from .core.prompting import FittedPrompt, Prompt, fit_prompt, format_prompt, prompt_budget
 from .models import DraftTask, Passage, PassageKind
@@ -41,7 +43,8 @@ from .story_prompts import build_story_prompt
 
 PREVIOUS_SCENES = 3
 CARD_CHARS = 1200  # the most of a card's summary a scene prompt carries
-DROPPABLE = ("story", "previous scene", "cast descriptions", "card")
+BOOK_CHARS = 6000  # the most of a book's passage a scene prompt carries (adaptation)
+DROPPABLE = ("story", "previous scene", "cast descriptions", "card", "book")
 
 
 def _brief_parts(scene: Scene, task: str, instruction: str, cast) -> list[tuple[str, str]]:
@@ -55,6 +58,13 @@ def _brief_parts(scene: Scene, task: str, instruction: str, cast) -> list[tuple[
                 ("Rewrite: " if task == DraftTask.REWRITE else "") + instruction.strip(),
             )
         )
+    passage = SceneSource.objects.select_related("source").filter(scene_id=scene.pk).first()
+    if passage is not None and task in (DraftTask.NEW, DraftTask.REWRITE):
+        # A scene made from a book: the model adapts the passage (``adaptation.py``).
+        book = " ".join(" ".join(passage.paragraphs()).split())
+        if len(book) > BOOK_CHARS:
+            book = book[:BOOK_CHARS].rsplit(" ", 1)[0] + " …"
+        parts.append(("book", f"From the book: {book}"))
     card = Beat.objects.filter(scene_id=scene.pk).only("title", "summary").first()
     if card is not None:
         summary = " ".join(card.summary.split())

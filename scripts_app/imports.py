@@ -321,9 +321,12 @@ def _file_key(job_id: str) -> str:
     return f"import-file:{job_id}"
 
 
-def import_job_start(*, user, data: bytes, filename: str, project: Project | None) -> str:
+def import_job_start(
+    *, user, data: bytes, filename: str, project: Project | None, kind: str = "script"
+) -> str:
     """Queue the import of ``data`` (after the current transaction commits); return the
-    job id. ``project`` is already permission-checked (editor or owner)."""
+    job id. ``project`` is already permission-checked (editor or owner). ``kind``:
+    "script" (a screenplay file) or "book" (prose to adapt: ``adaptation.py``)."""
     import uuid
 
     from . import tasks
@@ -338,6 +341,7 @@ def import_job_start(*, user, data: bytes, filename: str, project: Project | Non
             "user_id": user.pk,
             "project_id": project.pk if project else None,
             "filename": os.path.basename(filename or "")[:200],
+            "kind": kind,
             "state": "queued",
             "done": 0,
             "total": None,
@@ -380,15 +384,28 @@ def import_job_run(job_id: str) -> None:
             project = Project.objects.filter(pk=job["project_id"]).first()
             if project is None:
                 raise ValidationError("The project was deleted.")
-        result = script_import_in_steps(
-            user=user,
-            upload=data,
-            filename=job["filename"],
-            project=project,
-            progress=lambda done, total: import_job_update(
-                job, state="storing", done=done, total=total
-            ),
-        )
+        if job.get("kind") == "book":
+            from .adaptation import adaptation_import
+
+            result = adaptation_import(
+                user=user,
+                data=data,
+                filename=job["filename"],
+                project=project,
+                progress=lambda done, total: import_job_update(
+                    job, state="adapting", done=done, total=total
+                ),
+            )
+        else:
+            result = script_import_in_steps(
+                user=user,
+                upload=data,
+                filename=job["filename"],
+                project=project,
+                progress=lambda done, total: import_job_update(
+                    job, state="storing", done=done, total=total
+                ),
+            )
     except ValidationError as exc:
         import_job_update(job, state="failed", error=" ".join(exc.messages))
     except Exception:  # reported to the importer, logged in full for the operator

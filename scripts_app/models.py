@@ -486,3 +486,56 @@ class Beat(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- Adaptation: a book's text beside the scenes made from it (``adaptation.py``) ---------
+
+
+class SourceText(models.Model):
+    """A novel or story imported for adaptation: its cleaned text, read-only, with its
+    chapters and paragraphs as offsets into ``text``."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sources")
+    title = models.CharField(max_length=300)
+    author = models.CharField(max_length=300, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    source_format = models.CharField(max_length=10)  # text, markdown, epub
+    text = models.TextField()
+    words = models.PositiveIntegerField(default=0)
+    # [{"title": str, "paragraphs": [[start, end], ...], "breaks": [i, ...]}, ...]
+    chapters = models.JSONField(default=list)
+    # The names found in it: {"ELIZABETH": {"mentions": 412, "aliases": ["Lizzy", ...]}}
+    cast = models.JSONField(default=dict, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def paragraphs(self, chapter: int, first: int, last: int) -> list[str]:
+        spans = self.chapters[chapter]["paragraphs"][first : last + 1]
+        return [self.text[start:end] for start, end in spans]
+
+
+class SceneSource(models.Model):
+    """The passage of a book a scene was made from, and where each of its cues came
+    from: ``cues`` = [{"line": n (1-based in the scene's text as imported), "paragraph":
+    i (within the passage), "start": s, "end": e}]."""
+
+    scene = models.OneToOneField(Scene, on_delete=models.CASCADE, related_name="source_passage")
+    source = models.ForeignKey(SourceText, on_delete=models.CASCADE, related_name="scenes")
+    chapter = models.PositiveIntegerField()
+    first = models.PositiveIntegerField()  # paragraph indexes in the chapter, inclusive
+    last = models.PositiveIntegerField()
+    cues = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"scene {self.scene_id} from {self.source_id}"
+
+    def paragraphs(self) -> list[str]:
+        return self.source.paragraphs(self.chapter, self.first, self.last)

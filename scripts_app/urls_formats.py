@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views_coverage
+from . import views_adaptation, views_coverage
 from . import views_formats as views
 
 urlpatterns = [
@@ -22,6 +22,11 @@ urlpatterns = [
         "projects/<int:project_id>/coverage.pdf",
         views_coverage.script_coverage_pdf,
         name="script_coverage_pdf",
+    ),
+    path(
+        "projects/<int:project_id>/books/<int:source_id>/",
+        views_adaptation.book_detail,
+        name="book_detail",
     ),
     path("projects/<int:project_id>/length/", views.script_length, name="script_length"),
     path(

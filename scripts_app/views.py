@@ -17,7 +17,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import credits, documents, exports, invitations, panels, production, script_stats, services
+from . import (
+    adaptation,
+    credits,
+    documents,
+    exports,
+    invitations,
+    panels,
+    production,
+    script_stats,
+    services,
+)
 from .access import (
     access_character,
     access_membership,
@@ -494,6 +504,7 @@ def _scene_context(request, membership, scene, *, text_form=None, scene_form=Non
         ),
         "conflict": conflict,
         "panels": panels.render("scene_side", request, membership=membership, scene=scene),
+        "source": adaptation.passage_view(scene),
         "editor_hints": _editor_hints(project, characters),
         # Production revisions: the scene as last issued, for the editor's revision marks.
         "production_marks": production.scene_marks(scene),

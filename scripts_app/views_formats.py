@@ -25,7 +25,7 @@ from . import exports, imports, script_stats
 from .access import access_project, access_scene
 from .models import Project, Role, Scene
 
-ACCEPT = ".fountain,.fdx,.pdf,.txt,.spmd,.text"
+ACCEPT = ".fountain,.fdx,.pdf,.txt,.spmd,.text,.md,.markdown,.epub"
 BAD_EXPORT = (
     "Choose a format (Fountain, Final Draft, PDF or HTML) and a paper size (US Letter or A4)."
 )
@@ -95,6 +95,10 @@ def _import_post(request, project, limit):
     if upload is None:
         error = "Choose a .fountain, .fdx, .pdf or plain text file to import."
         return _import_page(request, project=project, error=error, status=400)
+    if request.POST.get("kind") == "book":
+        # A book to adapt: always the background job (chapters take a while; the page
+        # follows them).
+        return _import_in_background(request, upload, project, kind="book")
     if upload.size > imports.BACKGROUND_BYTES:
         # A big file: a background job, and a page that shows how far it got.
         return _import_in_background(request, upload, project)
@@ -119,9 +123,9 @@ def _import_post(request, project, limit):
     return redirect(result)
 
 
-def _import_in_background(request, upload, project):
+def _import_in_background(request, upload, project, kind: str = "script"):
     job_id = imports.import_job_start(
-        user=request.user, data=upload.read(), filename=upload.name, project=project
+        user=request.user, data=upload.read(), filename=upload.name, project=project, kind=kind
     )
     url = reverse("script_import_progress", args=[job_id])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

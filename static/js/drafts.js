@@ -92,8 +92,11 @@
     if (!panel) return;
     const status = byId("room-status");
     if (status) status.textContent = "Live";
-    if (closedOnce.has(panel)) {
-      // Missed events are not replayed: re-fetch the panel from the server.
+    // Missed events are not replayed: re-fetch the panel from the server after a
+    // reconnect, and on the first open too when the page showed a draft still running
+    // (it may have finished between the page's render and this socket's subscription).
+    const live = panel.querySelector(".passage.status-queued, .passage.status-streaming");
+    if (closedOnce.has(panel) || live) {
       document.body.dispatchEvent(new CustomEvent("cowrite:refresh-drafts"));
     }
   });

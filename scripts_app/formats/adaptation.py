@@ -1,0 +1,1337 @@
+"""Adapting prose into a screenplay: quotations, speakers, cast, candidate scenes, Fountain.
+
+Rules only, standard library only (no NLP models, no Django): the input is one chapter's
+paragraphs in order, and every offset is ``(paragraph index, start, end)`` into them.
+
+``find_quotes`` finds the spoken words:
+
+* double quotes, straight ``"…"`` and curly ``“…”`` (nesting counted, so ``“a “b” c”`` is one
+  quote), French guillemets ``«…»``;
+* single-quote dialogue (``'…'``, ``‘…’``) when a text uses no double quotes for speech
+  (British style). An opening mark must follow a space or the paragraph start and a closing
+  one must not be followed by a letter, so ``don't``, ``o'clock`` and ``’tis`` never open or
+  close a quote; a ``s'`` followed by a lower-case word (``the Bennets' house``) closes a
+  quote only when no later closing mark exists in the paragraph. Inside double-quote
+  dialogue, single quotes are nested quotations and stay part of the text;
+* multi-paragraph quotes: a paragraph that leaves a quote open, followed by a paragraph that
+  opens one, makes one ``Quote`` whose ``text`` joins the parts with a space; ``start``/``end``
+  are the part in the first paragraph and ``parts`` lists every part;
+* em-dash dialogue (a paragraph starting with ``—``, ``–`` or ``―``): the words up to the next
+  dash are speech, the words up to the dash after that are the tag, and so on;
+* unbalanced marks never raise: a stray closing mark is ignored, an open quote closes at the
+  paragraph end unless the next paragraph continues it.
+
+A quote interrupted by a tag (``“Yes,” said he, “I will.”``) gives two ``Quote`` rows, one per
+span, both attributed to the speaker of the tag.
+
+``attribute`` applies, in order: an explicit tag next to the quote (speech verb and name, or
+name and verb, before or after, or a narrative paragraph ending ``said,--`` just before);
+a pronoun tag (``said she``) resolved to the nearest preceding named character of that
+gender outside quotes; the other quotes of the same paragraph (one speaker per paragraph
+unless tags say otherwise); the paragraph's named subject (``Sir William only smiled.
+“…”``, how ``"subject"``); the person the previous speaker addressed by name (how
+``"vocative"``); alternation of the two last speakers (how ``"alternation"``); the nearest
+named character in the narrative before the quote (how ``"nearest"``); else ``None``. A
+quote never goes to a person it addresses by name.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Cast",
+    "Quote",
+    "SceneCut",
+    "attribute",
+    "breakdown",
+    "find_cast",
+    "find_quotes",
+    "nearest_name_baseline",
+    "paragraphs_from_text",
+    "to_fountain",
+]
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Quote:
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    speaker: str | None = None
+    how: str = "none"
+    # Every (paragraph, start, end) part of a multi-paragraph quote; empty for a one-part quote.
+    parts: tuple[tuple[int, int, int], ...] = ()
+
+    @property
+    def spans(self) -> tuple[tuple[int, int, int], ...]:
+        return self.parts or ((self.paragraph, self.start, self.end),)
+
+
+@dataclass
+class Cast:
+    names: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    genders: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SceneCut:
+    first: int
+    last: int
+    heading: str
+    characters: tuple[str, ...]
+    synopsis: str
+
+
+def paragraphs_from_text(text: str) -> list[str]:
+    """Paragraphs separated by blank lines; lines starting with ``#`` are comments."""
+    lines = [ln for ln in text.splitlines() if not ln.startswith("#")]
+    blocks = re.split(r"\n\s*\n", "\n".join(lines))
+    return [" ".join(b.split()) for b in blocks if b.strip()]
+
+
+# --------------------------------------------------------------------------- quotes
+
+_DOUBLE_OPEN = "“«"
+_DOUBLE_CLOSE = "”»"
+_SINGLE_OPEN = "‘'"
+_SINGLE_CLOSE = "’'"
+_DASHES = "—–―"
+_ELISIONS = re.compile(r"(?:tis|twas|twere|em|cause|bout|til|im|ere|ave|ow)\b", re.IGNORECASE)
+
+
+def _uses_double(paragraphs: Sequence[str]) -> bool:
+    doubles = sum(p.count('"') + p.count("“") + p.count("«") for p in paragraphs)
+    singles = sum(len(re.findall(r"(?:^|[\s(\[—–])[‘'](?=\w)", p)) for p in paragraphs)
+    return doubles > 0 or singles == 0
+
+
+def _double_spans(p: str, depth0: int) -> tuple[list[list[int]], int]:
+    """Spans [start, end] of top-level double quotes; end -1 = still open at the end."""
+    spans: list[list[int]] = []
+    depth = depth0
+    if depth:
+        spans.append([0, -1])
+    for j, c in enumerate(p):
+        if c in _DOUBLE_OPEN:
+            if depth == 0:
+                spans.append([j + 1, -1])
+            depth += 1
+        elif c in _DOUBLE_CLOSE:
+            if depth > 0:
+                depth -= 1
+                if depth == 0:
+                    spans[-1][1] = j
+        elif c == '"':
+            if depth == 0:
+                spans.append([j + 1, -1])
+                depth = 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    spans[-1][1] = j
+    return spans, depth
+
+
+def _is_single_open(p: str, j: int) -> bool:
+    prev = p[j - 1] if j else " "
+    nxt = p[j + 1] if j + 1 < len(p) else " "
+    if prev.strip() and prev not in "([—–-":
+        return False
+    if not nxt.strip():
+        return False
+    return not _ELISIONS.match(p, j + 1)
+
+
+def _is_single_close(p: str, j: int) -> bool:
+    prev = p[j - 1] if j else " "
+    nxt = p[j + 1] if j + 1 < len(p) else " "
+    return bool(prev.strip()) and not nxt.isalnum()
+
+
+def _single_spans(p: str, open0: bool) -> tuple[list[list[int]], bool]:
+    spans: list[list[int]] = []
+    is_open = open0
+    if is_open:
+        spans.append([0, -1])
+    j = 0
+    while j < len(p):
+        c = p[j]
+        if not is_open and c in _SINGLE_OPEN and _is_single_open(p, j):
+            spans.append([j + 1, -1])
+            is_open = True
+        elif is_open and c in _SINGLE_CLOSE and _is_single_close(p, j):
+            possessive = (
+                j > 0
+                and p[j - 1] == "s"
+                and re.match(r"\s+[a-z]", p[j + 1 :]) is not None
+                and any(
+                    _is_single_close(p, k) for k in range(j + 1, len(p)) if p[k] in _SINGLE_CLOSE
+                )
+            )
+            if not possessive:
+                spans[-1][1] = j
+                is_open = False
+        j += 1
+    return spans, is_open
+
+
+def _dash_spans(p: str) -> list[list[int]]:
+    """Em-dash dialogue: speech, tag, speech, ... separated by dashes."""
+    spans: list[list[int]] = []
+    cuts = [m.start() for m in re.finditer(r"(?<=\s)[—–―]|[—–―](?=[\s.,;:])", p[1:])]
+    cuts = [c + 1 for c in cuts]
+    bounds = [0, *cuts, len(p)]
+    for k in range(0, len(bounds) - 1, 2):
+        a, b = bounds[k] + 1, bounds[k + 1]
+        seg = p[a:b]
+        lead = len(seg) - len(seg.lstrip(" .,;:"))
+        trail = len(seg) - len(seg.rstrip())
+        if seg.strip(" .,;:"):
+            spans.append([a + lead, b - trail])
+    return spans
+
+
+def find_quotes(paragraphs: Sequence[str]) -> list[Quote]:
+    """Every quotation in ``paragraphs``, in order, speaker ``None``."""
+    double = _uses_double(paragraphs)
+    raw: list[tuple[int, int, int, bool]] = []  # paragraph, start, end, open-at-end
+    for i, p in enumerate(paragraphs):
+        if p[:1] in _DASHES and not any(c in p for c in _DOUBLE_OPEN + '"'):
+            raw.extend((i, a, b, False) for a, b in _dash_spans(p))
+            continue
+        spans, _ = _double_spans(p, 0) if double else _single_spans(p, False)
+        for a, b in spans:
+            raw.append((i, a, len(p) if b < 0 else b, b < 0))
+    quotes: list[Quote] = []
+    k = 0
+    while k < len(raw):
+        i, a, b, is_open = raw[k]
+        parts = [(i, a, b)]
+        while is_open and k + 1 < len(raw):
+            ni, na, nb, nopen = raw[k + 1]
+            starts_quote = ni == parts[-1][0] + 1 and na == 1
+            if not starts_quote:
+                break
+            parts.append((ni, na, nb))
+            is_open = nopen
+            k += 1
+        trimmed = []
+        for pi, pa, pb in parts:
+            seg = paragraphs[pi][pa:pb]
+            lead, trail = len(seg) - len(seg.lstrip()), len(seg) - len(seg.rstrip())
+            if seg.strip():
+                pa, pb = pa + lead, pb - trail
+            trimmed.append((pi, pa, pb))
+        parts = trimmed
+        i, a, b = parts[0]
+        text = " ".join(paragraphs[pi][pa:pb] for pi, pa, pb in parts)
+        quotes.append(Quote(i, a, b, text, None, "none", tuple(parts) if len(parts) > 1 else ()))
+        k += 1
+    return quotes
+
+
+# --------------------------------------------------------------------------- cast
+
+_HONORIFIC_GENDER = {
+    "Mr": "m", "Mrs": "f", "Miss": "f", "Ms": "f", "Mme": "f", "Mlle": "f", "Dr": "",
+    "Lady": "f", "Sir": "m", "Lord": "m", "Captain": "m", "Colonel": "m", "Aunt": "f",
+    "Uncle": "m", "Madame": "f", "Monsieur": "m", "Professor": "", "Major": "m",
+    "General": "m", "Mademoiselle": "f", "Señor": "m", "Señora": "f", "Don": "m",
+    "Doña": "f", "Herr": "m", "Frau": "f",
+}  # fmt: skip
+_TITLE_GENDER = {
+    "King": "m", "Queen": "f", "Duchess": "f", "Duke": "m", "Prince": "m",
+    "Princess": "f", "Countess": "f", "Count": "m", "Baron": "m", "Baroness": "f",
+}  # fmt: skip
+_STOP = set(
+    [
+        "The",
+        "A",
+        "An",
+        "And",
+        "But",
+        "Or",
+        "Nor",
+        "For",
+        "So",
+        "Yet",
+        "If",
+        "When",
+        "Where",
+        "Why",
+        "How",
+        "What",
+        "Who",
+        "Whom",
+        "Which",
+        "While",
+        "Whose",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "There",
+        "Here",
+        "Then",
+        "Now",
+        "Thus",
+        "Oh",
+        "O",
+        "Ah",
+        "Alas",
+        "Yes",
+        "No",
+        "Not",
+        "Nay",
+        "Ay",
+        "Well",
+        "Indeed",
+        "I",
+        "Me",
+        "My",
+        "Mine",
+        "We",
+        "Us",
+        "Our",
+        "You",
+        "Your",
+        "He",
+        "Him",
+        "His",
+        "She",
+        "Her",
+        "It",
+        "Its",
+        "They",
+        "Them",
+        "Their",
+        "Do",
+        "Does",
+        "Did",
+        "Is",
+        "Are",
+        "Was",
+        "Were",
+        "Be",
+        "Been",
+        "Let",
+        "Come",
+        "Go",
+        "Pray",
+        "Dear",
+        "Upon",
+        "In",
+        "On",
+        "At",
+        "As",
+        "To",
+        "Of",
+        "By",
+        "With",
+        "From",
+        "Into",
+        "After",
+        "Before",
+        "Though",
+        "Although",
+        "Because",
+        "Since",
+        "Until",
+        "Till",
+        "Once",
+        "Perhaps",
+        "Only",
+        "Even",
+        "Just",
+        "Still",
+        "Very",
+        "Such",
+        "Some",
+        "Any",
+        "All",
+        "Every",
+        "Each",
+        "Both",
+        "Nothing",
+        "Everything",
+        "Everybody",
+        "Nobody",
+        "Somebody",
+        "Anybody",
+        "One",
+        "Two",
+        "Three",
+        "Four",
+        "Five",
+        "Six",
+        "Seven",
+        "Eight",
+        "Nine",
+        "Ten",
+        "Mr",
+        "Mrs",
+        "Miss",
+        "Ms",
+        "Sir",
+        "Lady",
+        "Lord",
+        "Madam",
+        "Ma'am",
+        "Ma’am",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+        "God",
+        "Heaven",
+        "Heavens",
+        "English",
+        "French",
+        "German",
+        "Italian",
+        "Spanish",
+        "Scotch",
+        "Irish",
+        "Welsh",
+        "Christmas",
+        "Easter",
+        "Chapter",
+        "CHAPTER",
+        "Book",
+        "Part",
+        "Volume",
+        "Yours",
+        "Sincerely",
+        "Mamma",
+        "Papa",
+        "Mama",
+        "Father",
+        "Mother",
+        "Sister",
+        "Brother",
+        "Aunt",
+        "Uncle",
+        "Majesty",
+        "Highness",
+        "Project",
+        "Gutenberg",
+        "Also",
+        "Soon",
+        "Never",
+        "Ever",
+        "Again",
+        "Whether",
+        "Later",
+        "Afterwards",
+        "Today",
+        "Tomorrow",
+        "Yesterday",
+        "Tonight",
+        "Next",
+        "Last",
+        "First",
+        "Later",
+        "Still",
+        "Quite",
+        "Rather",
+        "Certainly",
+        "Besides",
+        "However",
+        "Meanwhile",
+        "Presently",
+        "Suddenly",
+        "Twinkle",
+        "Off",
+        "Hush",
+        "Nonsense",
+        "Idiot",
+        "Tut",
+        "Exactly",
+        "Treacle",
+        "Nor",
+        "Right",
+        "Very",
+        "Thinking",
+        "Impossible",
+        "Design",
+        "Bingley’s",
+    ]
+)
+_STOP.discard("Bingley’s")
+_MONTHS = set(
+    [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+)
+_PLACE_WORDS = set(
+    [
+        "Park",
+        "House",
+        "Lodge",
+        "Hall",
+        "Street",
+        "Road",
+        "Square",
+        "Lane",
+        "Abbey",
+        "Castle",
+        "Court",
+        "Place",
+        "Inn",
+        "Church",
+        "Manor",
+    ]
+)
+_NAME_RE = re.compile(
+    r"\b(?:(?P<hon>Mr|Mrs|Ms|Dr|Mme|Mlle|St)\.?|(?P<hon2>Miss|Lady|Sir|Lord|Captain|Colonel|"
+    r"Aunt|Uncle|Madame|Monsieur|Professor|Major|General|Mademoiselle|Señor|Señora|Don|Doña|"
+    r"Herr|Frau))\s+(?P<hname>[A-Z][\w’']*(?:\s+[A-Z][\w’']+)?)"
+    r"|\b(?P<plain>[A-Z][a-zà-ÿ’']+(?:-[A-Za-zà-ÿ]+)*(?:\s+[A-Z][a-zà-ÿ’']+(?:-[A-Za-zà-ÿ]+)*)*)"
+)
+_PLACE_PREP = {"at", "in", "from", "into", "near", "towards", "toward", "through"}
+
+
+def _strip_possessive(name: str) -> str:
+    return re.sub(r"[’']s?$", "", name)
+
+
+def _sentence_start(p: str, j: int) -> bool:
+    k = j - 1
+    while k >= 0 and p[k] in " _(“\"‘'«—–-":
+        if p[k] in "“\"‘'«":
+            return True
+        k -= 1
+    return k < 0 or p[k] in ".!?:"
+
+
+def _raw_names(paragraphs: Sequence[str]):
+    """(name as written, gender hint, at sentence start, preceded-by word) for each mention."""
+    for p in paragraphs:
+        if _is_marker(p):
+            continue
+        for m in _NAME_RE.finditer(p):
+            prev_words = p[: m.start()].split()
+            prev = prev_words[-1].lower().strip("“”\"'‘’(,") if prev_words else ""
+            if m.group("hname"):
+                hon = m.group("hon") or m.group("hon2")
+                words = [_strip_possessive(w) for w in m.group("hname").split()]
+                words = [w for w in words if w and w not in _STOP]
+                if not words:
+                    continue
+                dot = "." if m.group("hon") else ""
+                yield f"{hon}{dot} {' '.join(words)}", _HONORIFIC_GENDER.get(hon, ""), False, prev
+            else:
+                words = [_strip_possessive(w) for w in m.group("plain").split()]
+                start = _sentence_start(p, m.start())
+                if re.match(r"I[’']\w+$", words[0]):
+                    continue
+                while words and words[0] in _STOP and not (words[0] in _MONTHS and len(words) > 1):
+                    words.pop(0)
+                    start = False
+                words = [w for w in words if w]
+                if not words or any(w in _STOP for w in words[1:]):
+                    # "Lady" etc. inside a sequence: keep the longest clean prefix.
+                    clean = []
+                    for w in words:
+                        if w in _STOP:
+                            break
+                        clean.append(w)
+                    words = clean
+                if not words:
+                    continue
+                if words[-1] in _PLACE_WORDS or words[-1].endswith("ish"):
+                    continue
+                yield " ".join(words), "", start, prev
+
+
+def find_cast(paragraphs: Sequence[str], *, known: Mapping[str, str] | None = None) -> Cast:
+    known = dict(known or {})
+    mid: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    place_like: Counter[str] = Counter()
+    gender_hint: dict[str, str] = {}
+    for name, g, start, prev in _raw_names(paragraphs):
+        total[name] += 1
+        if not start:
+            mid[name] += 1
+        if prev in _PLACE_PREP:
+            place_like[name] += 1
+        if g:
+            gender_hint[name] = g
+    found = []
+    for name, n in total.items():
+        if name.endswith("s") and (name[:-1] in total or name[:-2] in total):
+            continue  # a plural: "the Miss Bennets", "Kings"
+        honorific = name.split()[0].rstrip(".") in _HONORIFIC_GENDER
+        if name in known:
+            found.append(name)
+            continue
+        if not honorific and mid[name] == 0 and n < 3:
+            continue
+        if not honorific and place_like[name] * 2 > n:
+            continue
+        found.append(name)
+    # Merge aliases into groups -> canonical.
+    names: dict[str, str] = {}
+    for alias, canon in known.items():
+        names[alias] = canon
+    by_surname: dict[str, list[str]] = {}
+    for name in found:
+        parts = name.split()
+        if parts[0].rstrip(".") in _HONORIFIC_GENDER:
+            by_surname.setdefault(parts[-1], []).append(name)
+    found_set = set(found)
+    for name in sorted(found, key=lambda n: (-len(n.split()), n)):
+        if name in names:
+            continue
+        parts = name.split()
+        if parts[0].rstrip(".") in _HONORIFIC_GENDER:
+            hon = parts[0].rstrip(".")
+            bare = parts[-1]
+            if len(parts) == 3 and " ".join(parts[:2]) in names:  # Sir William Lucas
+                names[name] = names[" ".join(parts[:2])]
+            elif (
+                hon == "Mr"
+                and len(parts) == 2
+                and bare not in known
+                and len(by_surname.get(bare, [])) == 1
+            ):
+                names[name] = bare.upper()
+            elif len(parts) == 2 and bare in known and known[bare].upper() == bare.upper():
+                names[name] = known[bare]
+            else:
+                names[name] = name.upper()
+            continue
+        if len(parts) > 1 and parts[0] in names and parts[0] in found_set:
+            names[name] = names[parts[0]]  # Elizabeth Bennet -> Elizabeth
+            continue
+        if len(parts) > 1 and parts[0] in found_set and parts[0] not in names:
+            names[parts[0]] = parts[0].upper()
+            names[name] = parts[0].upper()
+            continue
+        variants = by_surname.get(name, [])
+        if len(parts) == 1 and variants:
+            mr = [v for v in variants if v.startswith("Mr.")]
+            target = mr[0] if mr else (variants[0] if len(variants) == 1 else None)
+            if target:
+                names[name] = names.get(target) or name.upper()
+                if target not in names:
+                    names[target] = names[name]
+                continue
+        names[name] = name.upper()
+    # Counts.
+    counts: Counter[str] = Counter()
+    alias_re = _alias_regex(names)
+    if alias_re is not None:
+        for p in paragraphs:
+            for m in alias_re.finditer(p):
+                counts[names[m.group(0)]] += 1
+    # Genders: honorifics and titles, then pronouns after the name.
+    genders: dict[str, str] = {}
+    votes: dict[str, Counter[str]] = {}
+    for alias, canon in names.items():
+        first = alias.split()[0].rstrip(".")
+        g = _HONORIFIC_GENDER.get(first) or _TITLE_GENDER.get(alias.split()[-1]) or ""
+        g = g or gender_hint.get(alias, "")
+        if not g:
+            cfirst = canon.split()[0].rstrip(".").title()
+            g = _HONORIFIC_GENDER.get(cfirst) or _TITLE_GENDER.get(canon.split()[-1].title(), "")
+        if g:
+            votes.setdefault(canon, Counter())[g] += 5
+    if alias_re is not None:
+        for p in paragraphs:
+            narrative = _mask_quotes_simple(p)
+            for m in alias_re.finditer(narrative):
+                rest = narrative[m.end() : m.end() + 80]
+                if alias_re.search(rest[:40]):
+                    continue
+                pm = re.search(r"\b(he|him|his|himself|she|her|hers|herself)\b", rest)
+                if pm:
+                    g = "m" if pm.group(1).startswith("h") and pm.group(1) != "her" else "f"
+                    if pm.group(1) in ("her", "hers", "herself"):
+                        g = "f"
+                    votes.setdefault(names[m.group(0)], Counter())[g] += 1
+    for canon, v in votes.items():
+        (g, n), *rest = v.most_common()
+        if not rest or n > rest[0][1]:
+            genders[canon] = g
+    return Cast(names=names, counts=dict(counts), genders=genders)
+
+
+def _alias_regex(names: Mapping[str, str]) -> re.Pattern[str] | None:
+    if not names:
+        return None
+    alts = sorted(names, key=len, reverse=True)
+    return re.compile(r"(?<![\w’'])(?:" + "|".join(re.escape(a) for a in alts) + r")(?![\w])")
+
+
+def _mask_quotes_simple(p: str) -> str:
+    """``p`` with the inside of double quotes blanked (same length)."""
+    spans, _ = _double_spans(p, 0)
+    chars = list(p)
+    for a, b in spans:
+        for k in range(a, len(p) if b < 0 else b):
+            chars[k] = " "
+    return "".join(chars)
+
+
+# --------------------------------------------------------------------------- attribution
+
+_VERBS = (
+    "said|says|replied|replies|cried|asked|answered|returned|continued|observed|added|"
+    "exclaimed|whispered|shouted|called|began|beginning|rejoined|resumed|inquired|enquired|"
+    "remarked|repeated|muttered|murmured|sighed|grumbled|interrupted|pleaded|screamed|roared|"
+    "thought|explained|declared|demanded|retorted|protested|urged|begged|laughed|sobbed|"
+    "snapped|growled|stammered|faltered|ventured|mused|suggested|insisted|agreed|admitted|"
+    "persisted|responded|echoed|sang|went on|cried out|called out|shrieked|bawled|addressed|"
+    "dit|répondit|demanda|s'écria|s’écria|reprit|ajouta|dijo|respondió|preguntó|exclamó"
+)
+# Verbs that also take an object ("called the Queen") count only before their subject.
+_VN_VERBS = _VERBS.replace("called|", "").replace("addressed|", "")
+_PRON = r"he|she|it|they|I"
+_PRON_GENDER = {"he": "m", "she": "f", "it": "", "they": "plural", "I": "narrator"}
+
+
+@dataclass
+class _Ctx:
+    paragraphs: Sequence[str]
+    names: dict[str, str]
+    genders: dict[str, str]
+    alias_re: re.Pattern[str] | None
+    tag_after: re.Pattern[str] | None
+    tag_name_verb: re.Pattern[str] | None
+    tag_verb_name: re.Pattern[str] | None
+    masked: list[str]
+    # narrative mentions: (global position, canonical)
+    mention_pos: list[int]
+    mention_who: list[str]
+    offsets: list[int]
+
+
+def _build_ctx(paragraphs: Sequence[str], cast: Cast, quotes: Sequence[Quote]) -> _Ctx:
+    names = dict(cast.names)
+    alias_re = _alias_regex(names)
+    tag_after = tag_nv = tag_vn = None
+    if names:
+        alts = "|".join(re.escape(a) for a in sorted(names, key=len, reverse=True))
+
+        def who(sfx: str) -> str:
+            return rf"(?:(?:[Tt]he\s+)?(?P<name{sfx}>{alts})(?![\w])|(?P<pron{sfx}>{_PRON})\b)"
+
+        aux = r"(?:(?:was|had|then|only|also|at\s+last|\w+ly|,)\s+){0,3}"
+        verb = rf"(?:{_VERBS})\b"
+        vn_verb = rf"(?:{_VN_VERBS}|accosted\s+by|addressed\s+by)\b"
+        tag_after = re.compile(
+            rf"^[\s,;:!?.—–\-)»”\"’']*(?:{vn_verb}\s+{who('1')}|{who('2')}\s+{aux}{verb})",
+            re.UNICODE,
+        )
+        tag_nv = re.compile(rf"{who('')}\s+{aux}[^.;!?]*?\b{verb}", re.UNICODE)
+        tag_vn = re.compile(rf"\b{vn_verb}\s+{who('')}", re.UNICODE)
+    else:
+        verb = rf"(?:{_VERBS})\b"
+        tag_after = re.compile(
+            rf"^[\s,;:!?.—–\-)»”\"’']*(?:{verb}\s+(?P<pron1>{_PRON})\b|(?P<pron2>{_PRON})\s+{verb})",
+            re.UNICODE,
+        )
+    masked = [list(p) for p in paragraphs]
+    for q in quotes:
+        for pi, a, b in q.spans:
+            for k in range(a, b):
+                masked[pi][k] = " "
+    masked_s = ["".join(m) for m in masked]
+    offsets, pos = [], 0
+    for p in paragraphs:
+        offsets.append(pos)
+        pos += len(p) + 1
+    mpos: list[int] = []
+    mwho: list[str] = []
+    if alias_re is not None:
+        for i, mp in enumerate(masked_s):
+            for m in alias_re.finditer(mp):
+                mpos.append(offsets[i] + m.start())
+                mwho.append(names[m.group(0)])
+    return _Ctx(
+        paragraphs, names, dict(cast.genders), alias_re, tag_after, tag_nv, tag_vn,
+        masked_s, mpos, mwho, offsets,
+    )  # fmt: skip
+
+
+def _who(ctx: _Ctx, m: re.Match[str]) -> tuple[str | None, str | None]:
+    """(canonical, pronoun) from a tag match."""
+    gd = m.groupdict()
+    for key, val in gd.items():
+        if val and key.startswith("name"):
+            return ctx.names.get(val), None
+    for key, val in gd.items():
+        if val and key.startswith("pron"):
+            return None, val
+    return None, None
+
+
+def _nearest(ctx: _Ctx, pos: int, gender: str | None, exclude: set[str], window: int = 4000):
+    k = bisect.bisect_left(ctx.mention_pos, pos) - 1
+    fallback = None
+    while k >= 0 and pos - ctx.mention_pos[k] <= window:
+        who = ctx.mention_who[k]
+        k -= 1
+        if who in exclude:
+            continue
+        g = ctx.genders.get(who, "")
+        if gender in (None, "") or g == gender:
+            return who
+        if not g and fallback is None:
+            fallback = who
+    return fallback
+
+
+def _subject(ctx: _Ctx, pi: int, before: int) -> str | None:
+    """The name a paragraph's narrative opens with, when it opens before ``before``."""
+    if ctx.alias_re is None or before <= 1:
+        return None
+    lead = ctx.masked[pi][:before]
+    body = lead.lstrip(" (")
+    body = re.sub(r"^(?:[Tt]he|[Pp]oor|[Oo]ld|[Yy]oung)\s+", "", body)
+    m = ctx.alias_re.match(body)
+    return ctx.names[m.group(0)] if m else None
+
+
+def _addressees(ctx: _Ctx, text: str) -> set[str]:
+    """Names used as vocatives: at the start or end of a clause inside the quote."""
+    out: set[str] = set()
+    if ctx.alias_re is None:
+        return out
+    if len(re.findall(r"[^\W\d_]+", ctx.alias_re.sub("", text))) < 2:
+        return out
+    for m in ctx.alias_re.finditer(text):
+        before = text[: m.start()].rstrip()
+        after = text[m.end() :].lstrip()
+        lead = re.sub(
+            r"(?:my\s+)?(?:dear(?:est)?|poor|oh|o|well|now|come)[\s,]*$", "", before, flags=re.I
+        )
+        at_start = not lead.strip() or lead.rstrip()[-1:] in ",.!?;:—–-"
+        at_end = not after or after[0] in ",.!?;:—–-"
+        if at_start and at_end:
+            out.add(ctx.names[m.group(0)])
+    return out
+
+
+def _explicit(ctx: _Ctx, quotes: Sequence[Quote], k: int):
+    """(speaker, pronoun, found) from a tag right after or right before quote ``k``."""
+    q = quotes[k]
+    p = ctx.paragraphs[q.paragraph]
+    plain = p.replace("_", " ")
+    lp, _la, lb = q.spans[-1]
+    last_plain = ctx.paragraphs[lp].replace("_", " ")
+    nxt = quotes[k + 1] if k + 1 < len(quotes) else None
+    after_stop = nxt.start - 1 if nxt and nxt.paragraph == lp else len(last_plain)
+    gap = last_plain[lb:after_stop]
+    m = ctx.tag_after.match(gap) if ctx.tag_after else None
+    if m:
+        name, pron = _who(ctx, m)
+        return name, pron, True
+    # Before: the last clause of the gap before this quote.
+    prv = quotes[k - 1] if k else None
+    before_start = prv.end + 1 if prv and prv.paragraph == q.paragraph and not prv.parts else 0
+    gap = plain[before_start : max(before_start, q.start - 1)]
+    found = _tag_in_clause(ctx, gap)
+    if found:
+        return found
+    if before_start == 0 and q.start <= 1 and q.paragraph > 0:
+        # A narrative paragraph ending "said,--" or "began:--" introduces this quote.
+        prevp = ctx.paragraphs[q.paragraph - 1].replace("_", " ")
+        if re.search(r"[,:;]?\s*(?:--|—|:)\s*$", prevp) and not any(c in prevp for c in '“”"'):
+            found = _tag_in_clause(ctx, prevp, subject_fallback=True)
+            if found:
+                return found
+    return None, None, False
+
+
+def _tag_in_clause(ctx: _Ctx, gap: str, subject_fallback: bool = False):
+    stripped = gap.rstrip()
+    if not stripped or stripped[-1] in ".!?" and not stripped.endswith("--"):
+        return None
+    clause = re.split(r"(?<=[.!?;])\s+", stripped)[-1]
+    if ctx.tag_verb_name is not None:
+        found = list(ctx.tag_verb_name.finditer(clause))
+        m = found[-1] if found else None
+        if m:
+            name, pron = _who(ctx, m)
+            return name, pron, True
+    if ctx.tag_name_verb is not None:
+        found = list(ctx.tag_name_verb.finditer(clause))
+        m = found[-1] if found else None
+        if m:
+            # nearest name/pronoun before the verb
+            vm = list(re.finditer(rf"\b(?:{_VERBS})\b", clause))
+            vpos = vm[-1].start() if vm else len(clause)
+            best = None
+            for nm in re.finditer(
+                rf"(?:{'|'.join(re.escape(a) for a in sorted(ctx.names, key=len, reverse=True))})(?![\w])|\b(?:{_PRON})\b",
+                clause[:vpos],
+            ):
+                best = nm
+            if best:
+                t = best.group(0)
+                if t in ctx.names:
+                    return ctx.names[t], None, True
+                return None, t, True
+    elif re.search(rf"\b(?:{_VERBS})\b", clause):
+        pm = re.search(rf"\b({_PRON})\b", clause)
+        if pm:
+            return None, pm.group(1), True
+    return None
+
+
+def attribute(paragraphs: Sequence[str], cast: Cast | None = None) -> list[Quote]:
+    """``find_quotes`` with a speaker (canonical name or None) and how it was decided."""
+    quotes = find_quotes(paragraphs)
+    if cast is None:
+        cast = find_cast(paragraphs)
+    ctx = _build_ctx(paragraphs, cast, quotes)
+    n = len(quotes)
+    speaker: list[str | None] = [None] * n
+    how = ["none"] * n
+    fixed = [False] * n
+    addressed = [_addressees(ctx, q.text) for q in quotes]
+    prev_speaker_by_para: dict[int, str | None] = {}
+
+    # 1. explicit tags (names now, pronouns after the turns are known)
+    pron_of: dict[int, str] = {}
+    for k, _q in enumerate(quotes):
+        name, pron, found = _explicit(ctx, quotes, k)
+        if name:
+            speaker[k], how[k], fixed[k] = name, "explicit", True
+        elif pron:
+            g = _PRON_GENDER.get(pron, "")
+            if g in ("plural", "narrator"):
+                fixed[k], how[k] = True, "none"
+            else:
+                pron_of[k] = g
+
+    # 2. walk paragraph turns in order
+    by_para: dict[int, list[int]] = {}
+    for k, q in enumerate(quotes):
+        by_para.setdefault(q.paragraph, []).append(k)
+    recent: list[str] = []  # speakers of past turns, last = previous
+    last_addr: set[str] = set()
+    recent_addr: list[str] = []
+    last_para = -1
+
+    def resolve_pronoun(k: int, g: str) -> str | None:
+        q = quotes[k]
+        excl = set(addressed[k])
+        # the same paragraph's earlier tagged speaker: "said the Queen ... she went on"
+        for j in reversed(by_para[q.paragraph]):
+            if j < k and speaker[j] and how[j] == "explicit":
+                if ctx.genders.get(speaker[j], "") in ("", g) or not g:
+                    return speaker[j]
+                break
+        subj = _subject(ctx, q.paragraph, q.start)
+        if subj and ctx.genders.get(subj, "") in ("", g) and subj not in excl:
+            return subj
+        pos = ctx.offsets[q.paragraph] + q.start
+        who = _nearest(ctx, pos, g, excl)
+        if (
+            who is not None
+            and recent
+            and who == recent[-1]
+            and q.start <= 1
+            and len(recent) > 1
+            and recent[-2] != who
+            and ctx.genders.get(recent[-2], "") == g
+        ):
+            return recent[-2]
+        return who
+
+    for pi in sorted(by_para):
+        ks = by_para[pi]
+        # conversation resets on long narrative or headings between turns
+        for j in range(last_para + 1, pi):
+            pj = paragraphs[j]
+            if len(pj) > 700 or _is_marker(pj):
+                recent, last_addr, recent_addr = [], set(), []
+        for k in ks:
+            if not fixed[k] and k in pron_of:
+                who = resolve_pronoun(k, pron_of[k])
+                if who:
+                    speaker[k], how[k], fixed[k] = who, "pronoun", True
+        # same paragraph: share the speaker
+        for idx, k in enumerate(ks):
+            if speaker[k] is None and not fixed[k]:
+                src = next((j for j in reversed(ks[:idx]) if speaker[j]), None)
+                if src is None:
+                    src = next((j for j in ks[idx + 1 :] if speaker[j]), None)
+                if src is not None:
+                    speaker[k], how[k] = speaker[src], how[src]
+        if any(speaker[k] is None and not fixed[k] for k in ks):
+            own_addr = set().union(*(addressed[k] for k in ks))
+            guess, ghow = None, "none"
+            # paragraph subject: "Sir William only smiled. “…”"
+            subj = _subject(ctx, pi, quotes[ks[0]].start)
+            if subj:
+                guess, ghow = subj, "subject"
+            if guess is None and recent:
+                cands = [a for a in last_addr if a != recent[-1] and a not in own_addr]
+                if len(cands) == 1:
+                    guess, ghow = cands[0], "vocative"
+            if guess is None and recent:
+                other = next((s for s in reversed(recent) if s != recent[-1]), None)
+                if other is None:
+                    other = next((a for a in reversed(recent_addr) if a != recent[-1]), None)
+                if other and other not in own_addr:
+                    guess, ghow = other, "alternation"
+                elif other and recent[-1] not in own_addr:
+                    guess, ghow = recent[-1], "alternation"
+            if guess is None:
+                pos = ctx.offsets[pi] + quotes[ks[0]].start
+                guess = _nearest(ctx, pos, None, own_addr)
+                ghow = "nearest" if guess else "none"
+            for k in ks:
+                if speaker[k] is None and not fixed[k]:
+                    speaker[k], how[k] = guess, ghow
+        # vocative constraint: nobody speaks to themselves by name
+        for k in ks:
+            if speaker[k] and speaker[k] in addressed[k] and how[k] != "explicit":
+                alt = next((s for s in reversed(recent) if s not in addressed[k]), None)
+                speaker[k], how[k] = alt, ("vocative" if alt else "none")
+        turn = next((speaker[k] for k in reversed(ks) if speaker[k]), None)
+        if turn:
+            recent.append(turn)
+            recent = recent[-6:]
+        last_addr = set().union(*(addressed[k] for k in ks)) - ({turn} if turn else set())
+        recent_addr.extend(sorted(last_addr))
+        recent_addr = recent_addr[-6:]
+        prev_speaker_by_para[pi] = turn
+        last_para = pi
+    return [
+        Quote(q.paragraph, q.start, q.end, q.text, speaker[k], how[k], q.parts)
+        for k, q in enumerate(quotes)
+    ]
+
+
+def nearest_name_baseline(paragraphs: Sequence[str], cast: Cast) -> list[Quote]:
+    """Baseline: the nearest cast name in the text (quotes included) before each quote."""
+    quotes = find_quotes(paragraphs)
+    alias_re = _alias_regex(cast.names)
+    pos_list: list[int] = []
+    who_list: list[str] = []
+    offsets, pos = [], 0
+    for i, p in enumerate(paragraphs):
+        offsets.append(pos)
+        if alias_re is not None:
+            for m in alias_re.finditer(p):
+                pos_list.append(pos + m.start())
+                who_list.append(cast.names[m.group(0)])
+        pos += len(p) + 1
+        del i
+    out = []
+    for q in quotes:
+        k = bisect.bisect_left(pos_list, offsets[q.paragraph] + q.start) - 1
+        who = who_list[k] if k >= 0 else None
+        out.append(
+            Quote(q.paragraph, q.start, q.end, q.text, who, "nearest" if who else "none", q.parts)
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- scenes
+
+_MARKER_RE = re.compile(
+    r"^(?:(?:chapter|book|part|scene|volume)\b.{0,80}|[\W_]*|[IVXLC]+\.?)$", re.IGNORECASE
+)
+_TIME_CUE = re.compile(
+    r"^(?:the\s+next\s+(?:morning|day|evening|night)|next\s+(?:morning|day)|the\s+following\s+"
+    r"(?:morning|day|evening|night)|that\s+(?:morning|afternoon|evening|night)|in\s+the\s+"
+    r"(?:morning|afternoon|evening)|at\s+(?:night|dawn|noon|midnight|daybreak)|"
+    r"(?:an?|one|two|three|some)\s+(?:hour|hours|day|days|week|weeks)\s+(?:later|after)|"
+    r"the\s+(?:morning|evening|day)\s+after|after\s+(?:dinner|breakfast|supper|tea)|"
+    r"at\s+(?:\w+|half-past\s+\w+)\s+o['’]clock|meanwhile|later\s+that|when\s+(?:they|she|he|"
+    r"we|I)\s+(?:reached|arrived|entered|came\s+to|got\s+to)|on\s+(?:entering|reaching|"
+    r"arriving)|in\s+the\s+(?:\w+[\s-])?(?:garden|drawing-room|parlour|library|hall|church|"
+    r"street|park|wood|forest|inn|kitchen|house|room))",
+    re.IGNORECASE,
+)
+_INT = [
+    "drawing-room",
+    "drawing",
+    "room",
+    "parlour",
+    "parlor",
+    "room",
+    "library",
+    "hall",
+    "kitchen",
+    "chamber",
+    "study",
+    "house",
+    "church",
+    "inn",
+    "ballroom",
+    "assembly-room",
+    "dining-room",
+    "bedroom",
+    "cottage",
+    "tavern",
+    "shop",
+    "office",
+    "cellar",
+    "attic",
+    "chapel",
+    "castle",
+    "palace",
+    "lodgings",
+]
+_EXT = [
+    "garden",
+    "road",
+    "park",
+    "field",
+    "fields",
+    "street",
+    "forest",
+    "wood",
+    "woods",
+    "lane",
+    "village",
+    "yard",
+    "lawn",
+    "croquet-ground",
+    "shore",
+    "beach",
+    "river",
+    "bridge",
+    "square",
+    "courtyard",
+    "meadow",
+    "hill",
+    "moor",
+    "orchard",
+    "churchyard",
+    "highway",
+]
+_TIMES = [
+    ("NIGHT", r"\b(?:night|midnight|dark)\b"),
+    ("EVENING", r"\b(?:evening|dusk|sunset|supper)\b"),
+    ("MORNING", r"\b(?:morning|dawn|sunrise|breakfast)\b"),
+    ("DAY", r"\b(?:day|noon|afternoon|dinner|tea-time)\b"),
+]
+
+
+def _is_marker(p: str) -> bool:
+    return bool(_MARKER_RE.match(p.strip())) and len(p) < 100
+
+
+def _heading(narrative: str) -> str:
+    low = narrative.lower()
+    best = None
+    for word, kind in [(w, "INT") for w in _INT] + [(w, "EXT") for w in _EXT]:
+        m = re.search(rf"\b{re.escape(word)}\b", low)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), kind, word)
+    where = f"{best[1]}. {best[2].upper().replace('-', ' ')}" if best else "INT. ?"
+    if best is None:
+        where = "INT. ?"
+    when = "?"
+    first = None
+    for label, pat in _TIMES:
+        m = re.search(pat, low)
+        if m and (first is None or m.start() < first[0]):
+            first = (m.start(), label)
+    if first:
+        when = first[1]
+    return f"{where} - {when}"
+
+
+def _first_sentences(text: str, limit: int = 200) -> str:
+    text = " ".join(text.replace("_", "").split())
+    sents = re.split(r"(?<=[.!?])\s+(?=[A-Z“\"‘])", text)
+    out = ""
+    for s in sents[:2]:
+        if out and len(out) + len(s) > limit:
+            break
+        out = f"{out} {s}".strip()
+    if len(out) > limit:
+        out = out[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return out
+
+
+def breakdown(
+    paragraphs: Sequence[str], cast: Cast, *, breaks: Sequence[int] = ()
+) -> list[SceneCut]:
+    """Candidate scenes: cut at ``breaks``, headings/markers and changes of place or time."""
+    quotes = attribute(paragraphs, cast)
+    ctx = _build_ctx(paragraphs, cast, quotes)
+    starts: list[int] = []
+    skip: set[int] = set()
+    breakset = set(breaks)
+    for i, p in enumerate(paragraphs):
+        if _is_marker(p):
+            skip.add(i)
+            starts.append(i + 1)
+            continue
+        if i in breakset or _TIME_CUE.match(ctx.masked[i].lstrip(" “\"‘'(")):
+            starts.append(i)
+    bounds = sorted({0, *[s for s in starts if 0 <= s < len(paragraphs)]})
+    cuts: list[SceneCut] = []
+    for a_idx, a in enumerate(bounds):
+        b = (bounds[a_idx + 1] if a_idx + 1 < len(bounds) else len(paragraphs)) - 1
+        idx = [i for i in range(a, b + 1) if i not in skip]
+        if not idx:
+            continue
+        narrative = " ".join(ctx.masked[i] for i in idx)
+        chars: list[str] = []
+        for i in idx:
+            events = []
+            if ctx.alias_re is not None:
+                events += [
+                    (m.start(), ctx.names[m.group(0)]) for m in ctx.alias_re.finditer(ctx.masked[i])
+                ]
+            events += [(q.start, q.speaker) for q in quotes if q.paragraph == i and q.speaker]
+            for _, who in sorted(events):
+                if who not in chars:
+                    chars.append(who)
+        syn_src = next((ctx.masked[i] for i in idx if ctx.masked[i].strip(" ,.")), "")
+        if not syn_src.strip():
+            syn_src = paragraphs[idx[0]]
+        synopsis = _first_sentences(re.sub(r"\s+[,.;:]", lambda m: m.group(0).strip(), syn_src))
+        cuts.append(SceneCut(idx[0], idx[-1], _heading(narrative), tuple(chars), synopsis))
+    return cuts
+
+
+# --------------------------------------------------------------------------- fountain
+
+
+def _fountain_text(s: str) -> str:
+    s = re.sub(r"_([^_]+)_", r"*\1*", s)
+    return " ".join(s.split())
+
+
+_LEAD_VERB = re.compile(rf"^[\s,;:!?.—–\-)»”\"’']*(?:{_VERBS})\b")
+
+
+def _strip_tags(ctx: _Ctx, gap: str, after_quote: bool, before_quote: bool) -> str:
+    g = gap
+    if after_quote:
+        m = (ctx.tag_after and ctx.tag_after.match(g.replace("_", " "))) or _LEAD_VERB.match(g)
+        if m:
+            rest = g[m.end() :]
+            cut = re.match(r"[^.;:!?]*[.;:!?]?", rest)
+            g = rest[cut.end() :] if cut else rest
+    if before_quote:
+        stripped = g.rstrip()
+        if stripped and stripped[-1] not in ".!?":
+            parts = re.split(r"(?<=[.!?;])\s+", stripped)
+            last = parts[-1]
+            if re.search(rf"\b(?:{_VERBS})\b", last.replace("_", " ")):
+                g = " ".join(parts[:-1])
+    g = g.strip(" ,;:—–-()")
+    if not re.search(r"[A-Za-zÀ-ÿ]{2,}", g) or len(g.split()) < 2:
+        return ""
+    if g[-1] not in ".!?…":
+        g += "."
+    return g[0].upper() + g[1:]
+
+
+def to_fountain(
+    paragraphs: Sequence[str], cut: SceneCut, quotes: Sequence[Quote]
+) -> tuple[str, list[dict]]:
+    """The scene as Fountain, and a map from each dialogue line to its source span."""
+    cast = Cast(names={}, counts={}, genders={})
+    names = {q.speaker: q.speaker for q in quotes if q.speaker}
+    cast.names = names
+    ctx = _build_ctx(paragraphs, cast, quotes)
+    lines: list[str] = [cut.heading, ""]
+    smap: list[dict] = []
+    consumed: dict[int, list[tuple[int, int, Quote | None]]] = {}
+    for q in quotes:
+        for n, (pi, a, b) in enumerate(q.spans):
+            if cut.first <= pi <= cut.last:
+                consumed.setdefault(pi, []).append((a, b, q if n == 0 else None))
+    last_cue = None
+    for pi in range(cut.first, cut.last + 1):
+        p = paragraphs[pi]
+        if _is_marker(p):
+            continue
+        spans = sorted(consumed.get(pi, []), key=lambda t: t[0])
+        pos = 0
+        for j, (a, b, q) in enumerate(spans):
+            gap = p[pos : max(pos, a - 1)]
+            action = _strip_tags(ctx, gap, after_quote=j > 0, before_quote=True)
+            if action:
+                lines += [_fountain_text(action), ""]
+                last_cue = None
+            pos = b + 1
+            if q is None:
+                continue
+            cue = q.speaker or "UNKNOWN"
+            if cue != last_cue:
+                if lines and lines[-1] != "":
+                    lines.append("")
+                lines.append(cue.upper())
+                last_cue = cue
+            for qpi, qa, qb in q.spans:
+                text = _fountain_text(paragraphs[qpi][qa:qb])
+                if not text:
+                    continue
+                lines.append(text)
+                smap.append({"line": len(lines), "paragraph": qpi, "start": qa, "end": qb})
+        tail = p[pos:] if spans else p
+        action = _strip_tags(ctx, tail, after_quote=bool(spans), before_quote=False)
+        if action:
+            if lines[-1] != "":
+                lines.append("")
+            lines += [_fountain_text(action), ""]
+            last_cue = None
+        elif spans and lines[-1] != "":
+            pass
+    # blank line after each speech before the next element
+    out: list[str] = []
+    remap: dict[int, int] = {}
+    for n, ln in enumerate(lines, start=1):
+        if ln.isupper() and out and out[-1] != "" and ln == ln.strip() and n > 2:
+            is_cue = any(e["line"] == n + 1 for e in smap)
+            if is_cue:
+                out.append("")
+        out.append(ln)
+        remap[n] = len(out)
+    for e in smap:
+        e["line"] = remap[e["line"]]
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n", smap

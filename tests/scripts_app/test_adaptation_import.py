@@ -1,0 +1,163 @@
+"""Adapting a book (``scripts_app/adaptation.py``): a short story becomes scenes with
+their book passage and cue map, characters, a read-only source; through the import page
+as a background job; the passage beside the scene; the prompt of "write the scene";
+bad files change nothing."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from scripts_app import adaptation
+from scripts_app.models import Character, Project, Scene, SceneSource, SourceText
+from tests.conftest import make_user
+from tests.scripts_app.test_big_scripts import EMBEDDED, _upload, _wait_job
+
+STORY = """The Keeper's Daughter
+
+by Ann Example
+
+CHAPTER I
+
+Mara climbed the lighthouse stairs in the evening, counting each step.
+
+"The lamp is out," said Mara.
+
+"Then light it," Jonah replied. "The ships are coming."
+
+"I can't," she said. "The oil is gone."
+
+* * *
+
+The next morning, in the garden, Jonah dug beside the wall.
+
+"We could sell the boat," said Jonah.
+
+"Never," said Mara.
+
+CHAPTER II
+
+That night the storm came. Mara stood on the rocks and watched the sea.
+
+"Come inside!" cried Jonah.
+"""
+
+
+@pytest.fixture
+def writer(db):
+    return make_user("writer")
+
+
+def test_a_short_story_becomes_scenes_with_their_passage(writer):
+    project = adaptation.adaptation_import(user=writer, data=STORY.encode(), filename="keeper.txt")
+    scenes = list(Scene.objects.filter(project=project).order_by("position"))
+    assert len(scenes) >= 3
+    source = SourceText.objects.get(project=project)
+    assert source.words > 50 and source.title == "The Keeper's Daughter"
+    assert source.author == "Ann Example" and project.title == "The Keeper's Daughter"
+    titles = [c["title"] for c in source.chapters]
+    assert titles[-2:] == ["CHAPTER I", "CHAPTER II"]
+    links = {s.scene_id: s for s in SceneSource.objects.filter(source=source)}
+    assert set(links) == {s.pk for s in scenes}
+    names = set(Character.objects.filter(project=project).values_list("name", flat=True))
+    assert {"MARA", "JONAH"} <= names
+    first = scenes[0]
+    assert "MARA" in first.text and "The lamp is out" in first.text
+    assert first.synopsis
+    # Each cue's line is the dialogue line, and its span is the quotation in the book.
+    link = links[first.pk]
+    paragraphs = link.paragraphs()
+    lines = first.text.splitlines()
+    for cue in link.cues:
+        said = paragraphs[cue["paragraph"]][cue["start"] : cue["end"]]
+        assert said.strip() and said.strip()[:10] in lines[cue["line"] - 1]
+
+
+def test_the_scene_page_shows_the_book_beside_the_scene(writer, client):
+    project = adaptation.adaptation_import(user=writer, data=STORY.encode(), filename="keeper.txt")
+    scene = Scene.objects.filter(project=project).order_by("position").first()
+    client.force_login(writer)
+    page = client.get(reverse("scene_detail", args=[project.pk, scene.pk])).content.decode()
+    assert "From the book" in page and "js/source.js" in page
+    assert 'data-cue-line="' in page and "The lamp is out" in page
+    outsider = make_user("outsider")
+    client.force_login(outsider)
+    assert client.get(reverse("scene_detail", args=[project.pk, scene.pk])).status_code == 404
+
+
+def test_write_the_scene_adapts_its_passage(writer, settings, tmp_path):
+    from generation.prompts import build_prompt
+
+    project = adaptation.adaptation_import(user=writer, data=STORY.encode(), filename="keeper.txt")
+    scene = Scene.objects.filter(project=project).order_by("position").first()
+    built = build_prompt(
+        scene=scene,
+        task="new",
+        instruction="",
+        scene_text=scene.text,
+        selection=None,
+        tokenizer=None,
+        block_size=4096,
+        max_new_tokens=200,
+    )
+    assert "From the book: Mara climbed the lighthouse stairs" in built.prompt.synopsis
+
+
+@pytest.mark.parametrize(
+    "data, filename, message",
+    [
+        (b"", "empty.txt", ""),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, "cover.txt", ""),
+        (b"PK\x03\x04 not really a zip", "book.epub", ""),
+    ],
+)
+def test_bad_files_change_nothing(writer, data, filename, message):
+    with pytest.raises(ValidationError):
+        adaptation.adaptation_import(user=writer, data=data, filename=filename)
+    assert not Project.objects.exists() and not SourceText.objects.exists()
+
+
+def test_a_book_over_the_limit_is_refused_before_reading(writer, settings):
+    settings.COWRITE_BOOK_MAX_BYTES = 1000
+    with pytest.raises(ValidationError, match="at most"):
+        adaptation.adaptation_import(user=writer, data=b"a" * 5000, filename="big.txt")
+    assert not Project.objects.exists()
+
+
+@EMBEDDED
+@pytest.mark.django_db(transaction=True)
+def test_through_the_import_page_as_a_job_with_progress(client):
+    owner = make_user("adapter")
+    client.force_login(owner)
+    upload = _upload(STORY, "keeper.txt")
+    response = client.post(reverse("script_import_new"), {"file": upload, "kind": "book"})
+    assert response.url.startswith("/imports/")  # a book always goes through the job
+    _wait_job(client, response.url)
+    project = Project.objects.get(memberships__user=owner)
+    assert SourceText.objects.filter(project=project).exists()
+    assert project.scenes.count() >= 3 and project.title == "The Keeper's Daughter"
+    # A bad book: the job says why and nothing is imported.
+    response = client.post(
+        reverse("script_import_new"),
+        {"file": _upload("\x00\x01\x02" * 100, "bad.txt"), "kind": "book"},
+    )
+    failed = _wait_job(client, response.url).content.decode()
+    assert "Nothing was imported." in failed
+    assert Project.objects.filter(memberships__user=owner).count() == 1
+
+
+def test_the_book_page_lists_chapters_scenes_and_names(writer, client):
+    project = adaptation.adaptation_import(user=writer, data=STORY.encode(), filename="keeper.txt")
+    source = SourceText.objects.get(project=project)
+    url = reverse("book_detail", args=[project.pk, source.pk])
+    client.force_login(make_user("stranger"))
+    assert client.get(url).status_code == 404
+    client.force_login(writer)
+    page = client.get(url).content.decode()
+    assert "The Keeper&#x27;s Daughter" in page and "CHAPTER II" in page
+    assert "MARA" in page and "Names in the book" in page
+    page = client.get(url + "?chapter=1").content.decode()
+    assert "Mara climbed the lighthouse stairs" in page and "Scene 1:" in page
+    assert client.get(url + "?chapter=99").status_code == 200  # the chapter list instead
+    scene = Scene.objects.filter(project=project).order_by("position").first()
+    page = client.get(reverse("scene_detail", args=[project.pk, scene.pk])).content.decode()
+    assert f"{url}?chapter=1" in page  # the passage links to its whole chapter
