@@ -161,3 +161,16 @@ def test_the_book_page_lists_chapters_scenes_and_names(writer, client):
     scene = Scene.objects.filter(project=project).order_by("position").first()
     page = client.get(reverse("scene_detail", args=[project.pk, scene.pk])).content.decode()
     assert f"{url}?chapter=1" in page  # the passage links to its whole chapter
+
+
+def test_narration_that_looks_like_a_heading_stays_in_its_scene(writer):
+    story = (
+        "CHAPTER I\n\nThe inn stood by the river.\n\n"
+        "INT. was carved over the door, and nobody knew why.\n\n"
+        "# not a section\n\n"
+        '"Who carved it?" asked Mara.\n'
+    )
+    project = adaptation.adaptation_import(user=writer, data=story.encode(), filename="inn.txt")
+    scenes = list(Scene.objects.filter(project=project))
+    assert len(scenes) == 1
+    assert "!INT. was carved" in scenes[0].text and "!# not a section" in scenes[0].text
