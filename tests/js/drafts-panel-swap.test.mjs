@@ -22,6 +22,8 @@ function stage() {
   const observers = [];
   const elements = {};
   const body = target();
+  body.dispatched = [];
+  body.dispatchEvent = (event) => body.dispatched.push(event.type);
   const doc = target();
   const document = {
     addEventListener: doc.addEventListener,
@@ -35,14 +37,23 @@ function stage() {
   }
   let onLoad = null;
   const window = { htmx: { onLoad: (fn) => { onLoad = fn; }, trigger() {} } };
-  const context = vm.createContext({ document, window, htmx: window.htmx, MutationObserver, console, CustomEvent: class {} });
+  const context = vm.createContext({
+    document, window, htmx: window.htmx, MutationObserver, console,
+    CustomEvent: class { constructor(type) { this.type = type; } },
+  });
   vm.runInContext(SOURCE, context);
 
   /** What the side column's swap does: the scene's panel replaces what was there. */
-  function bring(sceneId) {
+  function bring(sceneId, { live = false } = {}) {
     for (const key of Object.keys(elements)) delete elements[key];
     const list = { id: "drafts-list", querySelector: () => null };
-    const panel = { id: "drafts-panel", isConnected: true, dataset: { sceneId: String(sceneId) } };
+    const panel = {
+      id: "drafts-panel",
+      isConnected: true,
+      dataset: { sceneId: String(sceneId) },
+      // A card still queued or streaming when the page was rendered.
+      querySelector: (sel) => (live && sel.includes("status-streaming") ? { live: true } : null),
+    };
     Object.assign(elements, {
       "drafts-panel": panel,
       "drafts-list": list,
@@ -80,6 +91,20 @@ test("only the panel's own socket reports on its status line", () => {
   assert.equal(s.elements["room-status"].textContent, "Live");
   s.body.fire("htmx:wsClose", { target: panel });
   assert.match(s.elements["room-status"].textContent, /Disconnected/);
+});
+
+test("a first open re-fetches the cards only when one was still running at render", () => {
+  const s = stage();
+  const quiet = s.bring(2).panel;
+  s.body.fire("htmx:wsOpen", { target: quiet });
+  assert.deepEqual(s.body.dispatched, []); // nothing could have been missed
+  const running = s.bring(3, { live: true }).panel;
+  s.body.fire("htmx:wsOpen", { target: running });
+  // It may have finished between the render and the socket's subscription.
+  assert.deepEqual(s.body.dispatched, ["cowrite:refresh-drafts"]);
+  s.body.fire("htmx:wsClose", { target: quiet });
+  s.body.fire("htmx:wsOpen", { target: quiet }); // a reconnect always re-fetches
+  assert.deepEqual(s.body.dispatched, ["cowrite:refresh-drafts", "cowrite:refresh-drafts"]);
 });
 
 test("a request never takes another scene's cursor", () => {
