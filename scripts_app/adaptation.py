@@ -31,7 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import imports
-from .formats import FormatError, fountain, grammar, importer
+from .formats import FormatError, fountain, importer
 from .formats.adaptation import attribute, breakdown, find_cast, to_fountain
 from .formats.prose import Book, read_prose
 from .models import Project, Scene, SceneSource, SourceText
@@ -76,7 +76,7 @@ def adapt(book: Book, *, progress: Callable[[int, int], None] | None = None) -> 
             inside = [q for q in quotes if cut.first <= q.paragraph <= cut.last]
             text, cues = to_fountain(paragraphs, cut, inside)
             heading, _, body = text.partition("\n")
-            heading, body = _heading(heading), _plain_blocks(body)
+            heading = _heading(heading)
             blocks.append(f"{heading}\n{body}".rstrip("\n") + "\n")
             out.scenes.append(
                 {
@@ -105,24 +105,6 @@ def adapt(book: Book, *, progress: Callable[[int, int], None] | None = None) -> 
         for name, n in sorted(cast.counts.items(), key=lambda kv: -kv[1])
     }
     return out
-
-
-FORCING = ("#", "=", "~", ">", "@", "[[", "/*")
-
-
-def _plain_blocks(body: str) -> str:
-    """Narration that would read as another element (a line opening a block that looks
-    like a scene heading — "Int. …", "EST. 1850" — or starts with a Fountain forcing
-    mark) is forced to action with "!", so one passage stays one scene, as written."""
-    lines = body.split("\n")
-    for i, line in enumerate(lines):
-        opens = i == 0 or not lines[i - 1].strip()
-        if not opens or not line.strip():
-            continue
-        forced = line.startswith(FORCING) or (line[:1] == "." and line[1:2].isalnum())
-        if forced or grammar.parse_scene_heading(line.strip()) is not None:
-            lines[i] = "!" + line
-    return "\n".join(lines)
 
 
 def _heading(heading: str) -> str:

@@ -25,13 +25,14 @@ def comparisons_context(user) -> dict:
         Comparison.objects.select_related("gate_version").order_by("-created_at", "-pk")[:SHOWN]
     )
     live = any(c.status in (ComparisonStatus.PREPARING, ComparisonStatus.OPEN) for c in rows)
+    judge = comparisons.is_judge(user)
     return {
         "comparison_results": comparisons.comparison_results(rows),
         "comparisons_live": live,
         "ranking": comparisons.ranking(),
         "contestants": comparisons.contestants() if user.is_staff else [],
-        "is_judge": comparisons.is_judge(user),
-        "pairs_waiting": comparisons.pending_count(user) if comparisons.is_judge(user) else 0,
+        "is_judge": judge,
+        "pairs_waiting": comparisons.pending_count(user) if judge else 0,
         "can_compare": bool(user.is_staff),
         "gate_blind": comparisons.gate_enabled(),
     }

@@ -286,7 +286,7 @@ def read_bytes(upload: bytes | BinaryIO, *, max_bytes: int = MAX_UPLOAD_BYTES) -
     return data
 
 
-def _looks_binary(text: str) -> bool:
+def looks_binary(text: str) -> bool:
     sample = text[:8192]
     if not sample:
         return False
@@ -313,7 +313,7 @@ def decode_text(data: bytes) -> str:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if "\x00" in text or _looks_binary(text):
+        if "\x00" in text or looks_binary(text):
             raise not_text
         return text
     if candidates == ["utf-8", "cp1252"]:

@@ -99,7 +99,7 @@ import zipfile
 from dataclasses import dataclass
 
 from .errors import FormatError
-from .importer import _looks_binary
+from .importer import looks_binary
 
 __all__ = [
     "MAX_BOOK_BYTES",
@@ -227,7 +227,7 @@ def _decode(data: bytes) -> str:
         raise FormatError(_NOT_TEXT)
     else:
         text = data.decode("utf-8-sig", errors=_ERRORS)
-    if "\x00" in text or _looks_binary(text) or _looks_binary(text[-8192:]):
+    if "\x00" in text or looks_binary(text) or looks_binary(text[-8192:]):
         raise FormatError(_NOT_TEXT)
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
 
