@@ -32,9 +32,9 @@ from django.db import transaction
 
 from . import imports
 from .formats import FormatError, fountain, importer
-from .formats.adaptation import attribute, breakdown, find_cast, to_fountain
+from .formats.adaptation import SceneCut, attribute, breakdown, find_cast, to_fountain
 from .formats.prose import Book, read_prose
-from .models import Project, Scene, SceneSource, SourceText
+from .models import Character, Project, RevisionOrigin, Scene, SceneSource, SourceText
 
 
 @dataclass
@@ -59,8 +59,11 @@ def front_matter(book: Book) -> tuple[str, str, int]:
     return paras[0], author, 1
 
 
-def adapt(book: Book, *, progress: Callable[[int, int], None] | None = None) -> Adapted:
-    """Break a read book down into scenes of Fountain (no database)."""
+def adapt(book: Book, *, progress: Callable[..., None] | None = None) -> Adapted:
+    """Break a read book down into scenes of Fountain (no database). ``progress(done,
+    total, scenes)`` after each chapter: chapters done, chapters in all, and the scenes
+    that chapter made (``{"heading", "synopsis", "chapter"}``), for the import page to
+    show the breakdown as it grows."""
     everything = [p.text for ch in book.chapters for p in ch.paragraphs]
     cast = find_cast(everything)
     blocks: list[str] = []
@@ -70,13 +73,17 @@ def adapt(book: Book, *, progress: Callable[[int, int], None] | None = None) -> 
     for ci, chapter in enumerate(book.chapters):
         paragraphs = [p.text for p in chapter.paragraphs]
         if not paragraphs or ci < skip:
+            if progress is not None:
+                progress(ci + 1, total, [])
             continue
         quotes = attribute(paragraphs, cast)
+        headings: list[str] = []
         for cut in breakdown(paragraphs, cast, breaks=chapter.breaks):
             inside = [q for q in quotes if cut.first <= q.paragraph <= cut.last]
-            text, cues = to_fountain(paragraphs, cut, inside)
+            text, cues = to_fountain(paragraphs, cut, inside, cast)
             heading, _, body = text.partition("\n")
             heading = _heading(heading)
+            headings.append(heading.lstrip("."))
             blocks.append(f"{heading}\n{body}".rstrip("\n") + "\n")
             out.scenes.append(
                 {
@@ -94,7 +101,13 @@ def adapt(book: Book, *, progress: Callable[[int, int], None] | None = None) -> 
                 }
             )
         if progress is not None:
-            progress(ci + 1, total)
+            made = [
+                {"heading": h, "synopsis": row["synopsis"][:160], "chapter": ci}
+                for h, row in zip(
+                    headings, out.scenes[len(out.scenes) - len(headings) :], strict=True
+                )
+            ]
+            progress(ci + 1, total, made)
     out.fountain = "\n".join(blocks)
     aliases: dict[str, list[str]] = {}
     for alias, canonical in cast.names.items():
@@ -125,7 +138,7 @@ def adaptation_import(
     data: bytes,
     filename: str,
     project: Project | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> Project:
     """Import a book as a first screenplay (see the module docstring). Raise
     ValidationError with a message a writer can act on; nothing is written then."""
@@ -234,3 +247,245 @@ def passage_view(scene: Scene) -> dict | None:
         "chapter_title": chapters[link.chapter]["title"] if link.chapter < len(chapters) else "",
         "paragraphs": shown,
     }
+
+
+# --- The names found in a book, confirmed by the team --------------------------------------
+#
+# The import guesses who is who ("Lizzy" is ELIZABETH); the book page lets an editor
+# correct it: edit each name's aliases, say a name is no person ("Netherfield"), add a
+# name that never spoke as a character, or say two names are one person. Saving then
+#
+# 1. stores the confirmed map in the book (``SourceText.cast``: per name its aliases, and
+#    ``person: False`` for a name that is none);
+# 2. reads the book's dialogue again with that map for every scene still exactly as the
+#    import wrote it (no edit, no live typing since): its cues, cue map and cast are
+#    rewritten (a new revision); a scene anyone has touched is left alone;
+# 3. merges the characters the team said are one (``cast_merge``: renames the remaining
+#    cues everywhere, moves links, deletes the merged one).
+#
+# All in one transaction: a refusal changes nothing.
+
+MAX_ALIASES = 30  # per name
+MAX_ALIAS_CHARS = 60
+
+
+@dataclass
+class NameChoice:
+    """One row of the book page's names form."""
+
+    name: str  # the name as the book page lists it (upper case)
+    aliases: list[str]
+    action: str  # "keep" (as it is), "add" (make it a character), "none" (no person), "merge"
+    into: str = ""  # with "merge": the name of the character (or found name) it is
+
+
+@dataclass
+class NamesResult:
+    reread: int = 0  # scenes whose dialogue was read again
+    untouched: int = 0  # scenes left alone because someone edited them
+    added: list[str] = field(default_factory=list)
+    merged: list[tuple[str, str, int]] = field(default_factory=list)  # (name, into, cues)
+
+
+def parse_aliases(text: str) -> list[str]:
+    """'Lizzy, Eliza; Miss Eliza' -> ['Lizzy', 'Eliza', 'Miss Eliza'] (checked)."""
+    out: list[str] = []
+    for part in (text or "").replace(";", ",").replace("\n", ",").split(","):
+        alias = " ".join(part.split())
+        if not alias:
+            continue
+        if len(alias) > MAX_ALIAS_CHARS or "\x00" in alias:
+            raise ValidationError(f"An alias is at most {MAX_ALIAS_CHARS} characters.")
+        if alias not in out:
+            out.append(alias)
+    if len(out) > MAX_ALIASES:
+        raise ValidationError(f"A name has at most {MAX_ALIASES} aliases.")
+    return out
+
+
+def book_known(cast: dict) -> tuple[dict[str, str], set[str]]:
+    """The alias map a confirmed book gives the reader (alias as written -> name), and the
+    names the team said are no person."""
+    known: dict[str, str] = {}
+    nobody: set[str] = set()
+    for name, entry in cast.items():
+        if entry.get("person") is False:
+            nobody.add(name)
+            continue
+        known.setdefault(name.title(), name)
+        for alias in entry.get("aliases") or []:
+            known[alias] = name
+    return known, nobody
+
+
+def _as_imported(scene: Scene) -> bool:
+    head = scene.head
+    return (
+        head is not None
+        and head.origin == RevisionOrigin.IMPORT
+        and head.number == 1
+        and scene.text == head.text
+        and not scene.doc_updates.exists()
+    )
+
+
+def _speakers(text: str) -> list[str]:
+    """The speakers of a scene's text (heading-less), canonical, in order."""
+    try:
+        script = fountain.parse(".SCENE\n\n" + text)
+        scenes = importer.split_script(script).scenes
+    except FormatError:
+        return []
+    return list(scenes[0].cast) if scenes else []
+
+
+def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
+    """Step 2 above: return (scenes read again, scenes left alone, characters added)."""
+    from . import services
+
+    known, nobody = book_known(source.cast or {})
+    chapters = source.chapters or []
+    everything = [source.text[s:e] for ch in chapters for s, e in ch.get("paragraphs", [])]
+    cast = find_cast(everything, known=known)
+    cast.names = {a: c for a, c in cast.names.items() if c not in nobody}
+    links = list(SceneSource.objects.filter(source=source).order_by("chapter", "first"))
+    characters = {c.name: c for c in Character.objects.filter(project_id=source.project_id)}
+    added: list[str] = []
+    reread = untouched = 0
+    by_chapter: dict[int, list[SceneSource]] = {}
+    for link in links:
+        by_chapter.setdefault(link.chapter, []).append(link)
+    for chapter, group in by_chapter.items():
+        if chapter >= len(chapters):
+            continue
+        spans = chapters[chapter].get("paragraphs", [])
+        paragraphs = [source.text[s:e] for s, e in spans]
+        quotes = None
+        for link in group:
+            scene = services.scene_sync_live(scene_id=link.scene_id, autosave=True)
+            if not _as_imported(scene):
+                untouched += 1
+                continue
+            if quotes is None:
+                quotes = attribute(paragraphs, cast)
+            inside = [q for q in quotes if link.first <= q.paragraph <= link.last]
+            cut = SceneCut(link.first, link.last, _heading(scene.heading), (), "")
+            text, cues = to_fountain(paragraphs, cut, inside, cast)
+            try:
+                parsed = importer.split_script(fountain.parse(text)).scenes
+            except FormatError:
+                untouched += 1
+                continue
+            if len(parsed) != 1:
+                untouched += 1
+                continue
+            new_text = imports._scene_parts(parsed[0].text)[1]
+            if new_text == scene.text:
+                continue
+            old_speakers = set(_speakers(scene.text))
+            speakers = []
+            for cue_name in dict.fromkeys(parsed[0].cast):
+                try:
+                    name = services.normalize_character_name(cue_name)
+                except ValidationError:
+                    continue
+                if name not in characters:
+                    characters[name] = Character.objects.create(
+                        project_id=source.project_id, name=name
+                    )
+                    added.append(name)
+                speakers.append(characters[name])
+            revision = services.add_revision(
+                scene=scene,
+                text=new_text,
+                author=user,
+                origin=RevisionOrigin.SAVE,
+                label="Dialogue read again with the book's confirmed names",
+                base=scene.head,
+            )
+            services.scene_commit_text(scene=scene, text=new_text, user=user, revision=revision)
+            kept = [c for c in scene.cast.all() if c.name not in old_speakers]
+            scene.cast.set([*kept, *speakers])
+            link.cues = [
+                {**c, "line": c["line"] - 2, "paragraph": c["paragraph"] - link.first}
+                for c in cues
+                if c["line"] > 2
+            ]
+            link.save(update_fields=["cues"])
+            reread += 1
+    return reread, untouched, added
+
+
+@transaction.atomic
+def confirm_names(*, source: SourceText, user, choices: list[NameChoice]) -> NamesResult:
+    """Apply the book page's names form (see above). Raise ValidationError, changing
+    nothing, for an alias given to two names or a merge into a name that is itself merged
+    or no person."""
+    from .cast_merge import character_merge
+    from .services import normalize_character_name
+
+    source = SourceText.objects.select_for_update().get(pk=source.pk)
+    project_id = source.project_id
+    cast = {name: dict(entry) for name, entry in (source.cast or {}).items()}
+    rows = {c.name: c for c in choices}
+    owner: dict[str, str] = {}
+    for choice in choices:
+        if choice.action not in ("keep", "add", "none", "merge"):
+            raise ValidationError(f"Unknown choice for {choice.name}.")
+        if choice.action == "merge":
+            if choice.into == choice.name:
+                raise ValidationError(f"{choice.name} cannot be the same person as itself.")
+            target = rows.get(choice.into)
+            if target is not None and target.action in ("merge", "none"):
+                raise ValidationError(
+                    f"{choice.name} is the same person as {choice.into}, but "
+                    f"{choice.into} is itself merged or marked as no person; "
+                    "choose the name that stays."
+                )
+        for alias in choice.aliases:
+            key = alias.casefold()
+            if key in owner and owner[key] != choice.name:
+                raise ValidationError(
+                    f"“{alias}” is given to both {owner[key]} and {choice.name}; "
+                    "an alias names one person."
+                )
+            owner[key] = choice.name
+    characters = {c.name: c for c in Character.objects.filter(project_id=project_id)}
+    result = NamesResult()
+    merges: list[tuple[str, str]] = []
+    for choice in choices:
+        entry = cast.setdefault(choice.name, {"mentions": 0, "aliases": []})
+        entry["aliases"] = list(choice.aliases)
+        entry["confirmed"] = True
+        entry.pop("person", None)
+        if choice.action == "none":
+            entry["person"] = False
+        elif choice.action == "merge":
+            into = normalize_character_name(choice.into)
+            gone = cast.pop(choice.name)
+            kept = cast.setdefault(into, {"mentions": 0, "aliases": []})
+            for alias in [choice.name.title(), *gone.get("aliases", [])]:
+                if alias.upper() != into and alias not in kept["aliases"]:
+                    kept["aliases"].append(alias)
+            kept["mentions"] = int(kept.get("mentions") or 0) + int(gone.get("mentions") or 0)
+            merges.append((choice.name, into))
+        elif choice.action == "add" and choice.name not in characters:
+            from .story import check_character_limit
+
+            check_character_limit(project_id)
+            characters[choice.name] = Character.objects.create(
+                project_id=project_id, name=normalize_character_name(choice.name)
+            )
+            result.added.append(choice.name)
+    source.cast = cast
+    source.save(update_fields=["cast"])
+    result.reread, result.untouched, added = reread_scenes(source=source, user=user)
+    result.added += added
+    for name, into in merges:
+        merged = Character.objects.filter(project_id=project_id, name=name).first()
+        if merged is None:
+            continue
+        kept, _ = Character.objects.get_or_create(project_id=project_id, name=into)
+        done = character_merge(merged=merged, kept=kept, user=user)
+        result.merged.append((name, into, done.cues))
+    return result

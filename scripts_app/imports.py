@@ -366,6 +366,18 @@ def import_job_update(job: dict, **changes) -> None:
     _job_cache().set(_job_key(job["id"]), job, JOB_TTL_SECONDS)
 
 
+BREAKDOWN_SHOWN = 200  # the latest scenes of a book's breakdown the progress page lists
+
+
+def _book_progress(job: dict, done: int, total: int, scenes) -> None:
+    """A chapter of a book broken down: the page shows how far, and the scenes so far."""
+    shown = [*job.get("scenes", []), *scenes][-BREAKDOWN_SHOWN:]
+    count = int(job.get("scene_count") or 0) + len(scenes)
+    import_job_update(
+        job, state="adapting", done=done, total=total, scenes=shown, scene_count=count
+    )
+
+
 def import_job_run(job_id: str) -> None:
     """Run a queued import job (the task's body); the outcome is written to the job."""
     from django.contrib.auth import get_user_model
@@ -392,9 +404,7 @@ def import_job_run(job_id: str) -> None:
                 data=data,
                 filename=job["filename"],
                 project=project,
-                progress=lambda done, total: import_job_update(
-                    job, state="adapting", done=done, total=total
-                ),
+                progress=lambda done, total, scenes=(): _book_progress(job, done, total, scenes),
             )
         else:
             result = script_import_in_steps(

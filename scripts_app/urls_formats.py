@@ -28,6 +28,11 @@ urlpatterns = [
         views_adaptation.book_detail,
         name="book_detail",
     ),
+    path(
+        "projects/<int:project_id>/books/<int:source_id>/names/",
+        views_adaptation.book_names,
+        name="book_names",
+    ),
     path("projects/<int:project_id>/length/", views.script_length, name="script_length"),
     path(
         "projects/<int:project_id>/scenes/<int:scene_id>/length/",

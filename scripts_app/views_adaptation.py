@@ -1,13 +1,18 @@
 """The book a project was adapted from (``adaptation.py``): its chapters with the scenes
 made from each, the names found in it, and a chapter's text read-only with where each
-scene begins. Members only (outsiders 404); nobody edits the book."""
+scene begins. Members only (outsiders 404); nobody edits the book. Its names page: who is who, confirmed
+by an editor."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET
 
-from .access import access_project
-from .models import SceneSource, SourceText
+from .access import access_project, can
+from .adaptation import NameChoice, NamesResult, confirm_names, parse_aliases
+from .models import Character, Role, SceneSource, SourceText
 
 
 @login_required
@@ -60,3 +65,103 @@ def book_detail(request, project_id, source_id):
             "names": names,
         },
     )
+
+
+MAX_NAME_ROWS = 80  # the names form lists the most mentioned; the rest stay as found
+
+
+def _name_rows(source: SourceText, characters: set[str]) -> list[dict]:
+    rows = []
+    for name, info in list((source.cast or {}).items())[:MAX_NAME_ROWS]:
+        action = "none" if info.get("person") is False else "keep"
+        rows.append(
+            {
+                "name": name,
+                "mentions": info.get("mentions", 0),
+                "aliases": ", ".join(info.get("aliases") or []),
+                "action": action,
+                "into": "",
+                "character": name in characters,
+                "confirmed": bool(info.get("confirmed")),
+            }
+        )
+    return rows
+
+
+@login_required
+def book_names(request, project_id, source_id):
+    """The names found in the book: who is who. Editors correct aliases, say a name is no
+    person, add one as a character, or say two are one person; saving reads the untouched
+    scenes' dialogue again and merges the characters (``adaptation.confirm_names``)."""
+    need = Role.EDITOR if request.method == "POST" else Role.VIEWER
+    membership = access_project(request.user, project_id, need)
+    project = membership.project
+    source = get_object_or_404(SourceText, pk=source_id, project=project)
+    characters = set(Character.objects.filter(project=project).values_list("name", flat=True))
+    rows = _name_rows(source, characters)
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        choices, known = [], {r["name"] for r in rows} | characters
+        posted = {r["name"]: r for r in rows}
+        for i in range(len(rows)):
+            name = request.POST.get(f"name_{i}", "")
+            if name not in posted:
+                continue
+            row = posted[name]
+            row["aliases"] = request.POST.get(f"aliases_{i}", "")[:4000]
+            row["action"] = request.POST.get(f"action_{i}", "keep")
+            row["into"] = " ".join(request.POST.get(f"into_{i}", "").split()).upper()[:100]
+            try:
+                aliases = parse_aliases(row["aliases"])
+            except ValidationError as exc:
+                errors.append(f"{name}: {' '.join(exc.messages)}")
+                continue
+            if row["action"] == "merge" and row["into"] not in known:
+                errors.append(
+                    f"{name}: “{row['into'] or '(empty)'}” is not a character or a name in "
+                    "the book; pick one from the list."
+                )
+                continue
+            choices.append(NameChoice(name, aliases, row["action"], row["into"]))
+        if not errors:
+            try:
+                result = confirm_names(source=source, user=request.user, choices=choices)
+            except ValidationError as exc:
+                errors.append(" ".join(exc.messages))
+            else:
+                messages.success(request, _names_message(result))
+                return redirect("book_names", project.pk, source.pk)
+        status = 400
+    return render(
+        request,
+        "formats/book_names.html",
+        {
+            "project": project,
+            "source": source,
+            "rows": rows,
+            "people": sorted(characters | {r["name"] for r in rows}),
+            "can_edit": can(membership, Role.EDITOR),
+            "errors": errors,
+        },
+        status=status,
+    )
+
+
+def _names_message(result: NamesResult) -> str:
+    parts = ["Names saved."]
+    if result.reread:
+        parts.append(
+            f"Dialogue read again in {result.reread} scene{pluralize(result.reread)} "
+            "nobody had changed."
+        )
+    if result.untouched:
+        n = result.untouched
+        parts.append(
+            f"{n} scene{pluralize(n)} someone had already edited kept {'its' if n == 1 else 'their'} text."
+        )
+    for name, into, cues in result.merged:
+        parts.append(f"{name} merged into {into} ({cues} cue{pluralize(cues)} renamed).")
+    if result.added:
+        parts.append("New characters: " + ", ".join(result.added) + ".")
+    return " ".join(parts)

@@ -856,6 +856,9 @@ def _explicit(ctx: _Ctx, quotes: Sequence[Quote], k: int):
     if m:
         name, pron = _who(ctx, m)
         return name, pron, True
+    walk_on = _WALK_ON.match(gap)
+    if walk_on and walk_on.group(1).split()[-1] not in _NOT_SPEAKERS:
+        return walk_on.group(1).upper(), None, True
     # Before: the last clause of the gap before this quote.
     prv = quotes[k - 1] if k else None
     before_start = prv.end + 1 if prv and prv.paragraph == q.paragraph and not prv.parts else 0
@@ -871,6 +874,38 @@ def _explicit(ctx: _Ctx, quotes: Sequence[Quote], k: int):
             if found:
                 return found
     return None, None, False
+
+
+# A speaker the book never names, right after the quotation: "…," said the landlord. /
+# "…," replied an old woman, … — the cue is the noun ("LANDLORD", "OLD WOMAN").
+_WALK_ON = re.compile(
+    rf"^[\s,;:!?.—–\-)»”\"’']*(?:{_VN_VERBS})\s+(?:the|a|an)\s+([a-z]+(?:[ -][a-z]+){{0,2}})"
+    r"\s*(?=[,.;!?—–]|$)"
+)
+_NOT_SPEAKERS = frozenset(
+    [
+        "words",
+        "word",
+        "same",
+        "thing",
+        "things",
+        "other",
+        "last",
+        "first",
+        "more",
+        "rest",
+        "question",
+        "answer",
+        "truth",
+        "way",
+        "time",
+        "day",
+        "night",
+        "again",
+        "too",
+        "once",
+    ]
+)
 
 
 def _tag_in_clause(ctx: _Ctx, gap: str, subject_fallback: bool = False):
@@ -1241,6 +1276,15 @@ def _fountain_text(s: str) -> str:
     return " ".join(s.split())
 
 
+def _dialogue_text(s: str) -> str:
+    """A quotation as a dialogue line: the comma that led into its speech tag ("You are
+    late," said Tom) ends the sentence instead."""
+    text = _fountain_text(s)
+    if text.endswith(","):
+        text = text[:-1].rstrip() + "."
+    return text
+
+
 _LEAD_VERB = re.compile(rf"^[\s,;:!?.—–\-)»”\"’']*(?:{_VERBS})\b")
 
 
@@ -1268,13 +1312,19 @@ def _strip_tags(ctx: _Ctx, gap: str, after_quote: bool, before_quote: bool) -> s
 
 
 def to_fountain(
-    paragraphs: Sequence[str], cut: SceneCut, quotes: Sequence[Quote]
+    paragraphs: Sequence[str], cut: SceneCut, quotes: Sequence[Quote], cast: Cast | None = None
 ) -> tuple[str, list[dict]]:
-    """The scene as Fountain, and a map from each dialogue line to its source span."""
-    cast = Cast(names={}, counts={}, genders={})
+    """The scene as Fountain, and a map from each dialogue line to its source span.
+
+    ``cast`` (the book's names, as ``find_cast`` gives them) lets the speech tags around
+    a quotation ("Tom replied") be told from narration and left out of the action; without
+    it, only the speakers' own names as the quotes carry them are known."""
     names = {q.speaker: q.speaker for q in quotes if q.speaker}
-    cast.names = names
-    ctx = _build_ctx(paragraphs, cast, quotes)
+    if cast is not None:
+        names.update(cast.names)
+    else:
+        names.update({name.title(): name for name in list(names)})
+    ctx = _build_ctx(paragraphs, Cast(names=names, counts={}, genders={}), quotes)
     lines: list[str] = [cut.heading, ""]
     smap: list[dict] = []
     consumed: dict[int, list[tuple[int, int, Quote | None]]] = {}
@@ -1305,7 +1355,7 @@ def to_fountain(
                 lines.append(cue.upper())
                 last_cue = cue
             for qpi, qa, qb in q.spans:
-                text = _fountain_text(paragraphs[qpi][qa:qb])
+                text = _dialogue_text(paragraphs[qpi][qa:qb])
                 if not text:
                     continue
                 lines.append(text)

@@ -69,7 +69,8 @@ def test_a_short_story_becomes_scenes_with_their_passage(writer):
     lines = first.text.splitlines()
     for cue in link.cues:
         said = paragraphs[cue["paragraph"]][cue["start"] : cue["end"]]
-        assert said.strip() and said.strip()[:10] in lines[cue["line"] - 1]
+        said = said.strip().rstrip(",")  # the comma before a speech tag becomes a full stop
+        assert said and said[:10] in lines[cue["line"] - 1]
 
 
 def test_the_scene_page_shows_the_book_beside_the_scene(writer, client):
@@ -174,3 +175,57 @@ def test_narration_that_looks_like_a_heading_stays_in_its_scene(writer):
     scenes = list(Scene.objects.filter(project=project))
     assert len(scenes) == 1
     assert "!INT. was carved" in scenes[0].text and "!# not a section" in scenes[0].text
+
+
+def test_the_breakdown_grows_chapter_by_chapter_on_the_job(writer, monkeypatch):
+    """Each chapter's scenes reach the job (and its page) as they are made; the import
+    still stores the whole book or nothing."""
+    from scripts_app import imports
+
+    seen = []
+    monkeypatch.setattr(
+        imports, "import_job_update", lambda job, **changes: seen.append(dict(changes))
+    )
+    job = {"id": "x", "scenes": [], "scene_count": 0}
+    calls = []
+
+    def progress(done, total, scenes=()):
+        calls.append((done, total, [s["heading"] for s in scenes]))
+        imports._book_progress(job, done, total, scenes)
+        job.update(seen[-1])
+
+    adaptation.adaptation_import(
+        user=writer, data=STORY.encode(), filename="keeper.txt", progress=progress
+    )
+    assert [c[0] for c in calls] == [1, 2, 3] and all(c[1] == 3 for c in calls)
+    assert calls[0][2] == []  # the title page makes no scene
+    assert calls[1][2] and calls[2][2]  # chapter I's scenes, then chapter II's
+    assert job["scene_count"] == len(calls[1][2]) + len(calls[2][2]) == len(job["scenes"])
+    assert all(s["heading"] and "chapter" in s for s in job["scenes"])
+
+
+@pytest.mark.django_db
+def test_the_progress_page_lists_the_breakdown(client):
+    from scripts_app import imports
+
+    owner = make_user("watcher")
+    client.force_login(owner)
+    job = {
+        "id": "abc123",
+        "user_id": owner.pk,
+        "project_id": None,
+        "filename": "novel.txt",
+        "kind": "book",
+        "state": "adapting",
+        "done": 2,
+        "total": 10,
+        "error": "",
+        "scenes": [{"heading": "EXT. RIVER - MORNING", "synopsis": "Mara rows.", "chapter": 1}],
+        "scene_count": 1,
+    }
+    imports._job_cache().set(imports._job_key("abc123"), job, 60)
+    page = client.get(reverse("script_import_progress", args=["abc123"])).content.decode()
+    assert "chapter 2 of 10, 1 scene so far" in page
+    assert "EXT. RIVER - MORNING" in page and "Mara rows." in page
+    client.force_login(make_user("other"))
+    assert client.get(reverse("script_import_progress", args=["abc123"])).status_code == 404

@@ -262,9 +262,40 @@ def test_to_fountain_cues_dialogue_action_and_source_map():
     assert len(smap) == 2
     for entry in smap:
         src = STORY[entry["paragraph"]][entry["start"] : entry["end"]]
-        assert lines[entry["line"] - 1] == src
+        assert lines[entry["line"] - 1] == src.removesuffix(",") + "." * src.endswith(",")
         assert lines[entry["line"] - 2] in ("JANE", "ELIZABETH")
-    assert lines[smap[0]["line"] - 1] == "He is very agreeable,"
+    # The comma that led into "said Jane" ends the sentence in the dialogue.
+    assert lines[smap[0]["line"] - 1] == "He is very agreeable."
+
+
+def test_to_fountain_leaves_name_first_tags_out_of_the_action():
+    story = [
+        "At the river, Mara watched Tom. Then Tom looked at Mara.",
+        '"Ready?" asked Mara.',
+        '"Nearly," Tom replied. He pushed the boat off.',
+        '"Go," said Mara.',
+    ]
+    cast = find_cast(story)
+    quotes = attribute(story, cast)
+    text, _ = to_fountain(story, SceneCut(0, 3, "EXT. RIVER - DAY", (), ""), quotes, cast)
+    assert "Tom replied" not in text and "He pushed the boat off." in text
+    assert "TOM\nNearly." in text and "MARA\nGo." in text
+
+
+def test_a_speaker_the_book_never_names_gets_a_walk_on_cue():
+    story = [
+        "Tom sat alone at the inn.",
+        '"She will come back," said Tom.',
+        '"She will not," said the landlord.',
+        '"Never again," replied an old woman, shaking her head.',
+        '"Say the words," said Tom. "Say them," said the words again.',
+    ]
+    quotes = attribute(story, find_cast(story))
+    speakers = {q.text: q.speaker for q in quotes}
+    assert speakers["She will come back,"] == "TOM"
+    assert speakers["She will not,"] == "LANDLORD"
+    assert speakers["Never again,"] == "OLD WOMAN"
+    assert speakers["Say them,"] != "WORDS AGAIN"
 
 
 def test_to_fountain_multi_paragraph_quote_maps_every_part():
