@@ -66,6 +66,11 @@ urlpatterns = [
         views.character_delete,
         name="character_delete",
     ),
+    path(
+        "projects/<int:project_id>/characters/<int:character_id>/merge/",
+        views.character_merge,
+        name="character_merge",
+    ),
     path("projects/<int:project_id>/scenes/new/", views.scene_create, name="scene_create"),
     path("projects/<int:project_id>/scenes/reorder/", views.scene_reorder, name="scene_reorder"),
     path(

@@ -14,11 +14,13 @@ from django.db import transaction
 from django.db.models import Count, Prefetch, Q, Window
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from . import (
     adaptation,
+    cast_merge,
     credits,
     documents,
     exports,
@@ -430,6 +432,13 @@ def character_detail(request, project_id, character_id):
         "character": character,
         "form": form,
         "can_edit": can(membership, Role.EDITOR),
+        "others": (
+            Character.objects.filter(project=membership.project)
+            .exclude(pk=character.pk)
+            .only("name")
+            if can(membership, Role.EDITOR)
+            else []
+        ),
     }
     context.update(character_story_context(request, membership, character))
     return render(request, "character_detail.html", context, status=status)
@@ -442,6 +451,33 @@ def character_delete(request, project_id, character_id):
     services.character_delete(character=character)
     messages.success(request, f"{character.name} deleted.")
     return redirect(membership.project.get_absolute_url() + "#characters")
+
+
+@login_required
+@require_POST
+def character_merge(request, project_id, character_id):
+    """ "The same person as…": this character is merged into the one picked (its cues
+    renamed in every scene, its links moved; ``cast_merge``)."""
+    membership, character = access_character(request.user, project_id, character_id, Role.EDITOR)
+    project = membership.project
+    into = request.POST.get("into", "")
+    kept = None
+    if into.isdigit() and len(into) < 19:
+        kept = Character.objects.filter(project=project, pk=int(into)).first()
+    if kept is None:
+        messages.error(request, "Pick the character this one is the same person as.")
+        return redirect("character_detail", project.pk, character.pk)
+    try:
+        done = cast_merge.character_merge(merged=character, kept=kept, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("character_detail", project.pk, character.pk)
+    messages.success(
+        request,
+        f"{done.merged_name} merged into {kept.name}: {done.cues} cue{pluralize(done.cues)} "
+        f"renamed in {done.scenes} scene{pluralize(done.scenes)}.",
+    )
+    return redirect("character_detail", project.pk, kept.pk)
 
 
 # --- scenes -------------------------------------------------------------------------------

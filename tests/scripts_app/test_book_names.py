@@ -247,3 +247,27 @@ def test_names_page_permissions_and_form(book, writer, client):
     )
     assert ok.status_code == 200 and "NELL merged into ELEANOR" in ok.content.decode()
     assert "NELL" not in _names(project)
+
+
+def test_character_page_merge(book, writer, client):
+    project, _ = book
+    nell = Character.objects.get(project=project, name="NELL")
+    eleanor = Character.objects.get(project=project, name="ELEANOR")
+    url = reverse("character_merge", args=[project.pk, nell.pk])
+    viewer = make_user("viewer2")
+    Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
+    client.force_login(viewer)
+    assert client.post(url, {"into": eleanor.pk}).status_code == 403
+    page = client.get(reverse("character_detail", args=[project.pk, nell.pk])).content.decode()
+    assert "The same person as" not in page
+    client.force_login(writer)
+    page = client.get(reverse("character_detail", args=[project.pk, nell.pk])).content.decode()
+    assert "The same person as" in page
+    for bad in ({"into": "x"}, {}, {"into": "999999"}):
+        response = client.post(url, bad, follow=True)
+        assert "Pick the character" in response.content.decode()
+    assert Character.objects.filter(pk=nell.pk).exists()
+    response = client.post(url, {"into": eleanor.pk}, follow=True)
+    assert "NELL merged into ELEANOR" in response.content.decode()
+    assert not Character.objects.filter(pk=nell.pk).exists()
+    assert all("\nNELL\n" not in t for t in _texts(project))
