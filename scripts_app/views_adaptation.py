@@ -161,7 +161,8 @@ def _names_message(result: NamesResult) -> str:
             f"{n} scene{pluralize(n)} someone had already edited kept {'its' if n == 1 else 'their'} text."
         )
     for name, into, cues in result.merged:
-        parts.append(f"{name} merged into {into} ({cues} cue{pluralize(cues)} renamed).")
+        renamed = f" ({cues} more cue{pluralize(cues)} renamed)" if cues else ""
+        parts.append(f"{name} merged into {into}{renamed}.")
     if result.added:
         parts.append("New characters: " + ", ".join(result.added) + ".")
     return " ".join(parts)
