@@ -377,7 +377,8 @@ COWRITE_BOOTSTRAP_SECONDS = int(os.environ.get("COWRITE_BOOTSTRAP_SECONDS", "780
 # Drafts (generated passages): limits, each with a clear message when hit.
 COWRITE_DRAFT_RATE_LIMIT = 10  # requests per user per window
 COWRITE_DRAFT_RATE_WINDOW_SECONDS = 60
-COWRITE_DRAFT_PROJECT_CONCURRENCY = 8  # queued + streaming passages per project
+# Queued + streaming passages per project (a chapter's drafts queue the rest as they end).
+COWRITE_DRAFT_PROJECT_CONCURRENCY = int(os.environ.get("COWRITE_DRAFT_PROJECT_CONCURRENCY", "8"))
 COWRITE_GENERATION_MAX_QUEUE = 64  # queued passages, all projects
 COWRITE_DRAFT_MAX_NEW_TOKENS = 512
 COWRITE_DRAFT_MAX_INSTRUCTION_CHARS = 2000

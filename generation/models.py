@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from cowrite.events import scene_room_group, story_drafts_group
 from generation.core import storylevels
-from scripts_app.models import Project, Revision, Scene
+from scripts_app.models import Project, Revision, Scene, SourceText
 
 
 def room_of(scene_id: int | None, project_id: int) -> str:
@@ -458,6 +458,15 @@ class Passage(models.Model):
     # Scored when it finished (``draft_scores.py``): format, cast, repetition, length,
     # the longest span copied from the corpus or other projects. {} until then.
     scores = models.JSONField(default=dict, blank=True)
+    # Asked as one of a chapter's drafts (``drafts/chapter.py``); None for a draft asked
+    # on its own.
+    batch = models.ForeignKey(
+        "ChapterDrafts",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="passages",
+    )
 
     class Meta:
         ordering = ["-queued_at", "group", "alternative"]
@@ -607,6 +616,64 @@ class Passage(models.Model):
         if self.accept_place == AcceptPlace.INSERT:
             return f"inserted at line {self.accept_line}" if self.accept_line else "inserted"
         return self.get_accept_place_display() if self.accept_place else "put into the scene"
+
+
+class BatchState(models.TextChoices):
+    RUNNING = "running", "Drafting"
+    FINISHED = "finished", "Finished"
+    CANCELLED = "cancelled", "Cancelled"
+    STOPPED = "stopped", "Stopped"
+
+
+class ChapterDrafts(models.Model):
+    """One request for the scene drafts of a whole chapter of a book (``drafts/chapter.py``):
+    one scene draft (task "new", one alternative) per scene made from the chapter, in the
+    chapter's order. The scenes are queued as the project's limits allow and the rest
+    follow as earlier drafts end (``batch_advance``, under a lock on this row).
+
+    ``scene_ids``: the chapter's scenes at request time, in order; ``queued``: {scene id
+    (a string, as JSON keys are): the passage asked for it}, each scene at most once;
+    ``skipped``: scenes deleted before their turn. ``sampling``: the passages' sampling
+    (``DraftSpec.sampling()``) with the base ``seed`` (a scene's seed = base + its index)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="chapter_drafts")
+    source = models.ForeignKey(SourceText, on_delete=models.CASCADE, related_name="+")
+    chapter = models.PositiveIntegerField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    scene_ids = models.JSONField(default=list)
+    queued = models.JSONField(default=dict, blank=True)
+    skipped = models.JSONField(default=list, blank=True)
+    instruction = models.TextField(blank=True, max_length=2000)
+    sampling = models.JSONField(default=dict)
+    state = models.CharField(
+        max_length=10, choices=BatchState.choices, default=BatchState.RUNNING, db_index=True
+    )
+    reason = models.TextField(blank=True)  # why it stopped (cancelled, no model any more)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One running request per chapter: a second is refused ("already being drafted").
+            models.UniqueConstraint(
+                fields=["source", "chapter"],
+                condition=Q(state="running"),
+                name="chapter_drafts_one_running",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["requested_by", "created_at"], name="chapter_drafts_rate_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"drafts of chapter {self.chapter} of {self.source_id} ({self.state})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.state == BatchState.RUNNING
 
 
 # --- feedback on generated passages ------------------------------------------------------

@@ -1,8 +1,8 @@
 from django.urls import include, path
 
 from . import api
+from .views import chapter, drafts, reading, story
 from .views import comparisons as comparison_views
-from .views import drafts, reading, story
 from .views import endpoints as endpoint_views
 from .views import models as views
 
@@ -37,6 +37,18 @@ urlpatterns = [
         "projects/<int:project_id>/scenes/<int:scene_id>/drafts/<int:passage_id>/retry/",
         drafts.passage_retry,
         name="passage_retry",
+    ),
+    # A chapter's drafts on the book page (the panel comes through scripts_app.panels).
+    path(
+        "projects/<int:project_id>/books/<int:source_id>/chapters/<int:chapter>/drafts/",
+        chapter.chapter_drafts,
+        name="chapter_drafts",
+    ),
+    path(
+        "projects/<int:project_id>/books/<int:source_id>/chapters/<int:chapter>/drafts/"
+        "<int:batch_id>/stop/",
+        chapter.chapter_drafts_cancel,
+        name="chapter_drafts_cancel",
     ),
     # The model's story proposals (the story page and the board; panel: scripts_app.panels).
     path(

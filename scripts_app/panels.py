@@ -12,14 +12,16 @@ Slots:
 - ``story_side``: ``render(request, membership=, project=, beat=None)`` on the story
   page, the board and a card's page (``beat``: that card);
 - ``coverage_side``: ``render(request, membership=, project=, coverage=)`` on the coverage
-  page (``coverage``: the ``coverage.ProjectCoverage`` shown), under its figures.
+  page (``coverage``: the ``coverage.ProjectCoverage`` shown), under its figures;
+- ``book_side``: ``render(request, membership=, project=, source=, chapter=)`` in the book
+  page's chapter view (``source``: the ``SourceText``; ``chapter``: the index shown).
 """
 
 from collections.abc import Callable
 
 from django.utils.safestring import SafeString, mark_safe
 
-SLOTS = ("scene_side", "project_side", "story_side", "coverage_side")
+SLOTS = ("scene_side", "project_side", "story_side", "coverage_side", "book_side")
 _registry: dict[str, list[tuple[str, Callable[..., str]]]] = {slot: [] for slot in SLOTS}
 
 

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET
 
+from . import panels
 from .access import access_project, can
 from .adaptation import NameChoice, NamesResult, confirm_names, parse_aliases
 from .models import Character, Role, SceneSource, SourceText
@@ -39,6 +40,7 @@ def book_detail(request, project_id, source_id):
         for i, ch in enumerate(source.chapters or [])
     ]
     shown = None
+    chapter_panels = []
     wanted = request.GET.get("chapter", "")
     if wanted.isdigit() and int(wanted) < len(chapters):
         i = int(wanted)
@@ -50,6 +52,10 @@ def book_detail(request, project_id, source_id):
                 {"text": source.text[s:e], "scene": starts.get(n)} for n, (s, e) in enumerate(spans)
             ],
         }
+        # What other apps show for the chapter (the model's drafts of its scenes).
+        chapter_panels = panels.render(
+            "book_side", request, membership=membership, project=project, source=source, chapter=i
+        )
     names = [
         {"name": name, "mentions": info.get("mentions", 0), "aliases": info.get("aliases", [])}
         for name, info in (source.cast or {}).items()
@@ -63,6 +69,7 @@ def book_detail(request, project_id, source_id):
             "chapters": chapters,
             "shown": shown,
             "names": names,
+            "panels": chapter_panels,
         },
     )
 

@@ -2,7 +2,8 @@
 
 A worker *claims* a passage with a conditional UPDATE, so a passage runs once even if a
 queue message were delivered twice; a worker that stops beating has its passages failed
-by ``passages_reap`` (beat, every few seconds).
+by ``passages_reap`` (beat, every few seconds). Wherever a passage ends, a chapter's
+drafts waiting for a place are advanced (``chapter.batches_advance``).
 """
 
 from datetime import timedelta
@@ -13,9 +14,8 @@ from django.utils import timezone
 from cowrite.events import DraftFinal, DraftStatus, publish
 
 from ..models import Passage, PassageStatus, room_of
+from . import chapter
 from .render import head_of
-
-LIVE = (PassageStatus.QUEUED, PassageStatus.STREAMING)
 
 # --- the generation worker's side ------------------------------------------------------------
 
@@ -111,6 +111,9 @@ def passage_finish(
                 Passage.objects.filter(pk=passage_id).values_list("scene_id", "project_id").get()
             )
             publish(DraftFinal(room_of(scene_id, project_id), passage_id))
+    if updated:
+        # Its place is free: the project's chapter drafts waiting for one take it.
+        chapter.batches_advance(project_id=project_id)
 
 
 def passages_reap(*, timeout_seconds: float) -> int:
@@ -130,4 +133,8 @@ def passages_reap(*, timeout_seconds: float) -> int:
                 finished_at=timezone.now(),
             ):
                 publish(DraftFinal(room_of(scene_id, project_id), passage_id))
+    # Every running chapter request, whether or not a draft of it was reaped: one whose
+    # advance was lost (a worker killed between a finish and its advance, a scene deleted
+    # with its queued draft) goes on from here.
+    chapter.batches_advance()
     return len(stale)

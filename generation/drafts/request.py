@@ -8,12 +8,9 @@ worker reads: each message reaches one worker).
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from cowrite.events import CancelJob, DraftCreated, DraftFinal, Generate, publish
@@ -22,63 +19,13 @@ from scripts_app.models import Membership, RevisionOrigin, Role, Scene
 from scripts_app.services import scene_edit_live
 
 from .. import feedback
-from ..endpoints import model_record, project_endpoint_for_request
-from ..limits import waiting_count
-from ..models import (
-    AcceptPlace,
-    DraftTask,
-    ModelVersion,
-    Passage,
-    PassageStatus,
-    VersionStatus,
-)
+from ..endpoints import model_record
+from ..models import AcceptPlace, DraftTask, Passage, PassageStatus
 from ..prompts import find_near
-from ..services import active_version
-from .queue import LIVE
+from . import chapter
+from .admission import check_limits, writer_for
 from .render import group_html
 from .spec import DraftSpec, draft_spec_from
-
-
-def writer_for(project_id: int):
-    """The model that writes the project's drafts: ``(endpoint, None)`` for a model the
-    project picked (``endpoints.py``), ``(None, active house version)`` otherwise (None
-    while the first one trains: the request waits). Raise ValidationError if there is
-    none, or the picked one is switched off."""
-    endpoint = project_endpoint_for_request(project_id)
-    if endpoint is not None:
-        return endpoint, None
-    version = active_version()
-    if version is None and not ModelVersion.objects.filter(status=VersionStatus.TRAINING).exists():
-        raise ValidationError("There is no model to write drafts yet (see Model).")
-    return None, version
-
-
-def check_limits(project_id: int, user, alternatives: int) -> None:
-    """Refuse a request over the user's rate, the project's concurrency or the queue."""
-    since = timezone.now() - timedelta(seconds=settings.COWRITE_DRAFT_RATE_WINDOW_SECONDS)
-    recent = Passage.objects.filter(
-        requested_by=user, queued_at__gte=since, alternative=0, blind=False
-    ).count()
-    if recent >= settings.COWRITE_DRAFT_RATE_LIMIT:
-        raise ValidationError(
-            f"You asked for {recent} drafts in the last "
-            f"{settings.COWRITE_DRAFT_RATE_WINDOW_SECONDS} seconds; wait a little and try again."
-        )
-    counts = Passage.objects.filter(status__in=LIVE, blind=False).aggregate(
-        queued=Count("id", filter=Q(status=PassageStatus.QUEUED)),
-        project=Count("id", filter=Q(project_id=project_id)),
-    )
-    cap = settings.COWRITE_DRAFT_PROJECT_CONCURRENCY
-    if counts["project"] + alternatives > cap:
-        raise ValidationError(
-            f"This project already has {counts['project']} drafts running (the limit is {cap}); "
-            "wait for them to finish or cancel one."
-        )
-    # One queue limit for all generation: queued drafts + API requests waiting for a worker.
-
-    waiting = counts["queued"] + waiting_count()
-    if waiting + alternatives > settings.COWRITE_GENERATION_MAX_QUEUE:
-        raise ValidationError("The generation queue is full; try again in a minute.")
 
 
 @dataclass(frozen=True)
@@ -208,6 +155,10 @@ def draft_cancel(*, passage: Passage, user) -> Passage:
             passage.cancel_requested = True
             passage.save(update_fields=["cancel_requested"])
             publish(CancelJob(("passage", passage.pk)))  # the worker running it stops
+    if passage.status == PassageStatus.CANCELLED:
+        # A place came free: a chapter's drafts waiting for one take it (a streaming
+        # passage frees its place when its worker finishes it: ``passage_finish``).
+        chapter.batches_advance(project_id=passage.project_id)
     return passage
 
 

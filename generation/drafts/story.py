@@ -36,8 +36,8 @@ from .. import feedback
 from ..core import storylevels
 from ..endpoints import model_record
 from ..models import DraftTask, Passage, PassageKind, PassageStatus
+from .admission import check_limits, writer_for
 from .render import group_html
-from .request import check_limits, writer_for
 from .spec import PRESETS, _num, _text
 
 # Tokens each level may write, by the length the writer picks.

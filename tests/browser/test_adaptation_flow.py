@@ -1,7 +1,8 @@
 """Adapting a short story in the browser: import it as a book, open a scene made from it,
 see the passage beside the editor and jump from a marked quotation to its line, ask the
 model (a scripted backend behind the real worker) to write the scene from the passage,
-and accept the draft into the scene."""
+and accept the draft into the scene; then, on the book page, draft a whole chapter's
+scenes in one request and watch them finish."""
 
 import contextlib
 import json
@@ -12,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from generation.models import Passage
-from scripts_app.models import Project, Scene
+from scripts_app.models import Project, Scene, SceneSource, SourceText
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_user
 from tests.scripts_app.test_adaptation_import import STORY
@@ -107,4 +108,20 @@ def test_import_a_story_read_it_beside_a_scene_adapt_and_accept(scripted_stack, 
     expect(page.locator("#live-editor .cm-content")).to_contain_text("Then we burn the boat.")
     passage.refresh_from_db()
     assert passage.accepted_at is not None
+
+    # The whole first chapter in one request, from the book page.
+    source = SourceText.objects.get(project=project)
+    page.goto(f"{base}/projects/{project.pk}/books/{source.pk}/")
+    page.get_by_role("link", name="CHAPTER I", exact=True).click()
+    index = [c["title"] for c in source.chapters].index("CHAPTER I")
+    n = SceneSource.objects.filter(source=source, chapter=index).count()
+    panel = page.locator("#chapter-drafts")
+    panel.get_by_label("Instruction for every scene (optional)").fill("Keep it tense.")
+    panel.get_by_role("button", name="Draft this chapter's scenes").click()
+    # The panel polls itself while the drafts run, and stops once they all ended.
+    scenes = "scene" if n == 1 else "scenes"
+    expect(panel).to_contain_text(f"{n} of {n} {scenes} drafted", timeout=60_000)
+    expect(panel.locator('[data-state="finished"]')).to_have_count(n)
+    expect(panel).not_to_have_attribute("hx-trigger", "every 2s")
+    assert Passage.objects.filter(batch__isnull=False, instruction="Keep it tense.").count() == n
     assert page.js_errors == [] and page.csp_violations == []
