@@ -11,10 +11,18 @@ scenes, Fountain: ``adaptation.adapt``), and the whole import into a new project
 source and its passages). Peak memory: the process's maximum resident size after each
 step (``ru_maxrss``) and the Python allocations' peak (``tracemalloc``) of the import.
 The issue's goal: import + breakdown of a ≥ 100k-word novel under 30 s on this machine.
+
+Proposed headings: for the fixtures pride.txt and alice.txt and the novel, the share of
+scene headings with an unknown place ("INT. ? - …") and an unknown time ("… - ?"), BEFORE
+(the first rule, kept here as ``old_heading``: the first place word and the first time word
+anywhere in the scene's narration) and AFTER (``formats/adaptation._locate``: locative
+phrases, proper-noun places, the opening paragraphs first, continuity between scenes), and
+a sample of 10 scenes side by side. ``--headings`` prints only that (no database work).
 """
 
 import argparse
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -37,17 +45,22 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from scripts_app import adaptation  # noqa: E402
+from scripts_app.formats import adaptation as core  # noqa: E402
 from scripts_app.formats.prose import read_prose  # noqa: E402
 from scripts_app.models import Character, SceneSource  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixtures" / "adaptation" / "pride.txt"
+FIXTURES = ROOT / "tests" / "fixtures" / "adaptation"
+FIXTURE = FIXTURES / "pride.txt"
+
+
+def fixture_text(path: Path) -> str:
+    """The fixture without its ``#`` comment lines (the source note)."""
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    return "\n".join(lines).strip()
 
 
 def novel(copies: int) -> bytes:
-    lines = [
-        ln for ln in FIXTURE.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")
-    ]
-    body = "\n".join(lines).strip()
+    body = fixture_text(FIXTURE)
     parts = [f"CHAPTER {i + 1}\n\n{body}\n" for i in range(copies)]
     return ("Pride and Prejudice (repeated)\n\nby Jane Austen\n\n" + "\n".join(parts)).encode()
 
@@ -56,12 +69,102 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# ----------------------------------------------------------------------- proposed headings
+
+# The heading rule before the locative / continuity rules: the baseline.
+OLD_INT = ["drawing-room", "drawing", "room", "parlour", "parlor", "room", "library", "hall",
+           "kitchen", "chamber", "study", "house", "church", "inn", "ballroom", "assembly-room",
+           "dining-room", "bedroom", "cottage", "tavern", "shop", "office", "cellar", "attic",
+           "chapel", "castle", "palace", "lodgings"]  # fmt: skip
+OLD_EXT = ["garden", "road", "park", "field", "fields", "street", "forest", "wood", "woods",
+           "lane", "village", "yard", "lawn", "croquet-ground", "shore", "beach", "river",
+           "bridge", "square", "courtyard", "meadow", "hill", "moor", "orchard", "churchyard",
+           "highway"]  # fmt: skip
+OLD_TIMES = [
+    ("NIGHT", r"\b(?:night|midnight|dark)\b"),
+    ("EVENING", r"\b(?:evening|dusk|sunset|supper)\b"),
+    ("MORNING", r"\b(?:morning|dawn|sunrise|breakfast)\b"),
+    ("DAY", r"\b(?:day|noon|afternoon|dinner|tea-time)\b"),
+]
+
+
+def old_heading(narrative: str) -> str:
+    """The first rule: the first place word and the first time word of the narration."""
+    low = narrative.lower()
+    best = None
+    for word, kind in [(w, "INT") for w in OLD_INT] + [(w, "EXT") for w in OLD_EXT]:
+        m = re.search(rf"\b{re.escape(word)}\b", low)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), kind, word)
+    where = f"{best[1]}. {best[2].upper().replace('-', ' ')}" if best else "INT. ?"
+    first = None
+    for label, pat in OLD_TIMES:
+        m = re.search(pat, low)
+        if m and (first is None or m.start() < first[0]):
+            first = (m.start(), label)
+    return f"{where} - {first[1] if first else '?'}"
+
+
+def heading_rows(book) -> list[tuple[str, str, str]]:
+    """(before, after, synopsis) of every scene, the chapters as ``adaptation.adapt`` reads
+    them (one cast for the book, the front matter skipped)."""
+    everything = [p.text for ch in book.chapters for p in ch.paragraphs]
+    cast = core.find_cast(everything)
+    skip = adaptation.front_matter(book)[2]
+    rows = []
+    for ci, chapter in enumerate(book.chapters):
+        paragraphs = [p.text for p in chapter.paragraphs]
+        if not paragraphs or ci < skip:
+            continue
+        ctx = core._build_ctx(paragraphs, cast, core.attribute(paragraphs, cast))
+        for cut in core.breakdown(paragraphs, cast, breaks=chapter.breaks):
+            narrative = " ".join(
+                ctx.masked[i]
+                for i in range(cut.first, cut.last + 1)
+                if not core._is_marker(paragraphs[i])
+            )
+            rows.append((old_heading(narrative), cut.heading, cut.synopsis))
+    return rows
+
+
+def unknown(headings: list[str]) -> tuple[float, float, float]:
+    """Shares of headings with an unknown place, an unknown time, and both."""
+    n = max(1, len(headings))
+    place = [h.split(". ", 1)[1].startswith("?") for h in headings]
+    when = [h.rsplit(" - ", 1)[1] == "?" for h in headings]
+    both = [p and t for p, t in zip(place, when, strict=True)]
+    return sum(place) / n, sum(when) / n, sum(both) / n
+
+
+def print_headings(label: str, book) -> None:
+    rows = heading_rows(book)
+    print(f"\n{label}: {len(rows)} scenes   unknown place / unknown time / both")
+    for name, col in (("before", 0), ("after", 1)):
+        p, t, b = unknown([r[col] for r in rows])
+        print(f"  {name:7}  {p:6.0%} {t:14.0%} {b:7.0%}")
+    sample = rows if len(rows) <= 10 else [rows[i * len(rows) // 10] for i in range(10)]
+    print(f"  {'before':26} {'after':38} synopsis")
+    for before, after, synopsis in sample:
+        print(f"  {before:26} {after:38} {synopsis[:56]}")
+
+
+def headings_report(novel_book) -> None:
+    for name in ("pride", "alice"):
+        text = fixture_text(FIXTURES / f"{name}.txt").encode()
+        print_headings(f"{name}.txt", read_prose(text, f"{name}.txt"))
+    print_headings(f"the novel ({novel_book.words:,} words)", novel_book)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=12)
+    parser.add_argument("--headings", action="store_true", help="only the headings' figures")
     args = parser.parse_args()
-    call_command("migrate", verbosity=0)
     data = novel(args.copies)
+    if args.headings:
+        headings_report(read_prose(data, "pride.txt"))
+        return
+    call_command("migrate", verbosity=0)
     settings.COWRITE_BOOK_MAX_BYTES = max(settings.COWRITE_BOOK_MAX_BYTES, len(data) + 1)
     user = get_user_model().objects.create_user(f"bench{time.time_ns()}", password="x" * 12)
 
@@ -91,6 +194,7 @@ def main():
     print(f"whole import             {import_s:7.2f} s   (read + breakdown + store)")
     print(f"peak resident memory     {max(rss_after_adapt, rss_mb()):7.0f} MB (the whole process)")
     print(f"import's Python peak     {peak / 1e6:7.0f} MB (tracemalloc)")
+    headings_report(book)
 
 
 if __name__ == "__main__":

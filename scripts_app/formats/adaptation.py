@@ -1113,95 +1113,402 @@ _TIME_CUE = re.compile(
     r"street|park|wood|forest|inn|kitchen|house|room))",
     re.IGNORECASE,
 )
-_INT = [
-    "drawing-room",
-    "drawing",
-    "room",
-    "parlour",
-    "parlor",
-    "room",
-    "library",
-    "hall",
-    "kitchen",
-    "chamber",
-    "study",
-    "house",
-    "church",
-    "inn",
-    "ballroom",
-    "assembly-room",
-    "dining-room",
-    "bedroom",
-    "cottage",
-    "tavern",
-    "shop",
-    "office",
-    "cellar",
-    "attic",
-    "chapel",
-    "castle",
-    "palace",
-    "lodgings",
-]
-_EXT = [
-    "garden",
-    "road",
-    "park",
-    "field",
-    "fields",
-    "street",
-    "forest",
-    "wood",
-    "woods",
-    "lane",
-    "village",
-    "yard",
-    "lawn",
-    "croquet-ground",
-    "shore",
-    "beach",
-    "river",
-    "bridge",
-    "square",
-    "courtyard",
-    "meadow",
-    "hill",
-    "moor",
-    "orchard",
-    "churchyard",
-    "highway",
-]
-_TIMES = [
-    ("NIGHT", r"\b(?:night|midnight|dark)\b"),
-    ("EVENING", r"\b(?:evening|dusk|sunset|supper)\b"),
-    ("MORNING", r"\b(?:morning|dawn|sunrise|breakfast)\b"),
-    ("DAY", r"\b(?:day|noon|afternoon|dinner|tea-time)\b"),
-]
+# Proposed headings (the rules: ``_locate``).
+
+_INT_PLACES = (
+    "drawing-room", "breakfast-room", "dining-room", "sitting-room", "morning-room",
+    "dressing-room", "assembly-room", "assembly-rooms", "ball-room", "school-room",
+    "bed-room", "billiard-room", "library", "parlour", "parlor", "study", "hall", "saloon",
+    "gallery", "ballroom", "kitchen", "bedroom", "chamber", "nursery", "staircase",
+    "corridor", "conservatory", "cellar", "attic", "garret", "church", "chapel",
+    "cathedral", "inn", "tavern", "shop", "office", "theatre", "theater", "prison",
+    "carriage", "coach", "chaise", "barouche", "cottage", "cabin", "hut", "barn", "stable",
+    "stables", "castle", "palace", "lodgings", "house", "room",
+)  # fmt: skip
+_EXT_PLACES = (
+    "garden", "gardens", "grounds", "shrubbery", "paddock", "terrace", "avenue", "lawn",
+    "park", "wilderness", "plantation", "grove", "orchard", "meadow", "field", "fields",
+    "wood", "woods", "forest", "heath", "moor", "hill", "valley", "cliff", "cliffs",
+    "seashore", "sea-shore", "shore", "beach", "river", "bridge", "road", "high-road",
+    "highway", "lane", "path", "street", "square", "market-place", "village", "churchyard",
+    "yard", "courtyard", "court-yard", "stable-yard", "croquet-ground", "gate", "harbour",
+    "harbor", "quay", "pier",
+)  # fmt: skip
+# compact spelling ("drawingroom") -> (label, kind)
+_PLACE_KEYS = {
+    w.replace("-", ""): (w.upper().replace("-", " "), kind)
+    for kind, words in (("INT", _INT_PLACES), ("EXT", _EXT_PLACES))
+    for w in words
+}
+_GENERIC_PLACES = {"room", "house"}  # weigh 3/4: a named room is better
+_NEEDS_LOCATIVE = {"carriage", "study", "field", "fields", "square", "yard", "path", "gallery",
+                   "wood", "gate", "bridge", "coach"}  # fmt: skip
+_PLACE_RE = re.compile(  # on lower-case text: IGNORECASE would make it five times slower
+    r"(?<![\w’'-])(?:"
+    + "|".join(
+        w.replace("-", "[- ]?") for w in sorted(_INT_PLACES + _EXT_PLACES, key=len, reverse=True)
+    )
+    + r")(?![\w-])"
+)
+_NOT_A_PLACE_AFTER = re.compile(r"\s+(?:of|for|to)\b")  # "a study of", "room for", "room to"
+_DET = r"(?:the|a|an|his|her|their|our|my|your|its|this|that|one|some)"
+_ADJ = rf"(?!{_DET}\b)[a-z]+(?:[-’'][a-z]+)*[’']?"
+_STRONG_LOC = (
+    "in front of|outside of|outside|in|into|inside|within|at|on|upon|onto|across|along|"
+    "through|throughout|around|over|under|beneath|behind|beside|among|amongst|down|up|"
+    "entered|re-entered|crossed|paced|reached|gained"
+)
+_TOWARD_LOC = "out of|to|towards|toward|near|by|about|round|past|beyond|left|quitted|approached"
+_PART_OF = (
+    r"(?:end|side|middle|centre|center|edge|corner|bottom|top|foot|head|entrance|door|doors|"
+    r"gate|gates|doorway|door-way|window|windows|steps|threshold|length|interior)"
+)
+_LOCATIVE_LEFT = re.compile(
+    rf"\b(?P<prep>{_STRONG_LOC}|{_TOWARD_LOC}|from)\s+(?:{_DET}\s+)?(?:{_ADJ}\s+){{0,2}}"
+    rf"(?:{_PART_OF}\s+of\s+(?:{_DET}\s+)?(?:{_ADJ}\s+){{0,2}})?$"
+)
+_DET_LEFT = re.compile(rf"(?:^|\s){_DET}\s+(?:{_ADJ}\s+){{0,2}}$")
+_STRONG_SET = set(_STRONG_LOC.split("|"))
+_TOWARD_SET = set(_TOWARD_LOC.split("|"))
+_OUTSIDE = {"in front of", "outside", "outside of"}
+
+_PROPER_PLACE_RE = re.compile(
+    r"\b(?P<prep>(?i:at|in|into|to|towards|toward|reached|entered|from))\s+"
+    r"(?P<name>[A-Z][a-zà-ÿ]+(?:-[A-Za-zà-ÿ]+)*(?:\s+[A-Z][a-zà-ÿ]+(?:-[A-Za-zà-ÿ]+)*)*)"
+    r"(?P<poss>[’'](?:s\b)?)?"
+)
+# "at Sir William Lucas's," / "at Mrs. Philips's where": someone's house or shop ("into
+# Alice's" is rather her arm).
+_HOME_RE = re.compile(
+    r"\b(?i:at)\s+(?P<name>(?:(?:Mr|Mrs|Ms|Dr|St)\.?\s+)?[A-Z][\w-]*"
+    r"(?:\s+[A-Z][\w-]*)*)[’'](?:s\b)?(?=\s*(?:[,.;:!?—–)]|$|(?:where|and|when|which|that|"
+    r"for|with|but)\b))"
+)
+_PROPER_WEIGHT = {"from": 0.5, "to": 2.0, "towards": 2.0, "toward": 2.0}
+# A word among the four before the preposition (same clause) makes the name a person:
+# "looked for a moment at", "said to", "kindness to", "a letter from".
+_PERSON_BEFORE = re.compile(
+    r"(?:look|laugh|smil|glanc|star|gaz|frown|wink|nod|point|hint|aim|sneer|scowl|shout|"
+    r"sa(?:id|y|ys|ying)$|spo?k|speak|wr[io]t|repl|answer|talk|turn|introduc|listen|belong|"
+    r"marri|marry|engag|attach|kind$|civil$|polite$|rude$|known$|indebted$|due$|owing$|"
+    r"letter|note|compliment|attention|appl|appeal|address|whisper|cr(?:y|ied)$|"
+    r"explain|relat|mention|recommend|g[ia]ve|given$|shew|show|offer|bow|curts|angry|vex|"
+    r"surpris|astonish|amaz|"
+    r"offend|thank|sorry|grateful|obliged|dear$|partial|similar|like$|unlike$|equal|"
+    r"superior|inferior|recourse|related|cousin|sister|brother|daughter|son$|wife|husband|"
+    r"friend|neighbour|neighbor|servant|child|children|endear|confidence|interest|faith|"
+    r"trust|delight|pleasure|pride|belief|saw$|seen$|see$|found$|partner|next$|close$|"
+    r"near$|beside$)"
+)
+# "to / towards" a name is a place only after a word of going there: "went to Meryton",
+# "brought the former to Longbourn", "on their way to London".
+_GOING = re.compile(
+    r"(?:went|go|goes|going|gone|come|came|coming|return|walk|rode|ride|riding|drove|drive|"
+    r"driving|travel|journey|hurr|hasten|ran$|run$|set$|sent$|send|brought|bring|carr|remov|"
+    r"repair|proceed|way$|road$|visit|invit|admit|welcom|back$|home$|arriv|mov|flew|fled|"
+    r"post|order|summon|accompan|start|excursion|expedition|trip|jaunt|setting|off$|away$)"
+)
+# ... and before "from" also: "a visit from", "news from".
+_PERSON_BEFORE_FROM = re.compile(
+    r"(?:news|word|message|visit|hear|heard|receiv|invitation|answer|letter|note|line)"
+)
+_CARRY_BLOCK = re.compile(
+    r"\b(?:(?:walked|went|set|rode|drove|stepped|hurried|ran|got|came|started)\s+"
+    r"(?:out|off|away|home|outside|abroad|back|forth)|left|quitted|departed|returned|arrived|"
+    r"travelled|traveled|journeyed)\b",
+    re.IGNORECASE,
+)
+_TIME_WORDS = {
+    "morning": "MORNING", "forenoon": "MORNING", "dawn": "MORNING", "daybreak": "MORNING",
+    "sunrise": "MORNING", "breakfast": "MORNING",
+    "day": "DAY", "afternoon": "DAY", "noon": "DAY", "midday": "DAY", "daylight": "DAY",
+    "luncheon": "DAY", "lunch": "DAY", "tea": "DAY", "tea-time": "DAY",
+    "evening": "EVENING", "dusk": "EVENING", "sunset": "EVENING", "sundown": "EVENING",
+    "twilight": "EVENING", "nightfall": "EVENING", "dinner": "EVENING",
+    "night": "NIGHT", "midnight": "NIGHT", "dark": "NIGHT", "moonlight": "NIGHT",
+    "supper": "NIGHT",
+}  # fmt: skip
+_TIME_BEFORE_AFTER = {
+    ("before", "dawn"): "NIGHT", ("before", "breakfast"): "MORNING",
+    ("before", "dinner"): "DAY", ("before", "supper"): "EVENING",
+    ("before", "tea"): "DAY", ("after", "breakfast"): "MORNING",
+    ("after", "dinner"): "EVENING", ("after", "supper"): "NIGHT", ("after", "tea"): "EVENING",
+    ("after", "dark"): "NIGHT", ("after", "dawn"): "MORNING", ("after", "sunset"): "EVENING",
+}  # fmt: skip
+_TIME_RE = re.compile(
+    r"\b(?:"
+    r"(?:that|this|the\s+(?:next|following|same)|next|one|early\s+(?:in\s+)?the|"
+    r"late\s+(?:in\s+)?the|in\s+the|during\s+the|all(?:\s+the)?|towards\s+the|"
+    r"the\s+(?:rest|remainder|whole)\s+of\s+the|the\s+whole)\s+"
+    r"(?P<phrase>morning|forenoon|afternoon|evening|night|day)"
+    r"|the\s+(?P<of>morning|forenoon|afternoon|evening|night|day)(?=\s+(?:after|of)\b)"
+    r"|the\s+(?P<the>morning|afternoon|evening|night)"
+    r"|at\s+(?P<at>dawn|daybreak|sunrise|sunset|sundown|dusk|noon|midday|midnight|nightfall|"
+    r"night|twilight|breakfast|dinner|supper|tea|luncheon)"
+    r"|(?P<ba>before|after|having|taking|drinking|over|during)\s+"
+    r"(?P<meal>breakfast|dinner|supper|tea|luncheon|dark|dawn|sunset)"
+    r"|by\s+(?P<by>moonlight|daylight)"
+    r"|(?<![\w-])(?P<bare>morning|afternoon|evening|night|midnight|dawn|dusk|sunset|sunrise|"
+    r"twilight|moonlight|breakfast|dinner|supper|tea-time)"
+    r")(?![\w-])",
+    re.IGNORECASE,
+)
+_TIME_NOT_NOW = re.compile(
+    r"\b(?:every|each|yesterday|to-morrow|tomorrow|last|previous|former|other|many|few|to|"
+    r"several|good)\s+$",
+    re.IGNORECASE,
+)
 
 
 def _is_marker(p: str) -> bool:
     return bool(_MARKER_RE.match(p.strip())) and len(p) < 100
 
 
-def _heading(narrative: str) -> str:
-    low = narrative.lower()
+# A sentence that tells of habit, wishes or what had happened before sets no scene:
+# "usually tempted thither … to a milliner's shop", "might spend his days at Netherfield",
+# "when they had met in the kitchen".
+_NOT_HERE = re.compile(
+    r"\b(?:usually|often|always|generally|sometimes|frequently|commonly|every|whenever|"
+    r"used\s+to|wont|times\s+a\s+(?:day|week|month|year)|would|might|should|if|unless|"
+    r"intend\w*|hope[sd]?|hoping|wish(?:ed|es)?|expect\w*|going\s+to|(?:was|were)\s+going|"
+    r"had\s+(?:\w+ed|gone|come|seen|met|left|taken|made|sat|stood|spent|run|got|done|known|"
+    r"heard|said|thought|found|brought|begun|kept))\b",
+    re.IGNORECASE,
+)
+
+
+def _not_here(text: str, start: int, end: int) -> bool:
+    """Whether the sentence of ``text[start:end]``, up to there, tells of habit, wish or
+    what had happened before."""
+    a = max(text.rfind(c, 0, start) for c in ".!?;:")
+    return _NOT_HERE.search(text, a + 1, end) is not None
+
+
+def _at_position(k: int) -> float:
+    """How much the scene's k-th paragraph counts: 2, 1.5, 1.33 … towards 1."""
+    return 1.0 + 1.0 / (1 + k)
+
+
+def _person_test(paragraphs: Sequence[str]):
+    """``is_person(word)``: the chapter uses ``word`` in a speech tag or after an
+    honorific ("said Harriet", "Harriet replied", "Mrs. Harriet")."""
+    text = "\n".join(paragraphs)
+    seen: dict[str, bool] = {}
+    hon = "|".join(sorted(_HONORIFIC_GENDER, key=len, reverse=True))
+
+    def is_person(word: str) -> bool:
+        if word not in seen:
+            w = re.escape(word)
+            pat = (
+                rf"\b(?:{_VERBS})\s+{w}\b|\b{w}\s+(?:(?:had|then|only|also)\s+)?(?:{_VERBS})\b"
+                rf"|\b(?:{hon})\.?\s+{w}\b"
+            )
+            seen[word] = re.search(pat, text) is not None
+        return seen[word]
+
+    return is_person
+
+
+def _proper_place(text: str, m: re.Match[str], names: Mapping[str, str], is_person) -> str:
+    """The place a proper noun after a preposition names, or "" (rules: ``_locate``)."""
+    if m.group("poss"):
+        return ""
+    words: list[str] = []
+    for w in m.group("name").split():
+        if w in _STOP or w in _HONORIFIC_GENDER or w in _TITLE_GENDER or w in ("St", "Mt"):
+            break
+        words.append(w)
+    if not words:
+        return ""
+    name = " ".join(words)
+    if name in names:
+        return ""
+    named_place = len(words) > 1 and words[-1] in _PLACE_WORDS
+    if not named_place and (
+        any(w in names or is_person(w) for w in words) or words[-1].endswith("ish")
+    ):
+        return ""
+    prep = m.group("prep").lower()
+    window = _clause_words(text, m.start())
+    if any(_PERSON_BEFORE.match(w) for w in window):
+        return ""
+    if prep == "from" and any(_PERSON_BEFORE_FROM.match(w) for w in window):
+        return ""
+    if prep in ("to", "towards", "toward") and not any(_GOING.match(w) for w in window):
+        return ""
+    return name.upper()
+
+
+def _clause_words(text: str, pos: int, n: int = 4) -> list[str]:
+    """The last ``n`` words before ``pos`` in the same clause, lower case."""
+    a = max(text.rfind(c, 0, pos) for c in '.!?;:,“”"()—')
+    return [w.strip("'‘’_").lower() for w in text[a + 1 : pos].split()[-n:]]
+
+
+# a place word's owner: "the library at Netherfield"
+_ATTACHED_RE = re.compile(
+    r"\s+(?P<prep>at|of|in)\s+(?P<name>[A-Z][a-zà-ÿ]+(?:-[A-Za-zà-ÿ]+)*"
+    r"(?:\s+[A-Z][a-zà-ÿ]+(?:-[A-Za-zà-ÿ]+)*)*)(?P<poss>[’'](?:s\b)?)?"
+)
+
+
+def _places(paras: Sequence[str], names: Mapping[str, str], is_person) -> tuple[str, str] | None:
+    """The best (kind, label) place of a scene's narration, or None."""
+    found: dict[tuple[str, str], list] = {}  # place -> [best, counted, order]
+
+    def add(kind: str, label: str, score: float, order: tuple[int, int]) -> None:
+        if score <= 0:
+            return
+        row = found.setdefault((kind, label), [0.0, 0, order])
+        row[0] = max(row[0], score)
+        row[1] += 1
+
+    for k, text in enumerate(paras):
+        at_pos = _at_position(k)
+        low = text.lower()
+        if len(low) != len(text):  # "İ" lowers to two characters: keep the offsets
+            low = "".join(c if len(c.lower()) > 1 else c.lower() for c in text)
+        for m in _PLACE_RE.finditer(low):
+            s, e = m.span()
+            if text[s].isupper() and not _sentence_start(text, s):
+                continue  # part of a name: "Netherfield House"
+            if _not_here(text, s, e):
+                continue
+            key = re.sub(r"[\s-]", "", low[s:e])
+            label, kind = _PLACE_KEYS[key]
+            if _NOT_A_PLACE_AFTER.match(low, e) and (key in _NEEDS_LOCATIVE or key == "room"):
+                continue
+            left = low[max(0, s - 80) : s]
+            lm = _LOCATIVE_LEFT.search(left)
+            if lm:
+                prep = " ".join(lm.group("prep").split())
+                weight = 3.0 if prep in _STRONG_SET else 2.0 if prep in _TOWARD_SET else 0.5
+                if prep in _OUTSIDE:
+                    kind = "EXT"
+            elif _DET_LEFT.search(left):
+                weight = 0.0 if key in _NEEDS_LOCATIVE else 1.0
+            else:
+                continue
+            if key in _GENERIC_PLACES:
+                weight *= 0.75
+            # "the library at Netherfield": the house and the room
+            pm = _ATTACHED_RE.match(text, e)
+            if pm and weight:
+                owner = _proper_place(text, pm, names, is_person)
+                if owner:
+                    label = f"{owner} - {label}"
+            add(kind, label, weight * at_pos, (k, s))
+        for m in _PROPER_PLACE_RE.finditer(text):
+            label = _proper_place(text, m, names, is_person)
+            if label and not _not_here(text, m.start(), m.end()):
+                weight = _PROPER_WEIGHT.get(m.group("prep").lower(), 3.0)
+                add("INT", label, weight * at_pos, (k, m.start()))
+        for m in _HOME_RE.finditer(text):
+            window = _clause_words(text, m.start())
+            if any(_PERSON_BEFORE.match(w) for w in window) or _not_here(text, m.start(), m.end()):
+                continue
+            label = " ".join(m.group("name").split()).upper() + "'S"
+            add("INT", label, 3.0 * at_pos, (k, m.start()))
     best = None
-    for word, kind in [(w, "INT") for w in _INT] + [(w, "EXT") for w in _EXT]:
-        m = re.search(rf"\b{re.escape(word)}\b", low)
-        if m and (best is None or m.start() < best[0]):
-            best = (m.start(), kind, word)
-    where = f"{best[1]}. {best[2].upper().replace('-', ' ')}" if best else "INT. ?"
-    if best is None:
-        where = "INT. ?"
-    when = "?"
-    first = None
-    for label, pat in _TIMES:
-        m = re.search(pat, low)
-        if m and (first is None or m.start() < first[0]):
-            first = (m.start(), label)
-    if first:
-        when = first[1]
-    return f"{where} - {when}"
+    for place, (score, counted, order) in found.items():
+        total = score + min(1.0, 0.25 * (counted - 1))
+        if total >= 1.5 and (best is None or (-total, order) < (-best[0], best[1])):
+            best = (total, order, place)
+    return best[2] if best else None
+
+
+def _times(paras: Sequence[str]) -> str | None:
+    """The best time of day (MORNING, DAY, EVENING, NIGHT) of a scene's narration."""
+    best = None
+    for k, text in enumerate(paras):
+        at_pos = _at_position(k)
+        for m in _TIME_RE.finditer(text):
+            if _not_here(text, m.start(), m.end()):
+                continue
+            if m.group("bare"):
+                if _TIME_NOT_NOW.search(text[max(0, m.start() - 20) : m.start()]):
+                    continue
+                label, weight = _TIME_WORDS[m.group("bare").lower()], 1.0
+            elif m.group("meal"):
+                pair = (m.group("ba").lower(), m.group("meal").lower())
+                label = _TIME_BEFORE_AFTER.get(pair) or _TIME_WORDS[pair[1]]
+                weight = 3.0
+            else:
+                word = next(w for w in m.group("phrase", "of", "the", "at", "by") if w).lower()
+                if _TIME_NOT_NOW.search(text[max(0, m.start() - 20) : m.start()]):
+                    continue
+                label, weight = _TIME_WORDS[word], 2.0 if m.group("the") else 3.0
+            score = weight * at_pos
+            if score >= 1.5 and (best is None or score > best[0]):
+                best = (score, label)
+    return best[1] if best else None
+
+
+def _locate(
+    paras: Sequence[str], names: Mapping[str, str] | None = None, is_person=None
+) -> tuple[tuple[str, str] | None, str | None]:
+    """((kind, place) or None, time or None) of a scene from its narration (quotations
+    blanked), paragraph by paragraph. The rules:
+
+    * Place words (``_INT_PLACES``, ``_EXT_PLACES``) weigh 3 after a locative word ("in /
+      into / at / on / across / down … the drawing-room", "entered the hall", "at the end
+      of the garden"), 2 after a word of direction ("to / towards / near / left … the
+      library"), ½ after "from", 1 as a bare mention with an article or possessive ("the
+      library"; 0 for words that are often no place: "her carriage"); "room" and "house"
+      ¾ of that. "in front of" / "outside" the house is EXT.
+    * A proper noun after "at / in / into / reached / entered" (3), "to / towards" after a
+      word of going ("went to Meryton": 2) or "from" (½) is a place, INT. ("at
+      Netherfield"), unless it is or holds a cast name (``cast.names``; "Lucas Lodge" ends
+      in a place word and passes), a person-taking word is among the four before it in its
+      clause ("looked for a moment at", "kindness to", "a letter from") or the chapter
+      uses it as a person ("said Harriet", "Mrs. Harriet"). "the library at Netherfield"
+      gives NETHERFIELD - LIBRARY; "at Sir William Lucas's," gives SIR WILLIAM LUCAS'S.
+    * Times: a phrase ("that / the next / one … morning", "in the evening", "the rest of
+      the evening", "at dawn", "at / after / before dinner", "after dark") weighs 3, "the
+      evening" 2, a bare time word 1; none after "every / last / to-morrow …"; "day" only
+      in a phrase. Meals, as an English novel keeps them: breakfast MORNING, luncheon and
+      tea DAY, dinner EVENING, supper NIGHT ("before dinner" DAY, "after supper" NIGHT).
+    * Nothing counts in a sentence that, up to the word, tells of habit, wishes, plans or
+      what had happened before ("usually", "might", "hoped", "had met": ``_NOT_HERE``).
+    * Weights are multiplied by 1 + 1/(1 + k) for the scene's k-th paragraph (2, 1.5, 1.33
+      … towards 1); a place gains ¼ per further mention (at most 1). The best score wins
+      from 1.5 up (so a bare mention counts only in the first two paragraphs); ties go to
+      the first mentioned. Else "?".
+    * Continuity is ``breakdown``'s: within a chapter, a scene cut at a time cue ("The next
+      morning…") that names no place keeps the previous scene's place unless its first
+      paragraph has someone leave or arrive ("went out", "returned"); one cut at a place
+      cue ("When they reached…", "In the garden…", "Meanwhile…") that names no time keeps
+      the previous time. Nothing carries over a scene-break marker, an explicit break or a
+      chapter start.
+    """
+    names = names or {}
+    if is_person is None:
+        is_person = _person_test(paras)
+    return _places(paras, names, is_person), _times(paras)
+
+
+def _format_heading(place: tuple[str, str] | None, time: str | None) -> str:
+    kind, label = place or ("INT", "?")
+    return f"{kind}. {label} - {time or '?'}"
+
+
+def _heading(narrative: str | Sequence[str], names: Mapping[str, str] | None = None) -> str:
+    """The heading a scene's narration proposes on its own (no continuity)."""
+    paras = [narrative] if isinstance(narrative, str) else list(narrative)
+    return _format_heading(*_locate(paras, names))
+
+
+def _cut_kind(text: str) -> str:
+    """What a ``_TIME_CUE`` at a scene's start changes: "time" or "place"."""
+    m = _TIME_CUE.match(text)
+    cue = m.group(0).lower() if m else ""
+    if re.search(
+        r"\b(?:morning|afternoon|evening|night|day|days|dawn|noon|midnight|daybreak|hours?|"
+        r"weeks?|dinner|breakfast|supper|tea|o['’]clock|later)\b",
+        cue,
+    ):
+        return "time"
+    return "place"
 
 
 def _first_sentences(text: str, limit: int = 200) -> str:
@@ -1220,7 +1527,8 @@ def _first_sentences(text: str, limit: int = 200) -> str:
 def breakdown(
     paragraphs: Sequence[str], cast: Cast, *, breaks: Sequence[int] = ()
 ) -> list[SceneCut]:
-    """Candidate scenes: cut at ``breaks``, headings/markers and changes of place or time."""
+    """Candidate scenes: cut at ``breaks``, headings/markers and changes of place or time;
+    each with a proposed heading (``_locate``, carried over a cue that keeps it)."""
     quotes = attribute(paragraphs, cast)
     ctx = _build_ctx(paragraphs, cast, quotes)
     starts: list[int] = []
@@ -1235,12 +1543,24 @@ def breakdown(
             starts.append(i)
     bounds = sorted({0, *[s for s in starts if 0 <= s < len(paragraphs)]})
     cuts: list[SceneCut] = []
+    is_person = _person_test(paragraphs)
+    prev_place: tuple[str, str] | None = None
+    prev_time: str | None = None
     for a_idx, a in enumerate(bounds):
         b = (bounds[a_idx + 1] if a_idx + 1 < len(bounds) else len(paragraphs)) - 1
         idx = [i for i in range(a, b + 1) if i not in skip]
         if not idx:
             continue
-        narrative = " ".join(ctx.masked[i] for i in idx)
+        texts = [ctx.masked[i] for i in idx]
+        place, time = _locate(texts, cast.names, is_person)
+        if a_idx and a == idx[0] and a not in breakset and a - 1 not in skip:
+            # cut at a cue: keep what the cue does not change (rules: ``_locate``)
+            if _cut_kind(texts[0].lstrip(" “\"‘'(")) == "time":
+                if place is None and not _CARRY_BLOCK.search(texts[0]):
+                    place = prev_place
+            elif time is None:
+                time = prev_time
+        prev_place, prev_time = place, time
         chars: list[str] = []
         for i in idx:
             events = []
@@ -1256,7 +1576,8 @@ def breakdown(
         if not syn_src.strip():
             syn_src = paragraphs[idx[0]]
         synopsis = _first_sentences(re.sub(r"\s+[,.;:]", lambda m: m.group(0).strip(), syn_src))
-        cuts.append(SceneCut(idx[0], idx[-1], _heading(narrative), tuple(chars), synopsis))
+        heading = _format_heading(place, time)
+        cuts.append(SceneCut(idx[0], idx[-1], heading, tuple(chars), synopsis))
     return cuts
 
 

@@ -10,6 +10,7 @@ from scripts_app.formats.adaptation import (
     Cast,
     Quote,
     SceneCut,
+    _heading,
     attribute,
     breakdown,
     find_cast,
@@ -360,3 +361,155 @@ def test_timing_100k_words(capsys):
             f"in {t1 - t0:.2f} s"
         )
     assert quotes
+
+
+# --------------------------------------------------------------------- proposed headings
+
+
+def headings(paras, cast=None, breaks=()):
+    return [c.heading for c in breakdown(paras, cast or find_cast(paras), breaks=breaks)]
+
+
+def test_heading_locative_phrase_beats_an_incidental_mention():
+    paras = [
+        "Elizabeth thought of the garden and the church, and went into the library.",
+        "“Well,” said Jane.",
+    ]
+    assert headings(paras) == ["INT. LIBRARY - ?"]
+    # "no room for doubt" is no place; a bare mention with an article counts near the start
+    assert headings(["There was no room for doubt. Jane sat in the parlour."]) == [
+        "INT. PARLOUR - ?"
+    ]
+    assert headings(["The garden was lovely."]) == ["EXT. GARDEN - ?"]
+    # in front of the house is outside it
+    assert headings(["A table stood in front of the house."]) == ["EXT. HOUSE - ?"]
+
+
+def test_heading_the_opening_paragraphs_count_most():
+    paras = ["Jane sat in the drawing-room."] + ["“Yes,” said Jane."] * 8
+    paras += ["Later she meant to walk in the garden, perhaps."]
+    assert headings(paras) == ["INT. DRAWING ROOM - ?"]
+    # deep inside a long scene, a mere mention sets nothing
+    assert headings(["Jane sighed."] + ["“No,” said Jane."] * 12 + ["The garden was lovely."]) == [
+        "INT. ? - ?"
+    ]
+
+
+def test_heading_habit_and_wishes_set_no_place_or_time():
+    paras = ["They usually walked to the shop every morning.", "“Dull,” said Jane."]
+    assert headings(paras) == ["INT. ? - ?"]
+
+
+def test_heading_proper_noun_place():
+    paras = ["They dined at Netherfield that evening.", "“Charming,” said Jane."]
+    cast = find_cast(paras)
+    assert "Netherfield" not in cast.names
+    assert headings(paras, cast) == ["INT. NETHERFIELD - EVENING"]
+    # a room of a named house: both
+    paras = ["Darcy waited in the library at Pemberley."]
+    assert headings(paras, Cast(names={"Darcy": "DARCY"})) == ["INT. PEMBERLEY - LIBRARY - ?"]
+    assert headings(["She walked to Lucas Lodge."], Cast(names={"Lucas": "LUCAS"})) == [
+        "INT. LUCAS LODGE - ?"
+    ]
+
+
+def test_heading_a_person_never_becomes_a_place():
+    cast = Cast(names={"Jane": "JANE", "Charlotte": "CHARLOTTE", "Mr. Darcy": "DARCY"})
+    assert headings(["Elizabeth went to Charlotte at once."], cast) == ["INT. ? - ?"]
+    assert headings(["She ran to Jane, and then to Mr. Darcy."], cast) == ["INT. ? - ?"]
+    # not in the cast, but the chapter tags them as speakers or names them with a title
+    paras = ["Emma went to Harriet.", "“Come,” said Harriet.", "They called on Mrs. Weston."]
+    assert headings(paras, Cast()) == ["INT. ? - ?"]
+    paras = ["She looked at Frank, and wrote to Knightley.", "They went in to Weston."]
+    paras += ["“Well,” Weston replied."]
+    assert headings(paras, Cast()) == ["INT. ? - ?"]
+    assert headings(["It came from Netherfield, a letter from Caroline."], Cast()) == ["INT. ? - ?"]
+    # the person-taking word need not be next to the name; "to" a name needs a going
+    paras = ["He looked for a moment at Elizabeth.", "Bingley was endeared to Darcy."]
+    assert headings(paras, Cast()) == ["INT. ? - ?"]
+    assert headings(["The girls walked to Meryton."], Cast()) == ["INT. MERYTON - ?"]
+
+
+def test_heading_place_carries_over_a_time_cut():
+    paras = [
+        "Elizabeth sat in the library with Jane.",
+        "“Well,” said Jane.",
+        "The next morning Jane was still reading.",
+        "“Still here,” said Elizabeth.",
+        "That evening they were in the garden.",
+    ]
+    assert headings(paras) == [
+        "INT. LIBRARY - ?",
+        "INT. LIBRARY - MORNING",
+        "EXT. GARDEN - EVENING",
+    ]
+    # someone leaving at the cut: the place is not carried
+    paras[2] = "The next morning Jane went out."
+    assert headings(paras)[1] == "INT. ? - MORNING"
+    # a time cut that says no time of day: the old time is not kept either
+    paras = ["That evening Jane sat in the hall.", "Two days later she was still reading."]
+    assert headings(paras) == ["INT. HALL - EVENING", "INT. HALL - ?"]
+
+
+def test_heading_time_carries_over_a_place_cut():
+    paras = [
+        "That evening they sat in the drawing-room.",
+        "“Come,” said Jane.",
+        "When they reached the garden, Jane smiled.",
+        "Meanwhile, Lydia was laughing.",
+    ]
+    assert headings(paras) == [
+        "INT. DRAWING ROOM - EVENING",
+        "EXT. GARDEN - EVENING",
+        "INT. ? - EVENING",
+    ]
+
+
+def test_heading_nothing_carries_over_a_break():
+    paras = [
+        "That evening Jane sat in the library.",
+        "* * *",
+        "Darcy stood in the hall.",
+        "* * *",
+        "Lydia laughed.",
+    ]
+    assert headings(paras) == ["INT. LIBRARY - EVENING", "INT. HALL - ?", "INT. ? - ?"]
+    paras = ["That evening Jane sat in the library.", "Darcy stood alone."]
+    assert headings(paras, breaks=[1]) == ["INT. LIBRARY - EVENING", "INT. ? - ?"]
+
+
+def test_heading_unknown_stays_unknown():
+    assert _heading("Nothing happened.") == "INT. ? - ?"
+    assert _heading(["They walked in the shrubbery at night."]) == "EXT. SHRUBBERY - NIGHT"
+    assert headings(["Nothing happened.", "“Indeed,” said Jane."]) == ["INT. ? - ?"]
+    assert headings(["“In the garden at night,” said Jane."]) == ["INT. ? - ?"]  # dialogue
+
+
+def test_heading_times():
+    def time_of(text):
+        return headings([text])[0].rsplit(" - ", 1)[1]
+
+    assert time_of("At dinner Jane was silent.") == "EVENING"
+    assert time_of("After supper they played cards.") == "NIGHT"
+    assert time_of("Before breakfast Jane wrote.") == "MORNING"
+    assert time_of("She went out that night.") == "NIGHT"
+    assert time_of("The morning after the ball was fine.") == "MORNING"
+    assert time_of("Every morning she walked; she was tired.") == "?"
+    assert time_of("She sat in the morning-room.") == "?"
+    assert time_of("It had rained one day.") == "?"
+
+
+def test_fixture_headings_pass_the_heading_rules():
+    from scripts_app.formats.prose import read_prose
+    from scripts_app.services import validate_heading
+
+    for name in ("pride", "alice"):
+        data = (ROOT / "tests" / "fixtures" / "adaptation" / f"{name}.txt").read_bytes()
+        book = read_prose(data, f"{name}.txt")
+        paras = [p.text for ch in book.chapters for p in ch.paragraphs]
+        cast = find_cast(paras)
+        for ch in book.chapters:
+            chapter = [p.text for p in ch.paragraphs]
+            for cut in breakdown(chapter, cast, breaks=ch.breaks):
+                assert validate_heading(cut.heading) == cut.heading
+                assert cut.heading.startswith(("INT. ", "EXT. "))
