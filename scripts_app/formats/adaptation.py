@@ -516,6 +516,9 @@ _NAME_RE = re.compile(
     r"|\b(?P<plain>[A-Z][a-zà-ÿ’']+(?:-[A-Za-zà-ÿ]+)*(?:\s+[A-Z][a-zà-ÿ’']+(?:-[A-Za-zà-ÿ]+)*)*)"
 )
 _PLACE_PREP = {"at", "in", "from", "into", "near", "towards", "toward", "through"}
+# Weaker evidence of a place: people are also talked "to" and thought "of". Each counts
+# half, and only for a name seen three times or more ("went to Meryton", "of Longbourn").
+_WEAK_PLACE_PREP = {"to", "of"}
 
 
 def _strip_possessive(name: str) -> str:
@@ -523,6 +526,8 @@ def _strip_possessive(name: str) -> str:
 
 
 def _sentence_start(p: str, j: int) -> bool:
+    if j > 0 and p[j - 1] in "—–":
+        return True  # "…without—Maybe it's": an interrupted sentence starts again
     k = j - 1
     while k >= 0 and p[k] in " _(“\"‘'«—–-":
         if p[k] in "“\"‘'«":
@@ -548,6 +553,8 @@ def _raw_names(paragraphs: Sequence[str]):
                 dot = "." if m.group("hon") else ""
                 yield f"{hon}{dot} {' '.join(words)}", _HONORIFIC_GENDER.get(hon, ""), False, prev
             else:
+                if m.start() and p[m.start() - 1] == "’":
+                    continue  # an elision: "’Tis", "’Twas"
                 words = [_strip_possessive(w) for w in m.group("plain").split()]
                 start = _sentence_start(p, m.start())
                 if re.match(r"I[’']\w+$", words[0]):
@@ -576,6 +583,7 @@ def find_cast(paragraphs: Sequence[str], *, known: Mapping[str, str] | None = No
     mid: Counter[str] = Counter()
     total: Counter[str] = Counter()
     place_like: Counter[str] = Counter()
+    weak_place: Counter[str] = Counter()
     gender_hint: dict[str, str] = {}
     for name, g, start, prev in _raw_names(paragraphs):
         total[name] += 1
@@ -583,19 +591,25 @@ def find_cast(paragraphs: Sequence[str], *, known: Mapping[str, str] | None = No
             mid[name] += 1
         if prev in _PLACE_PREP:
             place_like[name] += 1
+        elif prev in _WEAK_PLACE_PREP:
+            weak_place[name] += 1
         if g:
             gender_hint[name] = g
+    surnames = {name.split()[-1] for name in total if len(name.split()) > 1}
     found = []
     for name, n in total.items():
-        if name.endswith("s") and (name[:-1] in total or name[:-2] in total):
-            continue  # a plural: "the Miss Bennets", "Kings"
+        if name.endswith("s") and (
+            name[:-1] in total or name[:-2] in total or name[:-1] in surnames
+        ):
+            continue  # a plural: "the Miss Bennets", "Kings", "the Hursts"
         honorific = name.split()[0].rstrip(".") in _HONORIFIC_GENDER
         if name in known:
             found.append(name)
             continue
-        if not honorific and mid[name] == 0 and n < 3:
-            continue
-        if not honorific and place_like[name] * 2 > n:
+        if not honorific and mid[name] == 0 and n < 6:
+            continue  # only ever first in a sentence: "Take", "Maybe", not a name
+        place = place_like[name] + (weak_place[name] / 2 if n >= 3 else 0)
+        if not honorific and place * 2 > n:
             continue
         found.append(name)
     # Merge aliases into groups -> canonical.
@@ -1511,9 +1525,17 @@ def _cut_kind(text: str) -> str:
     return "place"
 
 
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:Mr|Mrs|Ms|Dr|St|Mme|Mlle|Messrs|Capt|Col|Gen|Rev|Prof)\.$")
+
+
 def _first_sentences(text: str, limit: int = 200) -> str:
     text = " ".join(text.replace("_", "").split())
-    sents = re.split(r"(?<=[.!?])\s+(?=[A-Z“\"‘])", text)
+    sents: list[str] = []
+    for part in re.split(r"(?<=[.!?])\s+(?=[A-Z“\"‘])", text):
+        if sents and _ABBREVIATION.search(sents[-1]):
+            sents[-1] += " " + part  # "Mr. Bingley…" is one sentence
+        else:
+            sents.append(part)
     out = ""
     for s in sents[:2]:
         if out and len(out) + len(s) > limit:
@@ -1572,13 +1594,32 @@ def breakdown(
             for _, who in sorted(events):
                 if who not in chars:
                     chars.append(who)
-        syn_src = next((ctx.masked[i] for i in idx if ctx.masked[i].strip(" ,.")), "")
-        if not syn_src.strip():
+        narration = [_narration(ctx.masked[i]) for i in idx]
+        syn_src = next((n for n in narration if len(n.split()) >= 6), "") or next(
+            (n for n in narration if n), ""
+        )
+        if not syn_src:
             syn_src = paragraphs[idx[0]]
         synopsis = _first_sentences(re.sub(r"\s+[,.;:]", lambda m: m.group(0).strip(), syn_src))
         heading = _format_heading(place, time)
         cuts.append(SceneCut(idx[0], idx[-1], heading, tuple(chars), synopsis))
     return cuts
+
+
+_LEADING_TAG = re.compile(rf"^(?:{_VERBS})\b[^,.;:!?]*[,.;:!?]\s*")
+_EMPTY_QUOTES = re.compile(r"[“\"‘«]\s*[”\"’»]|—\s*—")
+
+
+def _narration(masked: str) -> str:
+    """A paragraph's narration (its quotations already blanked): the emptied quote marks
+    and the punctuation they leave at the start go ("“ ” said the Duchess, as she…" →
+    "said the Duchess, as she…")."""
+    text = " ".join(_EMPTY_QUOTES.sub(" ", masked).split()).lstrip(" ,.;:!?—–-")
+    tag = _LEADING_TAG.match(text)  # "said the Duchess, as she…" → "As she…"
+    if tag and len(text[tag.end() :].split()) >= 4:
+        rest = text[tag.end() :]
+        text = rest[0].upper() + rest[1:]
+    return text
 
 
 # --------------------------------------------------------------------------- fountain

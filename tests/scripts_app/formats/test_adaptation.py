@@ -513,3 +513,29 @@ def test_fixture_headings_pass_the_heading_rules():
             for cut in breakdown(chapter, cast, breaks=ch.breaks):
                 assert validate_heading(cut.heading) == cut.heading
                 assert cut.heading.startswith(("INT. ", "EXT. "))
+
+
+def test_cast_leaves_out_families_places_and_sentence_openers():
+    story = [
+        "Mr. Hurst sat with Mrs. Hurst. The Hursts were dull.",
+        "Anne walked to Ashby. Later Anne rode to Ashby again, and Tom went to Ashby too.",
+        "“Take the road,” said Anne. Take care. Take heed.",
+        "“’Tis late,” said Tom. ’Tis cold. Tom laughed. ’Tis dark.",
+        "Maybe Tom knew. Maybe not. Maybe so. Anne smiled at Tom.",
+        "They talked of Ashby and of the fair at Ashby.",
+    ]
+    names = set(find_cast(story).names.values())
+    assert {"ANNE", "TOM", "MR. HURST", "MRS. HURST"} <= names
+    assert not names & {"HURSTS", "ASHBY", "TAKE", "TIS", "MAYBE"}
+
+
+def test_synopsis_keeps_mr_with_its_name_and_drops_an_opening_tag():
+    story = [
+        "“Come,” said the Duchess, as she tucked her arm into Alice’s and walked on slowly.",
+        "Mr. Bennet was among the earliest of those who waited on Mr. Bingley. He had always "
+        "intended to visit him.",
+    ]
+    cuts = breakdown(story, find_cast(story))
+    assert cuts[0].synopsis.startswith("As she tucked her arm into Alice’s")
+    only_mr = breakdown(story[1:], find_cast(story[1:]))[0].synopsis
+    assert only_mr.startswith("Mr. Bennet was among the earliest")
