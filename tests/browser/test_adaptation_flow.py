@@ -124,4 +124,22 @@ def test_import_a_story_read_it_beside_a_scene_adapt_and_accept(scripted_stack, 
     expect(panel.locator('[data-state="finished"]')).to_have_count(n)
     expect(panel).not_to_have_attribute("hx-trigger", "every 2s")
     assert Passage.objects.filter(batch__isnull=False, instruction="Keep it tense.").count() == n
+
+    # Who is who, on the book's names page: a bad pick is refused and nothing changes,
+    # then an alias is saved.
+    page.goto(f"{base}/projects/{project.pk}/books/{source.pk}/")
+    page.get_by_role("link", name="Check who is who").click()
+    row = page.locator("tr", has=page.get_by_role("rowheader", name=re.compile("^JONAH")))
+    row.get_by_label("Who JONAH is").select_option("merge")
+    row.get_by_label("The same person as").fill("NOBODY")
+    page.get_by_role("button", name="Save the names").click()
+    expect(page.locator(".msg-error")).to_contain_text("not a character or a name in the book")
+    row = page.locator("tr", has=page.get_by_role("rowheader", name=re.compile("^JONAH")))
+    row.get_by_label("Who JONAH is").select_option("keep")
+    row.get_by_label("The same person as").fill("")
+    row.get_by_label("Other names of JONAH").fill("the keeper's son")
+    page.get_by_role("button", name="Save the names").click()
+    expect(page.locator(".msg-success")).to_contain_text("Names saved.")
+    source.refresh_from_db()
+    assert source.cast["JONAH"]["aliases"] == ["the keeper's son"]
     assert page.js_errors == [] and page.csp_violations == []
