@@ -17,12 +17,24 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from scripts_app.models import Membership, Role
+
 from ..endpoints import project_endpoint_for_request
 from ..limits import waiting_count
 from ..models import ChapterDrafts, ModelVersion, Passage, PassageStatus, VersionStatus
 from ..services import active_version
 
 LIVE = (PassageStatus.QUEUED, PassageStatus.STREAMING)
+
+
+def may_stop(*, project_id: int, requested_by_id: int | None, user) -> bool:
+    """Who may stop what was asked (a draft, a chapter's drafts): whoever asked for it,
+    and the project's owners."""
+    if user is None or not user.is_authenticated:
+        return False
+    if requested_by_id == user.pk:
+        return True
+    return Membership.objects.filter(project_id=project_id, user=user, role=Role.OWNER).exists()
 
 
 def writer_for(project_id: int):

@@ -34,12 +34,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cowrite.events import CancelJob, DraftCreated, DraftFinal, Generate, publish
-from scripts_app.models import Membership, Role, Scene, SceneSource, SourceText
+from scripts_app.models import Scene, SceneSource, SourceText
 
 from .. import feedback
 from ..endpoints import model_record
 from ..models import BatchState, ChapterDrafts, DraftTask, Passage, PassageStatus
-from .admission import LIVE, check_rate, room_for, writer_for
+from .admission import LIVE, check_rate, may_stop, room_for, writer_for
 from .render import group_html
 from .spec import DraftSpec, draft_spec_from
 
@@ -214,13 +214,7 @@ def _end(batch: ChapterDrafts, state: str, reason: str, fields=()) -> None:
 
 def can_cancel_batch(batch: ChapterDrafts, user) -> bool:
     """Who may stop a chapter's drafts: whoever asked for them, and the project's owners."""
-    if user is None or not user.is_authenticated:
-        return False
-    if batch.requested_by_id == user.pk:
-        return True
-    return Membership.objects.filter(
-        project_id=batch.project_id, user=user, role=Role.OWNER
-    ).exists()
+    return may_stop(project_id=batch.project_id, requested_by_id=batch.requested_by_id, user=user)
 
 
 def batch_cancel(*, batch: ChapterDrafts, user) -> ChapterDrafts:

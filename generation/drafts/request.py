@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from cowrite.events import CancelJob, DraftCreated, DraftFinal, Generate, publish
 from scripts_app import documents, positions
-from scripts_app.models import Membership, RevisionOrigin, Role, Scene
+from scripts_app.models import RevisionOrigin, Scene
 from scripts_app.services import scene_edit_live
 
 from .. import feedback
@@ -23,7 +23,7 @@ from ..endpoints import model_record
 from ..models import AcceptPlace, DraftTask, Passage, PassageStatus
 from ..prompts import find_near
 from . import chapter
-from .admission import check_limits, writer_for
+from .admission import check_limits, may_stop, writer_for
 from .render import group_html
 from .spec import DraftSpec, draft_spec_from
 
@@ -124,14 +124,9 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
 
 def can_cancel(passage: Passage, user) -> bool:
     """Who may stop a draft: whoever asked for it, and the project's owners."""
-
-    if user is None or not user.is_authenticated:
-        return False
-    if passage.requested_by_id == user.pk:
-        return True
-    return Membership.objects.filter(
-        project_id=passage.project_id, user=user, role=Role.OWNER
-    ).exists()
+    return may_stop(
+        project_id=passage.project_id, requested_by_id=passage.requested_by_id, user=user
+    )
 
 
 def draft_cancel(*, passage: Passage, user) -> Passage:
