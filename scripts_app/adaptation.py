@@ -205,6 +205,7 @@ def adaptation_import(
             first=row["first"],
             last=row["last"],
             cues=row["cues"],
+            heading=scene.heading,
         )
         for scene, row in zip(scenes, adapted.scenes, strict=True)
     )
@@ -348,18 +349,26 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
     everything = [source.text[s:e] for ch in chapters for s, e in ch.get("paragraphs", [])]
     cast = find_cast(everything, known=known)
     cast.names = {a: c for a, c in cast.names.items() if c not in nobody}
-    links = list(SceneSource.objects.filter(source=source).order_by("chapter", "first"))
+    links = list(
+        SceneSource.objects.filter(source=source)
+        .select_related("scene")
+        .order_by("chapter", "first")
+    )
     characters = {c.name: c for c in Character.objects.filter(project_id=source.project_id)}
     added: list[str] = []
     reread = untouched = 0
     by_chapter: dict[int, list[SceneSource]] = {}
     for link in links:
         by_chapter.setdefault(link.chapter, []).append(link)
+    headings_changed = 0
     for chapter, group in by_chapter.items():
         if chapter >= len(chapters):
             continue
         spans = chapters[chapter].get("paragraphs", [])
         paragraphs = [source.text[s:e] for s, e in spans]
+        headings_changed += _propose_headings_again(
+            paragraphs, cast, chapters[chapter].get("breaks", []), group
+        )
         quotes = None
         for link in group:
             scene = services.scene_sync_live(scene_id=link.scene_id, autosave=True)
@@ -413,7 +422,31 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
             ]
             link.save(update_fields=["cues"])
             reread += 1
+    if headings_changed:
+        services.script_changed(source.project_id)
     return reread, untouched, added
+
+
+def _propose_headings_again(paragraphs, cast, breaks, links) -> int:
+    """A scene whose heading is still the one the breakdown proposed gets the heading the
+    confirmed names give (a name that is no person may be the place: "at Longbourn");
+    return how many changed. A heading the team wrote is never touched."""
+    if not any(link.heading and link.scene.heading == link.heading for link in links):
+        return 0
+    proposed = {
+        (c.first, c.last): _heading(c.heading) for c in breakdown(paragraphs, cast, breaks=breaks)
+    }
+    changed = 0
+    for link in links:
+        new = proposed.get((link.first, link.last))
+        scene = link.scene
+        if not new or not link.heading or scene.heading != link.heading or new == link.heading:
+            continue
+        Scene.objects.filter(pk=scene.pk, heading=link.heading).update(heading=new)
+        SceneSource.objects.filter(pk=link.pk).update(heading=new)
+        scene.heading = link.heading = new
+        changed += 1
+    return changed
 
 
 @transaction.atomic

@@ -533,6 +533,9 @@ class SceneSource(models.Model):
     first = models.PositiveIntegerField()  # paragraph indexes in the chapter, inclusive
     last = models.PositiveIntegerField()
     cues = models.JSONField(default=list, blank=True)
+    # The heading the breakdown proposed: while the scene still has it, reading the book
+    # again with the team's confirmed names may propose a better one.
+    heading = models.CharField(max_length=200, blank=True, default="")
 
     def __str__(self) -> str:
         return f"scene {self.scene_id} from {self.source_id}"

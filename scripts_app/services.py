@@ -359,11 +359,11 @@ def scene_create(
     scene.cast.set(cast)
     scene.head = add_revision(scene=scene, text=text, author=user, origin=RevisionOrigin.CREATE)
     scene.save(update_fields=["head"])
-    _script_changed(project.pk)
+    script_changed(project.pk)
     return scene
 
 
-def _script_changed(project_id: int) -> None:
+def script_changed(project_id: int) -> None:
     """The script's scenes changed (added, removed, moved, a heading): open whole-script
     views re-read their window (over the story room, after commit)."""
     events.publish(events.StoryChanged(project_id, "script"))
@@ -378,7 +378,7 @@ def scene_update(*, scene: Scene, heading: str, synopsis: str = "", cast_ids=())
     cast = _cast_for(scene.project, cast_ids)
     scene.save(update_fields=["heading", "synopsis", "updated_at"])
     scene.cast.set(cast)
-    _script_changed(scene.project_id)
+    script_changed(scene.project_id)
     return scene
 
 
@@ -395,7 +395,7 @@ def scene_delete(*, scene: Scene) -> None:
     Scene.objects.filter(project_id=project_id, position__gt=position).update(
         position=F("position") - 1
     )
-    _script_changed(project_id)
+    script_changed(project_id)
 
 
 @transaction.atomic
@@ -417,7 +417,7 @@ def scene_reorder(*, project: Project, scene_ids: list[int]) -> None:
             changed.append(Scene(pk=pk, position=position))
     Scene.objects.bulk_update(changed, ["position"])
     if changed:
-        _script_changed(project.pk)
+        script_changed(project.pk)
         from . import board  # board.py calls this module: imported here, not at the top
 
         # The outline follows: linked cards re-sort within their acts (board.py).

@@ -271,3 +271,40 @@ def test_character_page_merge(book, writer, client):
     assert "NELL merged into ELEANOR" in response.content.decode()
     assert not Character.objects.filter(pk=nell.pk).exists()
     assert all("\nNELL\n" not in t for t in _texts(project))
+
+
+VILLAGE = """CHAPTER I
+
+Nobody loved Netherby more than Ruth, and Netherby knew it.
+
+Ruth and Netherby were old friends, said the miller.
+
+* * *
+
+That night Ruth waited at Netherby, by the fire in the kitchen.
+
+"He is late," said Ruth.
+
+* * *
+
+That night Ruth sat at Netherby again, by the fire in the kitchen.
+
+"Still late," said Ruth.
+"""
+
+
+def test_a_name_that_is_no_person_can_become_the_place_of_an_untouched_heading(writer):
+    project = adaptation.adaptation_import(user=writer, data=VILLAGE.encode(), filename="v.txt")
+    source = SourceText.objects.get(project=project)
+    assert "NETHERBY" in source.cast  # read as a person: never a place
+    scenes = list(Scene.objects.filter(project=project).order_by("position"))
+    assert [s.heading for s in scenes[1:]] == ["INT. KITCHEN - NIGHT"] * 2
+    assert all(link.heading for link in SceneSource.objects.filter(source=source))
+    mine = scenes[2]
+    services.scene_update(scene=mine, heading="INT. RUTH'S KITCHEN - NIGHT")
+    adaptation.confirm_names(
+        source=source, user=writer, choices=[NameChoice("NETHERBY", [], "none")]
+    )
+    scenes = list(Scene.objects.filter(project=project).order_by("position"))
+    assert scenes[1].heading == "INT. NETHERBY - NIGHT"  # proposed again
+    assert scenes[2].heading == "INT. RUTH'S KITCHEN - NIGHT"  # the team's own is kept
