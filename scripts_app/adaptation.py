@@ -102,7 +102,7 @@ def adapt(book: Book, *, progress: Callable[..., None] | None = None) -> Adapted
             )
         if progress is not None:
             made = [
-                {"heading": h, "synopsis": row["synopsis"][:160], "chapter": ci}
+                {"heading": h, "synopsis": _clip(row["synopsis"], 160), "chapter": ci}
                 for h, row in zip(
                     headings, out.scenes[len(out.scenes) - len(headings) :], strict=True
                 )
@@ -118,6 +118,13 @@ def adapt(book: Book, *, progress: Callable[..., None] | None = None) -> Adapted
         for name, n in sorted(cast.counts.items(), key=lambda kv: -kv[1])
     }
     return out
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word with "…"."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
 def _heading(heading: str) -> str:
