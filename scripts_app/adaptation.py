@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 from . import imports
 from .formats import FormatError, fountain, importer
@@ -213,6 +213,7 @@ def adaptation_import(
             last=row["last"],
             cues=row["cues"],
             heading=scene.heading,
+            revision_id=scene.head_id,
         )
         for scene, row in zip(scenes, adapted.scenes, strict=True)
     )
@@ -323,18 +324,9 @@ def book_known(cast: dict) -> tuple[dict[str, str], set[str]]:
         known.setdefault(name.title(), name)
         for alias in entry.get("aliases") or []:
             known[alias] = name
+            if alias.islower():  # typed as "lizzy": the book writes "Lizzy"
+                known.setdefault(alias.title(), name)
     return known, nobody
-
-
-def _as_imported(scene: Scene) -> bool:
-    head = scene.head
-    return (
-        head is not None
-        and head.origin == RevisionOrigin.IMPORT
-        and head.number == 1
-        and scene.text == head.text
-        and not scene.doc_updates.exists()
-    )
 
 
 def _speakers(text: str) -> list[str]:
@@ -347,9 +339,18 @@ def _speakers(text: str) -> list[str]:
     return list(scenes[0].cast) if scenes else []
 
 
+class _Changed(Exception):
+    """Someone typed in the scene between its check and its rewrite."""
+
+
 def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
-    """Step 2 above: return (scenes read again, scenes left alone, characters added)."""
-    from . import services
+    """Step 2 above: return (scenes read again, scenes left alone, characters added).
+
+    A scene is read again only while its head is the revision the machine last wrote
+    (``SceneSource.revision``: the import, an earlier re-read, a merge), its text is that
+    revision's and nobody is typing in it; the rewrite is made in the live document only
+    if its text is still exactly that when it is made."""
+    from . import documents, services
 
     known, nobody = book_known(source.cast or {})
     chapters = source.chapters or []
@@ -360,6 +361,15 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
         SceneSource.objects.filter(source=source)
         .select_related("scene")
         .order_by("chapter", "first")
+    )
+    # Scenes that may be untouched, in one query; the rest are left alone unlocked.
+    candidates = set(
+        Scene.objects.filter(
+            source_passage__source=source,
+            source_passage__revision__isnull=False,
+            head_id=models.F("source_passage__revision_id"),
+            doc_updates__isnull=True,
+        ).values_list("pk", flat=True)
     )
     characters = {c.name: c for c in Character.objects.filter(project_id=source.project_id)}
     added: list[str] = []
@@ -378,8 +388,14 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
         )
         quotes = None
         for link in group:
-            scene = services.scene_sync_live(scene_id=link.scene_id, autosave=True)
-            if not _as_imported(scene):
+            if link.scene_id not in candidates:
+                untouched += 1
+                continue
+            try:
+                scene = services.scene_sync_live(scene_id=link.scene_id, autosave=True)
+            except Scene.DoesNotExist:
+                continue  # deleted meanwhile
+            if scene.head_id != link.revision_id or scene.text != scene.head.text:
                 untouched += 1
                 continue
             if quotes is None:
@@ -398,6 +414,22 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
             new_text = imports._scene_parts(parsed[0].text)[1]
             if new_text == scene.text:
                 continue
+
+            def plan(resolver, old=scene.text, new=new_text):
+                if resolver.text != old:
+                    raise _Changed
+                return [documents.minimal_edit(old, new)]
+
+            try:
+                written = documents.edits_at(
+                    scene_id=scene.pk,
+                    plan=plan,
+                    user_id=user.pk if user else None,
+                    check=services.validate_scene_text,
+                )
+            except (_Changed, ValidationError):
+                untouched += 1
+                continue
             old_speakers = set(_speakers(scene.text))
             speakers = []
             for cue_name in dict.fromkeys(parsed[0].cast):
@@ -413,13 +445,14 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
                 speakers.append(characters[name])
             revision = services.add_revision(
                 scene=scene,
-                text=new_text,
+                text=written,
                 author=user,
                 origin=RevisionOrigin.SAVE,
                 label="Dialogue read again with the book's confirmed names",
                 base=scene.head,
             )
-            services.scene_commit_text(scene=scene, text=new_text, user=user, revision=revision)
+            scene.text, scene.head, scene.last_edited_by = written, revision, user
+            scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
             kept = [c for c in scene.cast.all() if c.name not in old_speakers]
             scene.cast.set([*kept, *speakers])
             link.cues = [
@@ -427,7 +460,8 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
                 for c in cues
                 if c["line"] > 2
             ]
-            link.save(update_fields=["cues"])
+            link.revision = revision
+            link.save(update_fields=["cues", "revision"])
             reread += 1
     if headings_changed:
         services.script_changed(source.project_id)
@@ -459,15 +493,22 @@ def _propose_headings_again(paragraphs, cast, breaks, links) -> int:
 @transaction.atomic
 def confirm_names(*, source: SourceText, user, choices: list[NameChoice]) -> NamesResult:
     """Apply the book page's names form (see above). Raise ValidationError, changing
-    nothing, for an alias given to two names or a merge into a name that is itself merged
-    or no person."""
+    nothing, for a name listed twice, an alias given to two names or that is another
+    listed name, or a merge into a name that is itself merged or no person."""
     from .cast_merge import character_merge
     from .services import normalize_character_name
+    from .story import check_character_limit
 
+    # The project first, as every path that changes scenes or characters locks it.
+    Project.objects.select_for_update().filter(pk=source.project_id).first()
     source = SourceText.objects.select_for_update().get(pk=source.pk)
     project_id = source.project_id
     cast = {name: dict(entry) for name, entry in (source.cast or {}).items()}
-    rows = {c.name: c for c in choices}
+    rows: dict[str, NameChoice] = {}
+    for choice in choices:
+        if choice.name in rows:
+            raise ValidationError(f"{choice.name} is listed twice; reload the page.")
+        rows[choice.name] = choice
     owner: dict[str, str] = {}
     for choice in choices:
         if choice.action not in ("keep", "add", "none", "merge"):
@@ -490,9 +531,15 @@ def confirm_names(*, source: SourceText, user, choices: list[NameChoice]) -> Nam
                     "an alias names one person."
                 )
             owner[key] = choice.name
+            other = rows.get(alias.upper())
+            if other is not None and other.name != choice.name and other.action != "merge":
+                raise ValidationError(
+                    f"“{alias}” is the name of {other.name}; to say they are one person, "
+                    f"choose “The same person as…” on {other.name}'s row."
+                )
     characters = {c.name: c for c in Character.objects.filter(project_id=project_id)}
     result = NamesResult()
-    merges: list[tuple[str, str]] = []
+    # First every row's own aliases, then the merges add theirs (row order is mentions).
     for choice in choices:
         entry = cast.setdefault(choice.name, {"mentions": 0, "aliases": []})
         entry["aliases"] = list(choice.aliases)
@@ -500,23 +547,24 @@ def confirm_names(*, source: SourceText, user, choices: list[NameChoice]) -> Nam
         entry.pop("person", None)
         if choice.action == "none":
             entry["person"] = False
-        elif choice.action == "merge":
-            into = normalize_character_name(choice.into)
-            gone = cast.pop(choice.name)
-            kept = cast.setdefault(into, {"mentions": 0, "aliases": []})
-            for alias in [choice.name.title(), *gone.get("aliases", [])]:
-                if alias.upper() != into and alias not in kept["aliases"]:
-                    kept["aliases"].append(alias)
-            kept["mentions"] = int(kept.get("mentions") or 0) + int(gone.get("mentions") or 0)
-            merges.append((choice.name, into))
         elif choice.action == "add" and choice.name not in characters:
-            from .story import check_character_limit
-
             check_character_limit(project_id)
             characters[choice.name] = Character.objects.create(
                 project_id=project_id, name=normalize_character_name(choice.name)
             )
             result.added.append(choice.name)
+    merges: list[tuple[str, str]] = []
+    for choice in choices:
+        if choice.action != "merge":
+            continue
+        into = normalize_character_name(choice.into)
+        gone = cast.pop(choice.name)
+        kept = cast.setdefault(into, {"mentions": 0, "aliases": []})
+        for alias in [choice.name.title(), *gone.get("aliases", [])]:
+            if alias.upper() != into and alias not in kept["aliases"]:
+                kept["aliases"].append(alias)
+        kept["mentions"] = int(kept.get("mentions") or 0) + int(gone.get("mentions") or 0)
+        merges.append((choice.name, into))
     source.cast = cast
     source.save(update_fields=["cast"])
     result.reread, result.untouched, added = reread_scenes(source=source, user=user)
@@ -525,7 +573,10 @@ def confirm_names(*, source: SourceText, user, choices: list[NameChoice]) -> Nam
         merged = Character.objects.filter(project_id=project_id, name=name).first()
         if merged is None:
             continue
-        kept, _ = Character.objects.get_or_create(project_id=project_id, name=into)
+        kept = Character.objects.filter(project_id=project_id, name=into).first()
+        if kept is None:
+            check_character_limit(project_id)
+            kept = Character.objects.create(project_id=project_id, name=into)
         done = character_merge(merged=merged, kept=kept, user=user)
         result.merged.append((name, into, done.cues))
     return result

@@ -6,10 +6,10 @@ confirms which of the names found in a book are one person (``adaptation.py``).
 ``character_merge`` does it in one transaction (a refusal changes nothing):
 
 - **Cues**: every cue of the merged name in the project's scenes is renamed, keeping its
-  extensions (``(V.O.)``, ``(CONT'D)``), a forcing ``@`` and a dual ``^``. Each rename is
-  its own small edit in the live document (``documents.edit_at``, the cue found again in
-  the text as it is at that moment), so what others type meanwhile, even on the same
-  scene, is kept; each changed scene gets one revision ("Merged … into …").
+  extensions (``(V.O.)``, ``(CONT'D)``), a forcing ``@`` and a dual ``^``. The cues are
+  found in the live document as it is at that moment and renamed in one update of small
+  edits (``documents.edits_at``), so what others type meanwhile, even on the same scene,
+  is kept; each changed scene gets one revision ("Merged … into …").
 - **Links**: scenes' casts and cards' characters move to the kept character; its
   relationships too (one that would duplicate or point at itself goes); its empty story
   fields and tags are filled from the merged one, nothing it has is overwritten.
@@ -36,6 +36,7 @@ from .models import (
     Project,
     RevisionOrigin,
     Scene,
+    SceneSource,
     SourceText,
 )
 
@@ -51,7 +52,6 @@ FILLED_FIELDS = (
     "arc_end",
     "voice",
 )
-MAX_RENAMES_PER_SCENE = 5000  # more cues than a scene can hold: a guard, not a limit
 
 
 @dataclass
@@ -82,47 +82,42 @@ def cue_name_spans(text: str, names: set[str]) -> list[tuple[int, int]]:
 
 
 def _rename_cues(scene_id: int, names: set[str], new: str, user, label: str) -> int:
-    """Rename the cues of ``names`` to ``new`` in one scene's live text, one edit each;
-    return how many (a revision if any). Call inside a transaction."""
-    count = 0
-    scene = None
+    """Rename the cues of ``names`` to ``new`` in one scene's live text, found in the text
+    as it is now and renamed in one update; return how many (a revision if any). A scene
+    the machine wrote and nobody touched since stays so (``SceneSource.revision``). Call
+    inside a transaction."""
+    try:
+        scene = services.scene_sync_live(scene_id=scene_id, autosave=True)
+    except Scene.DoesNotExist:
+        return 0  # deleted meanwhile
+    found: list[int] = []
 
     def plan(resolver):
         spans = cue_name_spans(resolver.text, names)
-        if not spans:
-            raise _Done
-        start, end = spans[0]
-        return documents.Edit(start, end, new)
+        found.append(len(spans))
+        return [documents.Edit(start, end, new) for start, end in spans]
 
-    while count < MAX_RENAMES_PER_SCENE:
-        if scene is None:
-            scene = services.scene_sync_live(scene_id=scene_id, autosave=True)
-        try:
-            edited = documents.edit_at(
-                scene_id=scene_id,
-                plan=plan,
-                user_id=user.pk if user else None,
-                check=services.validate_scene_text,
-            )
-        except _Done:
-            break
-        count += 1
-    if count:
-        revision = services.add_revision(
-            scene=scene,
-            text=edited.text,
-            author=user,
-            origin=RevisionOrigin.SAVE,
-            label=label[:200],
-            base=scene.head,
-        )
-        scene.text, scene.head, scene.last_edited_by = edited.text, revision, user
-        scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
-    return count
-
-
-class _Done(Exception):
-    """No cue of the merged name is left in the scene."""
+    text = documents.edits_at(
+        scene_id=scene_id,
+        plan=plan,
+        user_id=user.pk if user else None,
+        check=services.validate_scene_text,
+    )
+    if text is None:
+        return 0
+    untouched = SceneSource.objects.filter(scene_id=scene_id, revision_id=scene.head_id)
+    revision = services.add_revision(
+        scene=scene,
+        text=text,
+        author=user,
+        origin=RevisionOrigin.SAVE,
+        label=label[:200],
+        base=scene.head,
+    )
+    untouched.update(revision=revision)
+    scene.text, scene.head, scene.last_edited_by = text, revision, user
+    scene.save(update_fields=["text", "head", "last_edited_by", "updated_at"])
+    return found[0]
 
 
 def _alias_into_books(project_id: int, merged: Character, kept: Character) -> None:

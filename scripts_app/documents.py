@@ -152,23 +152,15 @@ def replace_text(*, scene_id: int, new_text: str, user_id: int | None) -> bytes 
     old = str(ytext)
     if old == new_text:
         return None
-    # The smallest single replace: common prefix and suffix kept, the middle swapped.
-    start = 0
-    limit = min(len(old), len(new_text))
-    while start < limit and old[start] == new_text[start]:
-        start += 1
-    end_old, end_new = len(old), len(new_text)
-    while end_old > start and end_new > start and old[end_old - 1] == new_text[end_new - 1]:
-        end_old -= 1
-        end_new -= 1
+    edit = minimal_edit(old, new_text)  # common prefix and suffix kept, the middle swapped
     before = doc.get_state()
     with doc.transaction():
-        byte_start = _utf8_len(old[:start])
-        byte_end = _utf8_len(old[:end_old])
+        byte_start = _utf8_len(old[: edit.start])
+        byte_end = byte_start + _utf8_len(old[edit.start : edit.end])
         if byte_end > byte_start:
             del ytext[byte_start:byte_end]
-        if end_new > start:
-            ytext.insert(byte_start, new_text[start:end_new])
+        if edit.insert:
+            ytext.insert(byte_start, edit.insert)
     update = doc.get_update(before)
     append_update(scene_id=scene_id, data=update, user_id=user_id)
     events.publish(events.DocRelay.server_update(scene_id, update))
@@ -250,6 +242,66 @@ def edit_at(
         removed=old[edit.start : edit.end],
         span=span,
     )
+
+
+def edits_at(
+    *,
+    scene_id: int,
+    plan: Callable[[positions.Resolver], list[Edit]],
+    user_id: int | None,
+    check: Callable[[str], object] | None = None,
+) -> str | None:
+    """Several edits at once where ``plan`` finds them in the live document as it is now
+    (non-overlapping, each against that text), made as one Yjs transaction: one update,
+    logged and relayed, so what others type anywhere else is kept. ``plan`` may refuse
+    (raise) or return no edit (None is returned, nothing written); ``check`` sees the
+    resulting text first. Return the new text. Call inside a transaction."""
+    loaded = load(scene_id)
+    doc, ytext = loaded.doc, loaded.doc.get(TEXT_NAME, type=Text)
+    resolver = positions.Resolver(doc)
+    old = resolver.text
+    edits = sorted(plan(resolver), key=lambda e: e.start)
+    if not edits:
+        return None
+    at = 0
+    for edit in edits:
+        if not at <= edit.start <= edit.end <= len(old):
+            raise ValueError(f"edits overlap or fall outside the text: {edit}")
+        at = edit.end
+    parts, at = [], 0
+    for edit in edits:
+        parts += [old[at : edit.start], edit.insert]
+        at = edit.end
+    new_text = "".join(parts) + old[at:]
+    if check is not None:
+        check(new_text)
+    before = doc.get_state()
+    with doc.transaction():
+        for edit in reversed(edits):  # from the end: earlier offsets stay valid
+            byte_start = _utf8_len(old[: edit.start])
+            byte_end = byte_start + _utf8_len(old[edit.start : edit.end])
+            if byte_end > byte_start:
+                del ytext[byte_start:byte_end]
+            if edit.insert:
+                ytext.insert(byte_start, edit.insert)
+    update = doc.get_update(before)
+    append_update(scene_id=scene_id, data=update, user_id=user_id)
+    events.publish(events.DocRelay.server_update(scene_id, update))
+    return str(ytext)
+
+
+def minimal_edit(old: str, new: str) -> Edit | None:
+    """The smallest single replace that turns ``old`` into ``new`` (None if equal)."""
+    if old == new:
+        return None
+    start, limit = 0, min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old -= 1
+        end_new -= 1
+    return Edit(start, end_old, new[start:end_new])
 
 
 def pending_scene_ids(*, quiet_seconds: float, max_pending: int) -> list[int]:

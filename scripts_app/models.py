@@ -536,6 +536,11 @@ class SceneSource(models.Model):
     # The heading the breakdown proposed: while the scene still has it, reading the book
     # again with the team's confirmed names may propose a better one.
     heading = models.CharField(max_length=200, blank=True, default="")
+    # The last revision the machine wrote (the import, a re-read with confirmed names, a
+    # merge of characters): while it is the scene's head, nobody has touched the scene.
+    revision = models.ForeignKey(
+        "Revision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"scene {self.scene_id} from {self.source_id}"

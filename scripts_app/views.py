@@ -462,7 +462,7 @@ def character_merge(request, project_id, character_id):
     project = membership.project
     into = request.POST.get("into", "")
     kept = None
-    if into.isdigit() and len(into) < 19:
+    if into.isascii() and into.isdigit() and len(into) < 19:
         kept = Character.objects.filter(project=project, pk=int(into)).first()
     if kept is None:
         messages.error(request, "Pick the character this one is the same person as.")

@@ -42,7 +42,7 @@ def book_detail(request, project_id, source_id):
     shown = None
     chapter_panels = []
     wanted = request.GET.get("chapter", "")
-    if wanted.isdigit() and int(wanted) < len(chapters):
+    if wanted.isascii() and wanted.isdigit() and int(wanted) < len(chapters):
         i = int(wanted)
         starts = {link.first: link.scene for link in by_chapter.get(i, [])}
         spans = source.chapters[i].get("paragraphs", [])

@@ -400,7 +400,12 @@ def train(
         dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=2))
     try:
         dctx = _Dist(rank=dist.get_rank(), world=dist.get_world_size(), device=device)
-        return _train(cfg, corpus_dir, out_dir, progress_cb, resume, console, dctx)
+        meta = _train(cfg, corpus_dir, out_dir, progress_cb, resume, console, dctx)
+        # Every process is done with the group before any tears it down: a gloo process
+        # destroying its group while another's last collective is still in flight can
+        # abort ("terminate called without an active exception"; seen once in CI).
+        dist.barrier()
+        return meta
     finally:
         if own_group and dist.is_initialized():
             dist.destroy_process_group()

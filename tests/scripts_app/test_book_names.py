@@ -308,3 +308,93 @@ def test_a_name_that_is_no_person_can_become_the_place_of_an_untouched_heading(w
     scenes = list(Scene.objects.filter(project=project).order_by("position"))
     assert scenes[1].heading == "INT. NETHERBY - NIGHT"  # proposed again
     assert scenes[2].heading == "INT. RUTH'S KITCHEN - NIGHT"  # the team's own is kept
+
+
+def test_names_can_be_confirmed_again_and_machine_edits_stay_untouched(book, writer):
+    project, source = book
+    first = adaptation.confirm_names(
+        source=source, user=writer, choices=[NameChoice("NELL", [], "merge", "ELEANOR")]
+    )
+    assert first.untouched == 0
+    again = adaptation.confirm_names(
+        source=SourceText.objects.get(pk=source.pk),
+        user=writer,
+        choices=[NameChoice("ELEANOR", ["miss vance", "Nell"], "keep")],  # typed lower case
+    )
+    assert again.untouched == 0 and again.reread >= 1  # the machine's own edits don't count
+    texts = "\n".join(_texts(project))
+    assert "\nMISS VANCE\n" not in texts and "ELEANOR\nGoodbye." in texts
+
+
+def test_a_merged_rows_aliases_survive_the_kept_rows_own(book, writer):
+    project, source = book
+    adaptation.confirm_names(
+        source=source,
+        user=writer,
+        choices=[
+            NameChoice("MISS VANCE", ["Vance"], "merge", "ELEANOR"),  # listed first
+            NameChoice("ELEANOR", ["Eleanor Vance"], "keep"),
+        ],
+    )
+    source.refresh_from_db()
+    assert {"Vance", "Miss Vance", "Eleanor Vance"} <= set(source.cast["ELEANOR"]["aliases"])
+
+
+def test_an_alias_that_is_another_listed_name_is_refused(book, writer):
+    _, source = book
+    with pytest.raises(ValidationError, match="is the name of NELL"):
+        adaptation.confirm_names(
+            source=source,
+            user=writer,
+            choices=[NameChoice("ELEANOR", ["Nell"], "keep"), NameChoice("NELL", [], "keep")],
+        )
+    with pytest.raises(ValidationError, match="listed twice"):
+        adaptation.confirm_names(
+            source=source,
+            user=writer,
+            choices=[NameChoice("NELL", [], "keep"), NameChoice("NELL", [], "none")],
+        )
+
+
+def test_a_merge_renames_every_cue_of_a_scene_in_one_live_update(book, writer):
+    from scripts_app.models import SceneUpdate
+
+    project, _ = book
+    scene = Scene.objects.filter(project=project).order_by("position").first()
+    many = scene.text + "".join(f"\nTOM\nLine {i}.\n" for i in range(30))
+    services.scene_save_text(scene=scene, user=writer, text=many, base_revision_id=scene.head_id)
+    before = SceneUpdate.objects.filter(scene=scene).count()
+    tom = Character.objects.get(project=project, name="TOM")
+    hardy = Character.objects.create(project=project, name="TOM HARDY")
+    done = cast_merge.character_merge(merged=tom, kept=hardy, user=writer)
+    assert done.cues >= 31
+    assert SceneUpdate.objects.filter(scene=scene).count() == before + 1
+    scene.refresh_from_db()
+    assert "\nTOM\n" not in scene.text and scene.text.count("TOM HARDY\n") >= 31
+
+
+def test_edits_at_refuses_overlaps_and_writes_nothing(book, writer):
+    from scripts_app import documents
+    from scripts_app.models import SceneUpdate
+
+    project, _ = book
+    scene = Scene.objects.filter(project=project).first()
+    with pytest.raises(ValueError, match="overlap"):
+        documents.edits_at(
+            scene_id=scene.pk,
+            plan=lambda r: [documents.Edit(0, 5, "x"), documents.Edit(3, 8, "y")],
+            user_id=writer.pk,
+        )
+    assert not SceneUpdate.objects.filter(scene=scene).exists()
+    assert documents.edits_at(scene_id=scene.pk, plan=lambda r: [], user_id=writer.pk) is None
+
+
+def test_odd_digits_in_ids_are_a_message_not_an_error(book, writer, client):
+    project, source = book
+    nell = Character.objects.get(project=project, name="NELL")
+    client.force_login(writer)
+    url = reverse("character_merge", args=[project.pk, nell.pk])
+    response = client.post(url, {"into": "²"}, follow=True)
+    assert response.status_code == 200 and "Pick the character" in response.content.decode()
+    page = client.get(reverse("book_detail", args=[project.pk, source.pk]) + "?chapter=²")
+    assert page.status_code == 200
