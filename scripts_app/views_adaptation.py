@@ -3,6 +3,8 @@ made from each, the names found in it, and a chapter's text read-only with where
 scene begins. Members only (outsiders 404); nobody edits the book. Its names page: who is who, confirmed
 by an editor."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -77,6 +79,28 @@ def book_detail(request, project_id, source_id):
 MAX_NAME_ROWS = 80  # the names form lists the most mentioned; the rest stay as found
 
 
+def first_mention(text: str, forms: list[str], width: int = 50) -> str:
+    """Where the book first names someone by any of ``forms``: the words around it
+    ("…Miss Vance looked back at Ashford once…"), for the team to tell who it is."""
+    forms = [f for f in forms if f]
+    if not forms:
+        return ""
+    pattern = (
+        r"\b(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + r")\b"
+    )
+    m = re.search(pattern, text)
+    if m is None:
+        return ""
+    start, end = max(0, m.start() - width), min(len(text), m.end() + width)
+    before = text[start : m.start()]
+    after = text[m.end() : end]
+    if start > 0:
+        before = "…" + before.split(" ", 1)[-1]
+    if end < len(text):
+        after = after.rsplit(" ", 1)[0] + "…"
+    return " ".join(f"{before}{m.group(0)}{after}".split())
+
+
 def _name_rows(source: SourceText, characters: set[str]) -> list[dict]:
     rows = []
     for name, info in list((source.cast or {}).items())[:MAX_NAME_ROWS]:
@@ -90,6 +114,7 @@ def _name_rows(source: SourceText, characters: set[str]) -> list[dict]:
                 "into": "",
                 "character": name in characters,
                 "confirmed": bool(info.get("confirmed")),
+                "first": first_mention(source.text, [name.title(), *(info.get("aliases") or [])]),
             }
         )
     return rows

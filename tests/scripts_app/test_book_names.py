@@ -180,6 +180,19 @@ def test_a_bad_form_changes_nothing(book, writer):
     assert source.cast == before_cast
 
 
+def test_first_mention_is_cut_at_words():
+    from scripts_app.views_adaptation import first_mention
+
+    text = "It rained all week. " * 5 + "Then Miss Vance came to the ferry. " + "Dry. " * 30
+    shown = first_mention(text, ["Vance", "Miss Vance"], width=30)
+    assert "Miss Vance came to the ferry" in shown
+    assert shown.startswith("…") and shown.endswith("…") and len(shown) < 90
+    assert first_mention(text, ["Nobody"]) == "" and first_mention(text, []) == ""
+    # Aliases are text, never patterns.
+    assert first_mention("Tom (the elder) sat.", ["Tom (the elder"]) == "Tom (the elder) sat."
+    assert first_mention("Tom sat.", ["T.m", "[a-z]+"]) == ""
+
+
 def test_cue_spans_keep_extensions_and_forcing():
     text = "NELL\nHi.\n\nNELL (V.O.)\nYes.\n\n@Nell\nNo.\n\nNELL went out.\n\nNELLIE\nSo.\n"
     spans = cast_merge.cue_name_spans(text, {"NELL"})
@@ -234,6 +247,7 @@ def test_names_page_permissions_and_form(book, writer, client):
     client.force_login(viewer)
     page = client.get(url)
     assert page.status_code == 200 and b"Save the names" not in page.content
+    assert "Nell laughed and climbed aboard" in page.content.decode()  # where it is first named
     assert client.post(url, {"name_0": "NELL"}).status_code == 403
     client.force_login(writer)
     assert "Save the names" in client.get(url).content.decode()
