@@ -22,6 +22,7 @@ returns at once and a progress page follows the chapters.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,11 +31,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from . import imports
+from . import documents, imports, services
+from .cast_merge import character_merge, fold_name
 from .formats import FormatError, fountain, importer
 from .formats.adaptation import SceneCut, attribute, breakdown, find_cast, to_fountain
 from .formats.prose import Book, read_prose
 from .models import Character, Project, RevisionOrigin, Scene, SceneSource, SourceText
+from .story import check_character_limit
 
 
 @dataclass
@@ -78,7 +81,7 @@ def adapt(book: Book, *, progress: Callable[..., None] | None = None) -> Adapted
             continue
         quotes = attribute(paragraphs, cast)
         headings: list[str] = []
-        for cut in breakdown(paragraphs, cast, breaks=chapter.breaks):
+        for cut in breakdown(paragraphs, cast, breaks=chapter.breaks, quotes=quotes):
             inside = [q for q in quotes if cut.first <= q.paragraph <= cut.last]
             text, cues = to_fountain(paragraphs, cut, inside, cast)
             heading, _, body = text.partition("\n")
@@ -130,10 +133,8 @@ def _clip(text: str, limit: int) -> str:
 def _heading(heading: str) -> str:
     """A proposed heading the scene rules accept ("INT. ? - NIGHT"), else forced."""
     heading = " ".join(heading.split())[: settings.COWRITE_HEADING_MAX_CHARS - 1]
-    from .services import validate_heading
-
     try:
-        return validate_heading(heading)
+        return services.validate_heading(heading)
     except ValidationError:
         return "." + (heading.lstrip(".") or "SCENE")
 
@@ -350,8 +351,6 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
     (``SceneSource.revision``: the import, an earlier re-read, a merge), its text is that
     revision's and nobody is typing in it; the rewrite is made in the live document only
     if its text is still exactly that when it is made."""
-    from . import documents, services
-
     known, nobody = book_known(source.cast or {})
     chapters = source.chapters or []
     everything = [source.text[s:e] for ch in chapters for s, e in ch.get("paragraphs", [])]
@@ -383,10 +382,11 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
             continue
         spans = chapters[chapter].get("paragraphs", [])
         paragraphs = [source.text[s:e] for s, e in spans]
+        # Who says what in the chapter: read once, only if a scene or heading needs it.
+        quotes = functools.cache(lambda paragraphs=paragraphs: attribute(paragraphs, cast))
         headings_changed += _propose_headings_again(
-            paragraphs, cast, chapters[chapter].get("breaks", []), group
+            paragraphs, cast, chapters[chapter].get("breaks", []), group, quotes
         )
-        quotes = None
         for link in group:
             if link.scene_id not in candidates:
                 untouched += 1
@@ -398,9 +398,7 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
             if scene.head_id != link.revision_id or scene.text != scene.head.text:
                 untouched += 1
                 continue
-            if quotes is None:
-                quotes = attribute(paragraphs, cast)
-            inside = [q for q in quotes if link.first <= q.paragraph <= link.last]
+            inside = [q for q in quotes() if link.first <= q.paragraph <= link.last]
             cut = SceneCut(link.first, link.last, _heading(scene.heading), (), "")
             text, cues = to_fountain(paragraphs, cut, inside, cast)
             try:
@@ -468,14 +466,16 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
     return reread, untouched, added
 
 
-def _propose_headings_again(paragraphs, cast, breaks, links) -> int:
+def _propose_headings_again(paragraphs, cast, breaks, links, quotes) -> int:
     """A scene whose heading is still the one the breakdown proposed gets the heading the
     confirmed names give (a name that is no person may be the place: "at Longbourn");
-    return how many changed. A heading the team wrote is never touched."""
+    return how many changed. A heading the team wrote is never touched. ``quotes()``
+    gives the chapter's attributed quotations."""
     if not any(link.heading and link.scene.heading == link.heading for link in links):
         return 0
     proposed = {
-        (c.first, c.last): _heading(c.heading) for c in breakdown(paragraphs, cast, breaks=breaks)
+        (c.first, c.last): _heading(c.heading)
+        for c in breakdown(paragraphs, cast, breaks=breaks, quotes=quotes())
     }
     changed = 0
     for link in links:
@@ -495,10 +495,6 @@ def confirm_names(*, source: SourceText, user, choices: list[NameChoice]) -> Nam
     """Apply the book page's names form (see above). Raise ValidationError, changing
     nothing, for a name listed twice, an alias given to two names or that is another
     listed name, or a merge into a name that is itself merged or no person."""
-    from .cast_merge import character_merge
-    from .services import normalize_character_name
-    from .story import check_character_limit
-
     # The project first, as every path that changes scenes or characters locks it.
     Project.objects.select_for_update().filter(pk=source.project_id).first()
     source = SourceText.objects.select_for_update().get(pk=source.pk)
@@ -550,20 +546,15 @@ def confirm_names(*, source: SourceText, user, choices: list[NameChoice]) -> Nam
         elif choice.action == "add" and choice.name not in characters:
             check_character_limit(project_id)
             characters[choice.name] = Character.objects.create(
-                project_id=project_id, name=normalize_character_name(choice.name)
+                project_id=project_id, name=services.normalize_character_name(choice.name)
             )
             result.added.append(choice.name)
     merges: list[tuple[str, str]] = []
     for choice in choices:
         if choice.action != "merge":
             continue
-        into = normalize_character_name(choice.into)
-        gone = cast.pop(choice.name)
-        kept = cast.setdefault(into, {"mentions": 0, "aliases": []})
-        for alias in [choice.name.title(), *gone.get("aliases", [])]:
-            if alias.upper() != into and alias not in kept["aliases"]:
-                kept["aliases"].append(alias)
-        kept["mentions"] = int(kept.get("mentions") or 0) + int(gone.get("mentions") or 0)
+        into = services.normalize_character_name(choice.into)
+        fold_name(cast, choice.name, into)
         merges.append((choice.name, into))
     source.cast = cast
     source.save(update_fields=["cast"])

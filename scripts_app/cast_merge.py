@@ -120,19 +120,25 @@ def _rename_cues(scene_id: int, names: set[str], new: str, user, label: str) -> 
     return found[0]
 
 
+def fold_name(cast: dict, merged: str, kept: str) -> None:
+    """In a book's names (``SourceText.cast``), ``merged`` becomes an alias of ``kept``:
+    its own aliases and mentions go with it (in place; nothing if it is not there)."""
+    gone = cast.pop(merged, None) or {}
+    entry = dict(cast.get(kept) or {"mentions": 0, "aliases": []})
+    aliases = list(entry.get("aliases") or [])
+    for alias in [merged.title(), *(gone.get("aliases") or [])]:
+        if alias.upper() != kept and alias not in aliases:
+            aliases.append(alias)
+    entry["aliases"] = aliases
+    entry["mentions"] = int(entry.get("mentions") or 0) + int(gone.get("mentions") or 0)
+    cast[kept] = entry
+
+
 def _alias_into_books(project_id: int, merged: Character, kept: Character) -> None:
     """The merged name (and its own aliases) become aliases of the kept one in each book."""
     for source in SourceText.objects.select_for_update().filter(project_id=project_id):
         cast = dict(source.cast or {})
-        gone = cast.pop(merged.name, None) or {}
-        entry = dict(cast.get(kept.name) or {"mentions": 0, "aliases": []})
-        aliases = list(entry.get("aliases") or [])
-        for alias in [merged.name.title(), *(gone.get("aliases") or [])]:
-            if alias.upper() != kept.name and alias not in aliases:
-                aliases.append(alias)
-        entry["aliases"] = aliases
-        entry["mentions"] = int(entry.get("mentions") or 0) + int(gone.get("mentions") or 0)
-        cast[kept.name] = entry
+        fold_name(cast, merged.name, kept.name)
         source.cast = cast
         source.save(update_fields=["cast"])
 

@@ -141,30 +141,35 @@ def _utf8_len(s: str) -> int:
     return len(s.encode("utf-8"))
 
 
+def _write(scene_id: int, doc: Doc, old: str, edits, user_id: int | None) -> bytes:
+    """Make ``edits`` (non-overlapping, in text order, each against ``old``, the text of
+    ``doc``) as one Yjs transaction; log the update and relay it (after commit)."""
+    ytext = doc.get(TEXT_NAME, type=Text)
+    before = doc.get_state()
+    with doc.transaction():
+        for edit in reversed(edits):  # from the end: earlier offsets stay valid
+            byte_start = _utf8_len(old[: edit.start])  # Y.Text counts UTF-8 bytes
+            byte_end = byte_start + _utf8_len(old[edit.start : edit.end])
+            if byte_end > byte_start:
+                del ytext[byte_start:byte_end]
+            if edit.insert:
+                ytext.insert(byte_start, edit.insert)
+    update = doc.get_update(before)
+    append_update(scene_id=scene_id, data=update, user_id=user_id)
+    events.publish(events.DocRelay.server_update(scene_id, update))
+    return update
+
+
 def replace_text(*, scene_id: int, new_text: str, user_id: int | None) -> bytes | None:
     """Make the live document's text ``new_text`` with one minimal edit, logged and relayed.
 
     Return the update (None if the text was already equal). Call inside a transaction;
     the relay to open editors is sent after it commits.
     """
-    loaded = load(scene_id)
-    doc, ytext = loaded.doc, loaded.doc.get(TEXT_NAME, type=Text)
-    old = str(ytext)
-    if old == new_text:
-        return None
+    doc = load(scene_id).doc
+    old = str(doc.get(TEXT_NAME, type=Text))
     edit = minimal_edit(old, new_text)  # common prefix and suffix kept, the middle swapped
-    before = doc.get_state()
-    with doc.transaction():
-        byte_start = _utf8_len(old[: edit.start])
-        byte_end = byte_start + _utf8_len(old[edit.start : edit.end])
-        if byte_end > byte_start:
-            del ytext[byte_start:byte_end]
-        if edit.insert:
-            ytext.insert(byte_start, edit.insert)
-    update = doc.get_update(before)
-    append_update(scene_id=scene_id, data=update, user_id=user_id)
-    events.publish(events.DocRelay.server_update(scene_id, update))
-    return update
+    return None if edit is None else _write(scene_id, doc, old, [edit], user_id)
 
 
 @dataclass(frozen=True)
@@ -219,18 +224,8 @@ def edit_at(
     new_text = old[: edit.start] + edit.insert + old[edit.end :]
     if check is not None:
         check(new_text)
-    before = doc.get_state()
     first_clock = _client_clock(doc)
-    with doc.transaction():
-        byte_start = _utf8_len(old[: edit.start])
-        byte_end = byte_start + _utf8_len(old[edit.start : edit.end])
-        if byte_end > byte_start:
-            del ytext[byte_start:byte_end]
-        if edit.insert:
-            ytext.insert(byte_start, edit.insert)
-    update = doc.get_update(before)
-    append_update(scene_id=scene_id, data=update, user_id=user_id)
-    events.publish(events.DocRelay.server_update(scene_id, update))
+    _write(scene_id, doc, old, [edit], user_id)
     span = (
         positions.span_of_insert(doc.client_id, first_clock, edit.insert) if edit.insert else None
     )
@@ -275,18 +270,7 @@ def edits_at(
     new_text = "".join(parts) + old[at:]
     if check is not None:
         check(new_text)
-    before = doc.get_state()
-    with doc.transaction():
-        for edit in reversed(edits):  # from the end: earlier offsets stay valid
-            byte_start = _utf8_len(old[: edit.start])
-            byte_end = byte_start + _utf8_len(old[edit.start : edit.end])
-            if byte_end > byte_start:
-                del ytext[byte_start:byte_end]
-            if edit.insert:
-                ytext.insert(byte_start, edit.insert)
-    update = doc.get_update(before)
-    append_update(scene_id=scene_id, data=update, user_id=user_id)
-    events.publish(events.DocRelay.server_update(scene_id, update))
+    _write(scene_id, doc, old, edits, user_id)
     return str(ytext)
 
 

@@ -1547,11 +1547,17 @@ def _first_sentences(text: str, limit: int = 200) -> str:
 
 
 def breakdown(
-    paragraphs: Sequence[str], cast: Cast, *, breaks: Sequence[int] = ()
+    paragraphs: Sequence[str],
+    cast: Cast,
+    *,
+    breaks: Sequence[int] = (),
+    quotes: Sequence[Quote] | None = None,
 ) -> list[SceneCut]:
     """Candidate scenes: cut at ``breaks``, headings/markers and changes of place or time;
-    each with a proposed heading (``_locate``, carried over a cue that keeps it)."""
-    quotes = attribute(paragraphs, cast)
+    each with a proposed heading (``_locate``, carried over a cue that keeps it).
+    ``quotes``: ``attribute(paragraphs, cast)`` when the caller has it already."""
+    if quotes is None:
+        quotes = attribute(paragraphs, cast)
     ctx = _build_ctx(paragraphs, cast, quotes)
     starts: list[int] = []
     skip: set[int] = set()
