@@ -31,6 +31,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from pycrdt import create_update_message
 
+from .origin import current_origin
+
 # The channel layer of live pages (see settings.CHANNEL_LAYERS): co-editing relays, draft
 # streams, cards and access notices go through it (fan-out); the generation queue, the
 # workers' control messages and the API's replies use "default" (stored, each queue
@@ -395,13 +397,17 @@ class StoryChanged(Event):
     "characters", "plotlines", "board", "beat"; "script": scenes added, removed, moved or
     renamed, for the whole-script view), ``item`` which one (a beat's id; 0 for
     the part as a whole). Every story page of the project is told; each page re-fetches
-    the fragments that show that part (``static/js/story.js``)."""
+    the fragments that show that part (``static/js/story.js``); the page that made the
+    change skips the fragment its own answer already replaced (``origin``)."""
 
     type: ClassVar[str] = "story.changed"
     layer: ClassVar[str] = ROOMS_LAYER
     project: int
     part: str
     item: int = 0
+    # The page whose request made the change (``cowrite.origin``), taken from the request
+    # being served when the event is made; None from workers, tasks and other pages.
+    origin: str | None = field(default_factory=current_origin)
 
     @property
     def route(self) -> Route:

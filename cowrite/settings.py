@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Names the asking page for the story room's signals (cowrite/origin.py).
+    "cowrite.origin.RequestOriginMiddleware",
     # Last: turns a lockout flagged by the axes backend into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -15,7 +15,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from cowrite import events
+from cowrite import events, origin
 from cowrite.events import AccessChanged, StoryChanged
 
 from ..access import membership_for
@@ -84,6 +84,7 @@ class StoryRoomConsumer(LightDispatchMixin, AsyncWebsocketConsumer):
             text_data=(
                 '<div id="story-signal" hx-swap-oob="true" hidden '
                 f'data-part="{html.escape(change.part)}" data-item="{int(change.item)}" '
+                f'data-origin="{html.escape(origin.for_user(change.origin, self.user.pk))}" '
                 f'data-at="{time.monotonic_ns()}"></div>'
             )
         )

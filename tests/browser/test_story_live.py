@@ -110,9 +110,19 @@ def test_character_story_and_plotlines_live(app_server, new_page):
     a.goto(f"{base}/projects/{project.pk}/story/")
     new = a.locator("form.plotline-new")
     new.locator("input[name=name]").fill("The heist")
+    expect(a.locator("body[data-story-room=open]")).to_have_count(1)
+    refetched = []
+    a.on(
+        "request",
+        lambda r: r.method == "GET" and "/story/plotlines/" in r.url and refetched.append(r.url),
+    )
     new.get_by_role("button", name="Add plotline").click()
     expect(a.locator("#plotlines")).to_contain_text("Plotline The heist added.")
     expect(b.locator("#plotlines .plotline-name")).to_have_text(["The heist"])
+    # Alice's page heard the change too, as hers: her answer (with its notice) stays,
+    # nothing fetched again.
+    expect(a.locator("#plotlines")).to_contain_text("Plotline The heist added.")
+    assert refetched == []
     new = a.locator("form.plotline-new")
     new.locator("input[name=name]").fill("THE HEIST")
     new.get_by_role("button", name="Add plotline").click()

@@ -155,7 +155,9 @@ class DaphneServer:
         self.stop()
 
 
-def http_post(base_url: str, session: str, path: str, data: dict) -> int:
+def http_post(
+    base_url: str, session: str, path: str, data: dict, headers: dict | None = None
+) -> int:
     """POST a form to a running server as the session's user (with a CSRF token)."""
     import http.cookiejar
     import urllib.parse
@@ -189,7 +191,7 @@ def http_post(base_url: str, session: str, path: str, data: dict) -> int:
     request = urllib.request.Request(
         base_url + path,
         data=urllib.parse.urlencode(data).encode(),
-        headers={"X-CSRFToken": token, "Referer": base_url + "/"},
+        headers={"X-CSRFToken": token, "Referer": base_url + "/", **(headers or {})},
     )
     with opener.open(request) as response:
         return response.status
