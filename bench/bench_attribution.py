@@ -8,6 +8,10 @@ everywhere), each quotation's speaker labelled by hand in gold.jsonl; aliases.js
 alias map passed to find_cast as ``known``. A gold quote is found when a quote of the same
 paragraph starts with its first words; a gold speaker of null (a group: "they cried") is
 right only when the answer is None.
+
+Then the names the book page would offer with no alias map confirmed (``find_cast`` on
+the chapters alone), against people.json (hand-labelled: every person the chapters name,
+and capitalised words of them that are not people): people found, and not-people found.
 """
 
 from __future__ import annotations
@@ -104,6 +108,24 @@ def evaluate():
     return results
 
 
+def names_found() -> dict:
+    """book -> (people found, people named, not-people found as names, attribution
+    [right, gold quotes] with that cast)."""
+    people = json.loads((FIXTURES / "people.json").read_text("utf-8"))
+    gold, _, books = load()
+    out = {}
+    for book, paras in books.items():
+        cast = find_cast(paras)
+        found = set(cast.names)
+        named = people[book]["people"]
+        hits = sum(any(form in found for form in forms) for forms in named)
+        wrong = sorted(found & set(people[book]["not_people"]))
+        rows = [g for g in gold if g["book"] == book]
+        right = score(rows, match(rows, attribute(paras, cast)))["all"]
+        out[book] = (hits, len(named), wrong, right)
+    return out
+
+
 def _pct(a):
     return f"{100 * a[0] / a[1]:5.1f}% ({a[0]}/{a[1]})" if a[1] else "   n/a"
 
@@ -127,6 +149,15 @@ def main() -> None:
             f"({r['quotes']} quotes in all); find_cast+attribute {r['seconds'] * 1000:.1f} ms "
             f"for {r['words']} words"
         )
+    print("with no alias map (people.json):")
+    both = [0, 0]
+    for book, (hits, named, wrong, right) in names_found().items():
+        print(
+            f"  {book}: people found {hits}/{named}; not people taken for names "
+            f"{len(wrong)}{': ' + ', '.join(wrong) if wrong else ''}; attribution {_pct(right)}"
+        )
+        both = [both[0] + right[0], both[1] + right[1]]
+    print(f"  both: attribution {_pct(both)}")
     if "-v" in sys.argv:
         for book, r in results.items():
             for g, q in r["misses"]:

@@ -42,6 +42,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import grammar
 
@@ -427,6 +428,14 @@ _STOP = (
             "Welsh",
             "Christmas",
             "Easter",
+            "Michaelmas",
+            "Candlemas",
+            "Lammas",
+            "Martinmas",
+            "Whitsun",
+            "Whitsuntide",
+            "Midsummer",
+            "Lent",
             "Chapter",
             "CHAPTER",
             "Book",
@@ -521,6 +530,80 @@ _PLACE_PREP = {"at", "in", "from", "into", "near", "towards", "toward", "through
 _WEAK_PLACE_PREP = {"to", "of"}
 
 
+# Evidence, per mention, that a name is a person: a speech tag ("said Kitty", "Charlotte
+# replied"), an address inside a quotation ("Now, Kitty, you may…", "Poor Eliza!"), a
+# verb only people do right after it in the narration ("Mary wished", "Elizabeth felt").
+_HUMAN_VERBS = (
+    "looked|smiled|laughed|felt|thought|wished|knew|listened|turned|walked|danced|"
+    "answered|heard|saw|wondered|hoped|liked|loved|hated|married|spoke|sat|stood|rose|"
+    "nodded|frowned|sighed|smiled|wept|cried|blushed|was disconcerted|could not|would not|"
+    "did not|had never|went|came|ran|took|gave|told|asked|said|replied|observed|began"
+)
+_PERSON_AFTER = re.compile(
+    rf"[’']?s?,?[”\"]?\s*(?:{'|'.join(sorted(set(_HUMAN_VERBS.split('|'))))})\b"
+)
+_VOCATIVE_BEFORE = re.compile(r"(?:[“\"‘]|,\s|\b(?:[Dd]ear|[Dd]earest|[Pp]oor|[Mm]y)\s)$")
+_VOCATIVE_AFTER = re.compile(r"[,!?]\s*[A-Za-z_“‘]")
+# Evidence that it is a place or a thing: "the village of Longbourn", "the north of
+# England", "the Knave of Hearts" (a noun, then "of"; not "the sister of Jane": people
+# are named after their relations), "Longbourn, the village where…".
+_RELATION_NOUNS = frozenset(
+    [
+        "sister",
+        "brother",
+        "daughter",
+        "son",
+        "wife",
+        "husband",
+        "mother",
+        "father",
+        "cousin",
+        "aunt",
+        "uncle",
+        "niece",
+        "nephew",
+        "friend",
+        "servant",
+        "maid",
+        "master",
+        "mistress",
+        "widow",
+        "child",
+        "children",
+        "family",
+        "favourite",
+        "partner",
+        "companion",
+        "lover",
+        "heir",
+        "guest",
+        "neighbour",
+        "cook",
+        "nurse",
+    ]
+)
+_NOUN_OF_BEFORE = re.compile(
+    r"\b(?:[Tt]he|[Aa]n?|[Tt]his|[Tt]hat|[Ii]ts)\s+(?:[a-z]+\s+)?([A-Za-z]+)\s+of\s+$"
+)
+_APPOSITION_AFTER = re.compile(
+    r",\s+(?:the|a|an)\s+(?:[a-z]+\s+)?(?:village|town|city|county|country|parish|"
+    r"estate|house|hall|park|river|street|road|inn|island|kingdom|shire|place)\b"
+)
+
+
+def _person_evidence(before: str, after: str, quoted: bool) -> bool:
+    if quoted:
+        return bool(_VOCATIVE_BEFORE.search(before) and _VOCATIVE_AFTER.match(after))
+    return bool(_PERSON_AFTER.match(after) or _TAG_BEFORE.search(before))
+
+
+def _thing_evidence(before: str, after: str) -> bool:
+    m = _NOUN_OF_BEFORE.search(before)
+    if m and m.group(1).lower() not in _RELATION_NOUNS:
+        return True
+    return bool(_APPOSITION_AFTER.match(after))
+
+
 def _strip_possessive(name: str) -> str:
     return re.sub(r"[’']s?$", "", name)
 
@@ -536,14 +619,31 @@ def _sentence_start(p: str, j: int) -> bool:
     return k < 0 or p[k] in ".!?:"
 
 
+class _Mention(NamedTuple):
+    name: str  # as written
+    gender: str  # a hint from an honorific
+    start: bool  # first word of a sentence
+    prev: str  # the word before, lower case
+    person: bool  # a speech tag, an address or a human verb at this mention
+    thing: bool  # "the village of X", "X, the town…" at this mention
+
+
 def _raw_names(paragraphs: Sequence[str]):
-    """(name as written, gender hint, at sentence start, preceded-by word) for each mention."""
+    """A ``_Mention`` for each capitalised name in the paragraphs."""
     for p in paragraphs:
         if _is_marker(p):
             continue
+        masked = None
         for m in _NAME_RE.finditer(p):
-            prev_words = p[: m.start()].split()
+            before = p[max(0, m.start() - 48) : m.start()]
+            prev_words = before.split()
             prev = prev_words[-1].lower().strip("“”\"'‘’(,") if prev_words else ""
+            after = p[m.end() : m.end() + 48]
+            if masked is None:
+                masked = _mask_quotes_simple(p) if "“" in p or '"' in p else p
+            quoted = masked[m.start()] == " "
+            person = _person_evidence(before, after, quoted)
+            thing = not quoted and _thing_evidence(before, after)
             if m.group("hname"):
                 hon = m.group("hon") or m.group("hon2")
                 words = [_strip_possessive(w) for w in m.group("hname").split()]
@@ -551,7 +651,8 @@ def _raw_names(paragraphs: Sequence[str]):
                 if not words:
                     continue
                 dot = "." if m.group("hon") else ""
-                yield f"{hon}{dot} {' '.join(words)}", _HONORIFIC_GENDER.get(hon, ""), False, prev
+                gender = _HONORIFIC_GENDER.get(hon, "")
+                yield _Mention(f"{hon}{dot} {' '.join(words)}", gender, False, prev, person, thing)
             else:
                 if m.start() and p[m.start() - 1] == "’":
                     continue  # an elision: "’Tis", "’Twas"
@@ -575,7 +676,7 @@ def _raw_names(paragraphs: Sequence[str]):
                     continue
                 if words[-1] in _PLACE_WORDS or words[-1].endswith("ish"):
                     continue
-                yield " ".join(words), "", start, prev
+                yield _Mention(" ".join(words), "", start, prev, person, thing)
 
 
 def find_cast(paragraphs: Sequence[str], *, known: Mapping[str, str] | None = None) -> Cast:
@@ -584,15 +685,18 @@ def find_cast(paragraphs: Sequence[str], *, known: Mapping[str, str] | None = No
     total: Counter[str] = Counter()
     place_like: Counter[str] = Counter()
     weak_place: Counter[str] = Counter()
+    person_like: Counter[str] = Counter()
     gender_hint: dict[str, str] = {}
-    for name, g, start, prev in _raw_names(paragraphs):
+    for name, g, start, prev, person, thing in _raw_names(paragraphs):
         total[name] += 1
         if not start:
             mid[name] += 1
-        if prev in _PLACE_PREP:
+        if prev in _PLACE_PREP or thing:
             place_like[name] += 1
         elif prev in _WEAK_PLACE_PREP:
             weak_place[name] += 1
+        if person:
+            person_like[name] += 1
         if g:
             gender_hint[name] = g
     surnames = {name.split()[-1] for name in total if len(name.split()) > 1}
@@ -611,6 +715,8 @@ def find_cast(paragraphs: Sequence[str], *, known: Mapping[str, str] | None = No
         place = place_like[name] + (weak_place[name] / 2 if n >= 3 else 0)
         if not honorific and place * 2 > n:
             continue
+        if not honorific and not person_like[name] and place_like[name] and place * 3 >= n:
+            continue  # never a person in the text, a place or a thing a third of the time
         found.append(name)
     # Merge aliases into groups -> canonical.
     names: dict[str, str] = {}
@@ -727,6 +833,7 @@ _VERBS = (
     "persisted|responded|echoed|sang|went on|cried out|called out|shrieked|bawled|addressed|"
     "dit|répondit|demanda|s'écria|s’écria|reprit|ajouta|dijo|respondió|preguntó|exclamó"
 )
+_TAG_BEFORE = re.compile(rf"\b(?:{_VERBS})\s+(?:the\s+)?$")  # "said Kitty": _person_evidence
 # Verbs that also take an object ("called the Queen") count only before their subject.
 _VN_VERBS = _VERBS.replace("called|", "").replace("addressed|", "")
 _PRON = r"he|she|it|they|I"

@@ -119,6 +119,36 @@ def test_cast_merges_mr_darcy_and_darcy_and_known_aliases():
         assert non_name not in cast.names
 
 
+def test_a_place_or_thing_never_a_person_in_the_text_is_not_cast():
+    paras = [
+        "They returned, therefore, in good spirits to Longbourn, the village where they lived.",
+        "Within a short walk of Longbourn lived a family. The ladies of Longbourn called.",
+        "He came from the north of England. The village of Longbourn was quiet.",
+        "Then followed the Knave of Hearts, and the Queen of Hearts, and the Knave of Hearts.",
+        "They were to take possession before Michaelmas, said Hannah.",
+    ]
+    cast = find_cast(paras)
+    for thing in ("Longbourn", "England", "Hearts", "Michaelmas"):
+        assert thing not in cast.names, thing
+    assert "Hannah" in cast.names
+
+
+def test_a_person_met_the_way_places_are_stays_cast_when_the_text_shows_a_person():
+    paras = [
+        "The arrival of Maria was expected. The sister of Tom came. The care of Maria was hers.",
+        "“Now, Maria, you may sit down,” said her aunt. Maria smiled.",
+        "The return of Tom, the heir, was announced; Tom nodded.",
+        # Once, in a quotation, a place-like mention and no other sign: kept (too little to go on).
+        "“I read of Fanny in the paper.”",
+    ]
+    cast = find_cast(paras)
+    for person in ("Maria", "Tom", "Fanny"):
+        assert person in cast.names, person
+    # Nothing but the way places are met ("the arrival of Lucy", "Lucy, the village…"): a
+    # one-mention name without any sign of a person is taken for a place.
+    assert "Lucy" not in find_cast(["The road to Lucy, the village by the river, was long."]).names
+
+
 def test_cast_without_evidence_keeps_aliases_apart():
     paras = ["Elizabeth smiled at Lizzy and Lizzy smiled back at Elizabeth."]
     cast = find_cast(paras)
