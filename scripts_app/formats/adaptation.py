@@ -895,13 +895,36 @@ def _build_ctx(paragraphs: Sequence[str], cast: Cast, quotes: Sequence[Quote]) -
     mwho: list[str] = []
     if alias_re is not None:
         for i, mp in enumerate(masked_s):
-            for m in alias_re.finditer(mp):
-                mpos.append(offsets[i] + m.start())
-                mwho.append(names[m.group(0)])
+            found = [(m.start(), m.end(), names[m.group(0)]) for m in alias_re.finditer(mp)]
+            found += _former_latter(mp, found)
+            for start, _end, who in sorted(found):
+                mpos.append(offsets[i] + start)
+                mwho.append(who)
     return _Ctx(
         paragraphs, names, dict(cast.genders), alias_re, tag_after, tag_nv, tag_vn,
         masked_s, mpos, mwho, offsets,
     )  # fmt: skip
+
+
+_FORMER_LATTER = re.compile(r"\b[Tt]he\s+(former|latter)\b")
+_PAIR_JOIN = re.compile(r"\s*(?:,\s*)?and\s+(?:[Tt]he\s+)?")
+
+
+def _former_latter(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Mentions for "the former" / "the latter": the first / second name of the last pair
+    "X and Y" before it in the paragraph ("When Jane and Elizabeth were alone, the former,
+    who…": a later "said she" is Jane's)."""
+    out = []
+    for m in _FORMER_LATTER.finditer(text):
+        pair = None
+        for (_a0, a1, first), (b0, _b1, second) in zip(found, found[1:], strict=False):
+            if b0 >= m.start():
+                break
+            if first != second and _PAIR_JOIN.fullmatch(text[a1:b0]):
+                pair = (first, second)
+        if pair:
+            out.append((m.start(), m.end(), pair[0] if m.group(1) == "former" else pair[1]))
+    return out
 
 
 def _who(ctx: _Ctx, m: re.Match[str]) -> tuple[str | None, str | None]:
@@ -917,18 +940,25 @@ def _who(ctx: _Ctx, m: re.Match[str]) -> tuple[str | None, str | None]:
 
 
 def _nearest(ctx: _Ctx, pos: int, gender: str | None, exclude: set[str], window: int = 4000):
+    return _nearest_at(ctx, pos, gender, exclude, window)[0]
+
+
+def _nearest_at(
+    ctx: _Ctx, pos: int, gender: str | None, exclude: set[str], window: int = 4000
+) -> tuple[str | None, int]:
+    """The nearest narrative mention before ``pos`` of that gender, and where it is."""
     k = bisect.bisect_left(ctx.mention_pos, pos) - 1
-    fallback = None
+    fallback = (None, -1)
     while k >= 0 and pos - ctx.mention_pos[k] <= window:
-        who = ctx.mention_who[k]
+        who, at = ctx.mention_who[k], ctx.mention_pos[k]
         k -= 1
         if who in exclude:
             continue
         g = ctx.genders.get(who, "")
         if gender in (None, "") or g == gender:
-            return who
-        if not g and fallback is None:
-            fallback = who
+            return who, at
+        if not g and fallback[0] is None:
+            fallback = (who, at)
     return fallback
 
 
@@ -1103,9 +1133,10 @@ def attribute(paragraphs: Sequence[str], cast: Cast | None = None) -> list[Quote
     def resolve_pronoun(k: int, g: str) -> str | None:
         q = quotes[k]
         excl = set(addressed[k])
-        # the same paragraph's earlier tagged speaker: "said the Queen ... she went on"
+        # the same paragraph's earlier tagged speaker: "said the Queen ... she went on";
+        # or the same pronoun's: "“What…,” said she to Charlotte, “by listening…”"
         for j in reversed(by_para[q.paragraph]):
-            if j < k and speaker[j] and how[j] == "explicit":
+            if j < k and speaker[j] and how[j] in ("explicit", "pronoun"):
                 if ctx.genders.get(speaker[j], "") in ("", g) or not g:
                     return speaker[j]
                 break
@@ -1113,9 +1144,14 @@ def attribute(paragraphs: Sequence[str], cast: Cast | None = None) -> list[Quote
         if subj and ctx.genders.get(subj, "") in ("", g) and subj not in excl:
             return subj
         pos = ctx.offsets[q.paragraph] + q.start
-        who = _nearest(ctx, pos, g, excl)
+        who, at = _nearest_at(ctx, pos, g, excl)
+        # Named in a narration paragraph since the last quotation's ("…provoking Elizabeth
+        # to do it, she turned to him and said"): that is who "she" is.
+        last = quotes[k - 1].spans[-1][0] if k else -1
+        fresh = 0 <= last < q.paragraph and at >= ctx.offsets[last + 1]
         if (
             who is not None
+            and not fresh
             and recent
             and who == recent[-1]
             and q.start <= 1
