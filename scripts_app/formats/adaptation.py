@@ -518,11 +518,18 @@ _PLACE_WORDS = set(
         "Manor",
     ]
 )
+_HONORIFICS = (
+    r"(?:Mr|Mrs|Ms|Dr|Mme|Mlle|St)\.?|(?:Miss|Lady|Sir|Lord|Captain|Colonel|Aunt|Uncle|"
+    r"Madame|Monsieur|Professor|Major|General|Mademoiselle|Señor|Señora|Don|Doña|Herr|Frau)"
+)
 _NAME_RE = re.compile(
     r"\b(?:(?P<hon>Mr|Mrs|Ms|Dr|Mme|Mlle|St)\.?|(?P<hon2>Miss|Lady|Sir|Lord|Captain|Colonel|"
     r"Aunt|Uncle|Madame|Monsieur|Professor|Major|General|Mademoiselle|Señor|Señora|Don|Doña|"
     r"Herr|Frau))\s+(?P<hname>[A-Z][\w’']*(?:\s+[A-Z][\w’']+)?)"
-    r"|\b(?P<plain>[A-Z][a-zà-ÿ’']+(?:-[A-Za-zà-ÿ]+)*(?:\s+[A-Z][a-zà-ÿ’']+(?:-[A-Za-zà-ÿ]+)*)*)"
+    # A run of capitalised words stops before an honorific with its name ("Later Mrs.
+    # Grey": "Later", then "Mrs. Grey").
+    rf"|\b(?P<plain>[A-Z][a-zà-ÿ’']+(?:-[A-Za-zà-ÿ]+)*(?:\s+(?!(?:{_HONORIFICS})\s+[A-Z])"
+    r"[A-Z][a-zà-ÿ’']+(?:-[A-Za-zà-ÿ]+)*)*)"
 )
 _PLACE_PREP = {"at", "in", "from", "into", "near", "towards", "toward", "through"}
 # Weaker evidence of a place: people are also talked "to" and thought "of". Each counts
@@ -836,8 +843,17 @@ _VERBS = (
 _TAG_BEFORE = re.compile(rf"\b(?:{_VERBS})\s+(?:the\s+)?$")  # "said Kitty": _person_evidence
 # Verbs that also take an object ("called the Queen") count only before their subject.
 _VN_VERBS = _VERBS.replace("called|", "").replace("addressed|", "")
-_PRON = r"he|she|it|they|I"
+# "said his wife": a pronoun of sorts, resolved through the spouse's name (Mr. Bennet's
+# wife is Mrs. Bennet, when the book names her somewhere).
+_SPOUSE = {"his wife": ("f", "MR.", "MRS."), "his lady": ("f", "MR.", "MRS."),
+           "her husband": ("m", "MRS.", "MR.")}  # fmt: skip
+_PRON = r"his\s+wife|his\s+lady|her\s+husband|he|she|it|they|I"
 _PRON_GENDER = {"he": "m", "she": "f", "it": "", "they": "plural", "I": "narrator"}
+_PRON_GENDER.update({phrase: g for phrase, (g, _of, _is) in _SPOUSE.items()})
+
+
+def _pronoun(text: str) -> str:
+    return " ".join(text.split())
 
 
 @dataclass
@@ -1110,16 +1126,20 @@ def attribute(paragraphs: Sequence[str], cast: Cast | None = None) -> list[Quote
 
     # 1. explicit tags (names now, pronouns after the turns are known)
     pron_of: dict[int, str] = {}
+    spouse_of: dict[int, str] = {}  # quote -> "his wife" etc.
     for k, _q in enumerate(quotes):
         name, pron, found = _explicit(ctx, quotes, k)
         if name:
             speaker[k], how[k], fixed[k] = name, "explicit", True
         elif pron:
+            pron = _pronoun(pron)
             g = _PRON_GENDER.get(pron, "")
             if g in ("plural", "narrator"):
                 fixed[k], how[k] = True, "none"
             else:
                 pron_of[k] = g
+                if pron in _SPOUSE:
+                    spouse_of[k] = pron
 
     # 2. walk paragraph turns in order
     by_para: dict[int, list[int]] = {}
@@ -1130,8 +1150,30 @@ def attribute(paragraphs: Sequence[str], cast: Cast | None = None) -> list[Quote
     recent_addr: list[str] = []
     last_para = -1
 
+    canon_names = set(ctx.names.values())
+
+    def resolve_spouse(k: int) -> str | None:
+        """ "said his wife": the wife of the man the quote speaks to, or else of the
+        nearest man named before it, if the book names her ("Mrs." and his surname)."""
+        _g, of, is_ = _SPOUSE[spouse_of[k]]
+        q = quotes[k]
+        candidates = [ctx.names[m.group(0)] for m in ctx.alias_re.finditer(q.text)]
+        pos = ctx.offsets[q.paragraph] + q.start
+        k2 = bisect.bisect_left(ctx.mention_pos, pos) - 1
+        while k2 >= 0 and pos - ctx.mention_pos[k2] <= 4000 and len(candidates) < 12:
+            candidates.append(ctx.mention_who[k2])
+            k2 -= 1
+        for name in candidates:
+            if name.startswith(of + " "):
+                spouse = is_ + name[len(of) :]
+                if spouse in canon_names:
+                    return spouse
+        return None
+
     def resolve_pronoun(k: int, g: str) -> str | None:
         q = quotes[k]
+        if k in spouse_of:
+            return resolve_spouse(k) if ctx.alias_re is not None else None
         excl = set(addressed[k])
         # the same paragraph's earlier tagged speaker: "said the Queen ... she went on";
         # or the same pronoun's: "“What…,” said she to Charlotte, “by listening…”"
@@ -1145,6 +1187,12 @@ def attribute(paragraphs: Sequence[str], cast: Cast | None = None) -> list[Quote
             return subj
         pos = ctx.offsets[q.paragraph] + q.start
         who, at = _nearest_at(ctx, pos, g, excl)
+        if who is None and g:
+            # Nobody of that gender named in the narration: the conversation's last
+            # speaker who is ("…,” returned she', after his wife spoke).
+            return next(
+                (r for r in reversed(recent) if ctx.genders.get(r) == g and r not in excl), None
+            )
         # Named in a narration paragraph since the last quotation's ("…provoking Elizabeth
         # to do it, she turned to him and said"): that is who "she" is.
         last = quotes[k - 1].spans[-1][0] if k else -1
@@ -1207,6 +1255,10 @@ def attribute(paragraphs: Sequence[str], cast: Cast | None = None) -> list[Quote
                 ghow = "nearest" if guess else "none"
             for k in ks:
                 if speaker[k] is None and not fixed[k]:
+                    # A tag's "she" that found nobody still rules out every man.
+                    said = pron_of.get(k, "")
+                    if guess and said and ctx.genders.get(guess, said) != said:
+                        continue
                     speaker[k], how[k] = guess, ghow
         # vocative constraint: nobody speaks to themselves by name
         for k in ks:
@@ -1844,6 +1896,7 @@ def to_fountain(
             if cut.first <= pi <= cut.last:
                 consumed.setdefault(pi, []).append((a, b, q if n == 0 else None))
     last_cue = None
+    said_in, said_raw = -1, ""  # the last dialogue line: its paragraph and its words as said
     for pi in range(cut.first, cut.last + 1):
         p = paragraphs[pi]
         if _is_marker(p):
@@ -1854,22 +1907,35 @@ def to_fountain(
             gap = p[pos : max(pos, a - 1)]
             action = _strip_tags(ctx, gap, after_quote=j > 0, before_quote=True)
             if action:
+                if lines[-1] != "":  # else the action would read as more of the dialogue
+                    lines.append("")
                 lines += [_action_line(action), ""]
                 last_cue = None
             pos = b + 1
             if q is None:
                 continue
             cue = q.speaker or "UNKNOWN"
+            # A quotation the speech tag interrupted ("My dear Mr. Bennet," said his lady,
+            # "have you heard…") goes on on the same line.
+            goes_on = cue == last_cue and not action and said_in == pi and j > 0
             if cue != last_cue:
                 if lines and lines[-1] != "":
                     lines.append("")
                 lines.append(cue.upper())
                 last_cue = cue
-            for qpi, qa, qb in q.spans:
+            for n, (qpi, qa, qb) in enumerate(q.spans):
                 text = _dialogue_text(paragraphs[qpi][qa:qb])
                 if not text:
                     continue
-                lines.append(text)
+                if n == 0 and goes_on and said_raw:
+                    # Its comma kept only where the sentence goes on in lower case.
+                    head = said_raw if text[:1].islower() else lines[-1]
+                    lines[-1] = f"{head} {text}"
+                    said_raw = f"{head} {_fountain_text(paragraphs[qpi][qa:qb])}"
+                else:
+                    lines.append(text)
+                    said_raw = _fountain_text(paragraphs[qpi][qa:qb])
+                said_in = qpi
                 smap.append({"line": len(lines), "paragraph": qpi, "start": qa, "end": qb})
         tail = p[pos:] if spans else p
         action = _strip_tags(ctx, tail, after_quote=bool(spans), before_quote=False)

@@ -6,6 +6,7 @@ import importlib.util
 import time
 from pathlib import Path
 
+from scripts_app.formats import fountain
 from scripts_app.formats.adaptation import (
     Cast,
     Quote,
@@ -220,6 +221,23 @@ def test_a_name_in_the_narration_since_the_last_quote_beats_the_turn_order():
     assert who(attribute(paras))[-1] == "MISS HALE"
 
 
+def test_his_wife_is_the_wife_of_the_man_she_speaks_to_and_she_stays_a_woman():
+    paras = [
+        "It was a quiet day at the Greys'.",
+        "“My dear Mr. Grey,” said his lady to him one day, “have you heard?”",
+        "Mr. Grey replied that he had not.",
+        "“But it is so,” returned she.",
+        "“Then tell me,” said her husband.",
+        "Later Mrs. Grey wrote to her sister.",  # "Later" does not swallow "Mrs."
+    ]
+    qs = attribute(paras)
+    assert who(qs) == ["MRS. GREY", "MRS. GREY", "MRS. GREY", "MR. GREY"]
+    # With no wife of his named anywhere, "said his lady" finds nobody, and the guesses
+    # that follow never give a woman's words to a man.
+    qs = attribute(paras[:5])
+    assert qs[0].speaker is None and qs[2].speaker != "MR. GREY"
+
+
 def test_alternation_in_exchange():
     paras = [
         "“Where were you?” asked Jane.",
@@ -331,6 +349,52 @@ def test_to_fountain_cues_dialogue_action_and_source_map():
         assert lines[entry["line"] - 2] in ("JANE", "ELIZABETH")
     # The comma that led into "said Jane" ends the sentence in the dialogue.
     assert lines[smap[0]["line"] - 1] == "He is very agreeable."
+
+
+def test_to_fountain_keeps_a_quotation_the_tag_interrupted_on_one_line():
+    paras = [
+        "Mrs. Grey came in.",
+        "“My dear Mr. Grey,” said Mrs. Grey to him one day, “have you heard the news?”",
+        "“Not yet,” said Mr. Grey. “Tell me.”",
+        "“It is this,” said Mrs. Grey. She sat down. “The house is let.”",
+        "“Who has it?”",
+    ]
+    cast = find_cast(paras)
+    quotes = attribute(paras, cast)
+    cut = breakdown(paras, cast, quotes=quotes)[0]
+    text, smap = to_fountain(paras, cut, quotes, cast)
+    lines = text.splitlines()
+    # Interrupted by its tag: one line, its comma kept; a full stop before the tag ends it.
+    assert "My dear Mr. Grey, have you heard the news?" in lines
+    assert "Not yet, Tell me." not in lines and "Not yet. Tell me." in lines
+    # An action between the parts: the speech starts again under its cue.
+    at = lines.index("She sat down.")
+    assert lines[at - 2 : at] == ["It is this.", ""]
+    assert lines[at + 2 : at + 4] == ["MRS. GREY", "The house is let."]
+    # Every part keeps its source span, the joined ones on the same line.
+    for entry in smap:
+        src = paras[entry["paragraph"]][entry["start"] : entry["end"]]
+        assert src.rstrip(",.") in lines[entry["line"] - 1]
+    assert len({e["line"] for e in smap}) == len(smap) - 2
+    # And the screenplay reads that way: the action between two speeches is action.
+    kinds = {el.text: el.type.value for el in fountain.parse(text).elements}
+    assert kinds["She sat down."] == "action"
+    assert kinds["It is this."] == kinds["The house is let."] == "dialogue"
+
+
+def test_every_book_scene_parses_back_with_only_the_quotations_as_dialogue():
+    _gold, aliases, books = _bench().load()
+    for book, paras in books.items():
+        cast = find_cast(paras, known=aliases[book])
+        quotes = attribute(paras, cast)
+        for cut in breakdown(paras, cast, quotes=quotes):
+            text, smap = to_fountain(paras, cut, quotes, cast)
+            lines = text.splitlines()
+            said = {lines[e["line"] - 1] for e in smap}
+            for el in fountain.parse(text).elements:
+                if el.type.value == "dialogue":  # its lines, one speech each
+                    for line in el.text.split("\n"):
+                        assert line in said, (book, cut.first, line[:60])
 
 
 def test_to_fountain_leaves_name_first_tags_out_of_the_action():
