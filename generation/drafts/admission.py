@@ -7,6 +7,11 @@ goes through (a scene's draft, a story proposal, a chapter's drafts).
   (``COWRITE_DRAFT_PROJECT_CONCURRENCY``);
 - the **queue**: queued passages of every project plus API requests waiting for a worker
   (``COWRITE_GENERATION_MAX_QUEUE``).
+
+Whatever counts a project's room and then queues passages does both under the project's
+row lock (``lock_project``, in one transaction), so two requests or chapter advances at
+once cannot both take the last place. The queue across projects is counted without a
+lock: it may pass its limit by the few requests that race for its last places.
 """
 
 from dataclasses import dataclass
@@ -17,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from scripts_app.models import Membership, Role
+from scripts_app.models import Membership, Project, Role
 
 from ..endpoints import project_endpoint_for_request
 from ..limits import waiting_count
@@ -93,6 +98,13 @@ class Room:
         if wanted > self.queue_free:
             return "The generation queue is full; try again in a minute."
         return ""
+
+
+def lock_project(project_id: int) -> None:
+    """Hold the project's row until the current transaction ends: admissions of one
+    project (count the room, queue the passages) run one at a time. Takes it before any
+    other row lock (the order that keeps two admissions from waiting on each other)."""
+    list(Project.objects.select_for_update().filter(pk=project_id).values_list("pk"))
 
 
 def room_for(project_id: int) -> Room:

@@ -13,7 +13,9 @@ per scene of the chapter, in the chapter's order, as one ``ChapterDrafts`` row:
   ``queue.passages_reap``, a cancel of a queued draft ``request.draft_cancel``) the
   project's running chapter requests are advanced (``batches_advance``). An advance
   locks the batch row (``select_for_update``), so of two workers finishing at once one
-  queues the next scenes and the other finds them queued: a scene is asked at most once.
+  queues the next scenes and the other finds them queued: a scene is asked at most once;
+  and the project's row first (``admission.lock_project``), so two chapters advancing at
+  once never both take the project's last place.
   The reaper's beat also sweeps every running request (a lost advance only delays);
 - each passage is asked of the model the project uses when it is queued (``writer_for``);
 - a scene deleted before its turn is skipped; the request ends (``finished``) when every
@@ -39,7 +41,7 @@ from scripts_app.models import Scene, SceneSource, SourceText
 from .. import feedback
 from ..endpoints import model_record
 from ..models import BatchState, ChapterDrafts, DraftTask, Passage, PassageStatus
-from .admission import LIVE, check_rate, may_stop, room_for, writer_for
+from .admission import LIVE, check_rate, lock_project, may_stop, room_for, writer_for
 from .render import group_html
 from .spec import DraftSpec, draft_spec_from
 
@@ -101,6 +103,10 @@ def chapter_drafts_request(
     base_seed = spec.seed if spec.seed is not None else secrets.randbits(48)
     try:
         with transaction.atomic():
+            lock_project(project.pk)
+            room = room_for(project.pk)  # again, under the lock
+            if room.free < 1:
+                raise ValidationError(room.refusal(1))
             # The cards offer the project's tags: give it the defaults on first use.
             feedback.tags_for(project)
             batch = ChapterDrafts.objects.create(
@@ -124,7 +130,10 @@ def batch_advance(batch_id: int) -> ChapterDrafts | None:
     """Queue a running request's next scenes, as many as fit now; end it once every
     scene was asked and none is live. Under a lock on its row: two advances at once
     never queue a scene twice."""
+    project_id = ChapterDrafts.objects.filter(pk=batch_id).values_list("project_id", flat=True)
     with transaction.atomic():
+        for pid in project_id:  # the project first (``lock_project``), then the request
+            lock_project(pid)
         batch = ChapterDrafts.objects.select_for_update().filter(pk=batch_id).first()
         if batch is not None and batch.state == BatchState.RUNNING:
             _fill(batch)

@@ -23,7 +23,7 @@ from ..endpoints import model_record
 from ..models import AcceptPlace, DraftTask, Passage, PassageStatus
 from ..prompts import find_near
 from . import chapter
-from .admission import check_limits, may_stop, writer_for
+from .admission import check_limits, lock_project, may_stop, writer_for
 from .render import group_html
 from .spec import DraftSpec, draft_spec_from
 
@@ -86,11 +86,13 @@ def draft_request(*, scene: Scene, user, spec: DraftSpec) -> list[Passage]:
     model is still training, the request waits in the queue (no model version yet) and
     starts when that model is ready: workers take queued passages once they have a model."""
     endpoint, version = writer_for(scene.project_id)
-    check_limits(scene.project_id, user, spec.alternatives)
+    check_limits(scene.project_id, user, spec.alternatives)  # a quick refusal, no lock
     place = _request_place(scene, spec)
     base_seed = spec.seed if spec.seed is not None else secrets.randbits(48)
     group = uuid.uuid4()
     with transaction.atomic():
+        lock_project(scene.project_id)
+        check_limits(scene.project_id, user, spec.alternatives)  # again, now it counts
         # The cards offer the project's tags: give it the defaults on first use (a write,
         # so here and not in ``feedback_summary``, which only reads).
         feedback.tags_for(scene.project)

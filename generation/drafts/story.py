@@ -36,7 +36,7 @@ from .. import feedback
 from ..core import storylevels
 from ..endpoints import model_record
 from ..models import DraftTask, Passage, PassageKind, PassageStatus
-from .admission import check_limits, writer_for
+from .admission import check_limits, lock_project, writer_for
 from .render import group_html
 from .spec import PRESETS, _num, _text
 
@@ -106,10 +106,12 @@ def story_request(*, project: Project, user, data: dict) -> list[Passage]:
     """Queue a story proposal (one passage per alternative); raise ValidationError."""
     spec = story_spec_from(data, project=project)
     endpoint, version = writer_for(project.pk)
-    check_limits(project.pk, user, spec["alternatives"])
+    check_limits(project.pk, user, spec["alternatives"])  # a quick refusal, no lock
     base_seed = spec["seed"] if spec["seed"] is not None else secrets.randbits(48)
     group = uuid.uuid4()
     with transaction.atomic():
+        lock_project(project.pk)
+        check_limits(project.pk, user, spec["alternatives"])  # again, now it counts
         feedback.tags_for(project)
         passages = [
             Passage.objects.create(

@@ -214,6 +214,54 @@ def test_two_advances_at_once_queue_each_scene_once(team, model, settings, monke
     assert live(team.project) == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_chapters_advancing_at_once_never_pass_the_project_cap(
+    team, model, settings, monkeypatch
+):
+    owner = team.users["owner"]
+    source, first = make_book(team.project, owner, scenes_in_first=3)
+    second = [
+        services.scene_create(project=team.project, user=owner, heading=f"EXT. SHORE - DAY {n}")
+        for n in range(3)
+    ]
+    for i, scene in enumerate(second):
+        SceneSource.objects.create(scene=scene, source=source, chapter=1, first=8 + i, last=8 + i)
+    settings.COWRITE_DRAFT_PROJECT_CONCURRENCY = 2
+    a = ask(team, source, chapter=0)  # 2 of 3 asked
+    settings.COWRITE_DRAFT_PROJECT_CONCURRENCY = 3
+    b = ask(team, source, chapter=1)  # 1 of 3 asked: the project is full (3)
+    assert live(team.project) == 3
+    # One of the first chapter's drafts ends: one place. Both chapters advance at once.
+    Passage.objects.filter(pk=next(iter(a.queued.values()))).update(status=PassageStatus.DONE)
+    slow_room = chapter_module.room_for
+
+    def room_for(project_id):  # count, then wait: an unlocked pair would both see 1 place
+        room = slow_room(project_id)
+        time.sleep(0.3)
+        return room
+
+    monkeypatch.setattr(chapter_module, "room_for", room_for)
+    start, errors = threading.Barrier(2), []
+
+    def advance(batch_id):
+        try:
+            start.wait()
+            drafts.batch_advance(batch_id)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=advance, args=(b_.pk,)) for b_ in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert live(team.project) == 3  # the one place went to one chapter
+    assert Passage.objects.filter(batch__in=[a, b]).count() == 4
+
+
 def test_a_scene_deleted_before_its_turn_is_skipped(team, model, settings):
     settings.COWRITE_DRAFT_PROJECT_CONCURRENCY = 2
     source, scenes = make_book(team.project, team.users["owner"], scenes_in_first=4)
