@@ -110,13 +110,13 @@ def old_heading(narrative: str) -> str:
 def heading_rows(book) -> list[tuple[str, str, str]]:
     """(before, after, synopsis) of every scene, the chapters as ``adaptation.adapt`` reads
     them (one cast for the book, the front matter skipped)."""
-    everything = [p.text for ch in book.chapters for p in ch.paragraphs]
+    story = adaptation.story_chapters(book)
+    everything = [p.text for i in sorted(story) for p in book.chapters[i].paragraphs]
     cast = core.find_cast(everything)
-    skip = adaptation.front_matter(book)[2]
     rows = []
     for ci, chapter in enumerate(book.chapters):
         paragraphs = [p.text for p in chapter.paragraphs]
-        if not paragraphs or ci < skip:
+        if ci not in story:
             continue
         ctx = core._build_ctx(paragraphs, cast, core.attribute(paragraphs, cast))
         for cut in core.breakdown(paragraphs, cast, breaks=chapter.breaks):

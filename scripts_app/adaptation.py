@@ -62,20 +62,29 @@ def front_matter(book: Book) -> tuple[str, str, int]:
     return paras[0], author, 1
 
 
+def story_chapters(book: Book) -> set[int]:
+    """The chapters the breakdown reads: not the title page (``front_matter``) nor the
+    book's apparatus (a preface, contents, notes: ``Chapter.matter``), and not empty."""
+    skip = front_matter(book)[2]
+    return {
+        i for i, ch in enumerate(book.chapters) if i >= skip and not ch.matter and ch.paragraphs
+    }
+
+
 def adapt(book: Book, *, progress: Callable[..., None] | None = None) -> Adapted:
     """Break a read book down into scenes of Fountain (no database). ``progress(done,
     total, scenes)`` after each chapter: chapters done, chapters in all, and the scenes
     that chapter made (``{"heading", "synopsis", "chapter"}``), for the import page to
     show the breakdown as it grows."""
-    everything = [p.text for ch in book.chapters for p in ch.paragraphs]
+    story = story_chapters(book)
+    everything = [p.text for i in sorted(story) for p in book.chapters[i].paragraphs]
     cast = find_cast(everything)
     blocks: list[str] = []
     out = Adapted("")
     total = len(book.chapters)
-    skip = front_matter(book)[2]
     for ci, chapter in enumerate(book.chapters):
         paragraphs = [p.text for p in chapter.paragraphs]
-        if not paragraphs or ci < skip:
+        if ci not in story:
             if progress is not None:
                 progress(ci + 1, total, [])
             continue
@@ -173,6 +182,7 @@ def adaptation_import(
             "The breakdown could not be stored: a passage reads as more than one scene."
         )
     front_title, front_author, _ = front_matter(book)
+    story = story_chapters(book)
     stem = os.path.basename(filename or "").rsplit(".", 1)[0]
     # The reader names an untitled book after its file; an opening title line is better.
     title = (book.title if book.title != stem else "") or front_title or stem or "Adaptation"
@@ -195,8 +205,10 @@ def adaptation_import(
                 "title": ch.title,
                 "paragraphs": [[p.start, p.end] for p in ch.paragraphs],
                 "breaks": list(ch.breaks),
+                # Not read for scenes or names (the re-read keeps to the same chapters).
+                "matter": bool(ch.paragraphs) and i not in story,
             }
-            for ch in book.chapters
+            for i, ch in enumerate(book.chapters)
         ],
         cast=adapted.cast,
         uploaded_by=user,
@@ -353,7 +365,12 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
     if its text is still exactly that when it is made."""
     known, nobody = book_known(source.cast or {})
     chapters = source.chapters or []
-    everything = [source.text[s:e] for ch in chapters for s, e in ch.get("paragraphs", [])]
+    everything = [
+        source.text[s:e]
+        for ch in chapters
+        if not ch.get("matter")
+        for s, e in ch.get("paragraphs", [])
+    ]
     cast = find_cast(everything, known=known)
     cast.names = {a: c for a, c in cast.names.items() if c not in nobody}
     links = list(

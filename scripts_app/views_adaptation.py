@@ -38,6 +38,7 @@ def book_detail(request, project_id, source_id):
             "title": ch.get("title") or ("Opening" if i == 0 else f"Part {i + 1}"),
             "paragraphs": len(ch.get("paragraphs", [])),
             "scenes": [link.scene for link in by_chapter.get(i, [])],
+            "matter": bool(ch.get("matter")),
         }
         for i, ch in enumerate(source.chapters or [])
     ]

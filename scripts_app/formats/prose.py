@@ -58,6 +58,12 @@ Chapters and scene breaks
 - Text before the first heading, and a book with no heading at all, is a chapter titled
   "". Three or more headings in a row with no text between (a table of contents) are
   dropped.
+- The book's apparatus is a chapter too, flagged ``Chapter.matter`` (``is_matter``): a
+  plain-text block of one line reading ``PREFACE``, ``Introduction``, ``CONTENTS``,
+  ``Dedication``, ``List of Illustrations``, ``Footnotes``, ``Appendix B``, ``The
+  Translator's Note``… (optionally followed by a stop and a subtitle) starts one, and so
+  does an EPUB or Markdown heading that reads so. The adaptation makes no scene of it and
+  finds no names in it; it stays in ``Book.text``.
 - A scene break is a paragraph without letters or digits of up to 20 characters (``***``,
   ``* * *``, ``#``, ``—``, ``~``, a centred ornament ``⁂``, ``• • •``; not ``...`` nor ``?``),
   ``o0o``/``oOo``, an EPUB ``<hr>``, a Markdown thematic break (``***``, ``---``, ``___``),
@@ -107,6 +113,7 @@ __all__ = [
     "Book",
     "Chapter",
     "Paragraph",
+    "is_matter",
     "read_prose",
 ]
 
@@ -128,6 +135,7 @@ class Chapter:
     title: str  # as written ("Chapter XII", "CHAPTER 3. The Storm"); "" when untitled
     paragraphs: tuple[Paragraph, ...]
     breaks: tuple[int, ...]  # indexes of the paragraphs a scene break stood before
+    matter: bool = False  # a preface, contents, notes…: the book's apparatus, not its story
 
 
 @dataclass(frozen=True)
@@ -259,6 +267,17 @@ _KEYWORD_RE = re.compile(
 )
 _NAMED_RE = re.compile(r"(?:prologue|epilogue)(?P<rest>(?:[\s.:\-—–].*)?)", re.IGNORECASE)
 _NUMERAL_RE = re.compile(rf"(?:{_ROMAN}|\d{{1,3}})\.?")
+# The book's apparatus around the story (a title, alone or with a subtitle after a stop:
+# "PREFACE. To the Second Edition", "Appendix: Maps"; never "Notes on the Road").
+_MATTER_RE = re.compile(
+    r"(?:(?:the\s+)?(?:author|editor|translator|transcriber)['’]?s['’]?\s+"
+    r"(?:preface|introduction|notes?)|preface|introduction|introductory\s+note|foreword"
+    r"|dedication|(?:table\s+of\s+)?contents|list\s+of\s+(?:illustrations|plates)"
+    r"|illustrations|a\s+note\s+on\s+the\s+text|acknowledge?ments|footnotes|endnotes"
+    r"|notes|appendix(?:\s+[a-z0-9]{1,4})?|glossary|index|bibliography|afterword)"
+    r"(?:\s*[.:\-—–](?:\s*\S.*)?)?",
+    re.IGNORECASE,
+)
 _NUMERAL_TITLE_RE = re.compile(rf"(?:{_ROMAN}|\d{{1,3}})\.\s+(?P<rest>\S.*)")
 _SENTENCE_END = tuple(".!?,;:\"”’'»)")
 _SHOUT_END = tuple("!?…\"”’'»")
@@ -282,6 +301,14 @@ def _is_heading(line: str) -> bool:
             and (rest.isupper() or not rest.endswith(_SENTENCE_END))
         )
     return False
+
+
+def is_matter(title: str) -> bool:
+    """True if a chapter title names the book's apparatus: preface, introduction,
+    foreword, dedication, contents, list of illustrations, a note on the text,
+    acknowledgements, footnotes, endnotes, notes, appendix, glossary, index, bibliography,
+    afterword, the author's/editor's/translator's/transcriber's note."""
+    return bool(title) and len(title) <= 80 and bool(_MATTER_RE.fullmatch(_clean_line(title)))
 
 
 def _has_own_title(line: str) -> bool:
@@ -396,7 +423,7 @@ class _Builder:
                 start, end = add(text)
                 paragraphs.append(Paragraph(text, start, end))
                 words += len(text.split())
-            built.append(Chapter(ch_title, tuple(paragraphs), tuple(breaks)))
+            built.append(Chapter(ch_title, tuple(paragraphs), tuple(breaks), is_matter(ch_title)))
         if not words:
             raise FormatError(empty_message)
         return Book(
@@ -521,7 +548,7 @@ def _read_text(text: str, filename: str) -> Book:
         raw, blank = blocks[i]
         i += 1
         first = _clean_line(raw[0])
-        if len(raw) <= 2 and _is_heading(first):
+        if (len(raw) <= 2 and _is_heading(first)) or (len(raw) == 1 and is_matter(first)):
             heading = first
             if len(raw) == 2:
                 second = _clean_line(raw[1])
@@ -531,7 +558,10 @@ def _read_text(text: str, filename: str) -> Book:
                     heading = _join_title(first, second)
             elif not _has_own_title(first) and i < len(blocks) and len(blocks[i][0]) == 1:
                 nxt = _clean_line(blocks[i][0][0])
-                if _is_subtitle(nxt, same_block=False):
+                # In a table of contents (the last heading had no text either), a
+                # "PREFACE" after "Chapter 7" starts the preface; else it is a title.
+                in_contents = bool(builder.chapters) and not builder.chapters[-1][1]
+                if _is_subtitle(nxt, same_block=False) and not (in_contents and is_matter(nxt)):
                     heading = _join_title(first, nxt)
                     i += 1
             if heading is not None:

@@ -229,3 +229,36 @@ def test_the_progress_page_lists_the_breakdown(client):
     assert "EXT. RIVER - MORNING" in page and "Mara rows." in page
     client.force_login(make_user("other"))
     assert client.get(reverse("script_import_progress", args=["abc123"])).status_code == 404
+
+
+def test_a_preface_and_footnotes_make_no_scene_and_no_names(writer, client):
+    """A Project Gutenberg book with its apparatus: the preface and footnotes stay in the
+    source and on the book page, marked as not part of the story; no scene, no name."""
+    from tests.scripts_app.formats.test_prose import GUTENBERG_FRONT
+
+    text = GUTENBERG_FRONT.replace(
+        "This edition corrects", '"Quite so," said Saintsbury to Whitman. This edition corrects'
+    )
+    project = adaptation.adaptation_import(user=writer, data=text.encode(), filename="pg.txt")
+    source = SourceText.objects.get(project=project)
+    assert [c["matter"] for c in source.chapters] == [True, True, False, False, True]
+    assert "Saintsbury" in source.text
+    scenes = list(Scene.objects.filter(project=project).order_by("position"))
+    assert "Mara climbed the stairs." in scenes[0].text
+    assert not any("Saintsbury" in s.text or "A lamp of the old kind" in s.text for s in scenes)
+    assert {link.chapter for link in SceneSource.objects.filter(source=source)} == {2, 3}
+    names = set(source.cast)
+    assert "MARA" in names and not names & {"SAINTSBURY", "WHITMAN", "GEORGE SAINTSBURY"}
+    assert not Character.objects.filter(project=project, name__icontains="SAINTSBURY").exists()
+    page = client_page(client, writer, reverse("book_detail", args=[project.pk, source.pk]))
+    assert page.count("not part of the story") == 3
+    # Confirming the names reads the same chapters again: still no preface names.
+    adaptation.reread_scenes(source=source, user=writer)
+    assert not Character.objects.filter(project=project, name__icontains="SAINTSBURY").exists()
+
+
+def client_page(client, user, url):
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()

@@ -10,7 +10,7 @@ import pytest
 from ebooklib import epub
 
 from scripts_app.formats import FormatError
-from scripts_app.formats.prose import Book, read_prose
+from scripts_app.formats.prose import Book, is_matter, read_prose
 
 
 def check_offsets(book: Book) -> None:
@@ -213,16 +213,115 @@ def test_subtitles_and_table_of_contents():
         "IV.\n\nIT WAS THE RABBIT.\n\nText.\n"
     )
     book = read_prose(text.encode(), "alice.txt")
+    # "CONTENTS" and the listed headings are dropped.
     assert [c.title for c in book.chapters] == [
-        "",
         "CHAPTER I. Down the Rabbit-Hole",
         "CHAPTER II. THE POOL OF TEARS",
         "CHAPTER III. The Caucus Race",
         "IV. IT WAS THE RABBIT.",
     ]
-    assert paragraphs(book.chapters[0]) == ["CONTENTS"]  # the listed headings are dropped
-    assert paragraphs(book.chapters[2]) == ["Curiouser and curiouser!"]
+    assert paragraphs(book.chapters[1]) == ["Curiouser and curiouser!"]
+    assert not any(c.matter for c in book.chapters)
     check_offsets(book)
+
+
+GUTENBERG_FRONT = """The Project Gutenberg eBook of The Keeper, by Ann Example
+
+Title: The Keeper
+
+Author: Ann Example
+
+*** START OF THE PROJECT GUTENBERG EBOOK THE KEEPER ***
+
+
+
+
+                             THE KEEPER
+
+                                 By
+                             Ann Example
+
+
+
+                              CONTENTS
+
+     Chapter 1
+
+     Chapter 2
+
+
+
+PREFACE.
+
+To the Second Edition
+
+This edition corrects the misprints of the first. Mr. Saintsbury said so.
+
+GEORGE SAINTSBURY.
+
+CHAPTER I.
+
+INTRODUCTION
+
+Mara climbed the stairs.
+
+CHAPTER II.
+
+"The lamp is out," said Mara.
+
+FOOTNOTES:
+
+[1] A lamp of the old kind.
+
+*** END OF THE PROJECT GUTENBERG EBOOK THE KEEPER ***
+"""
+
+
+def test_the_books_apparatus_is_flagged_not_story():
+    """A preface after the contents, footnotes at the end: chapters flagged ``matter``;
+    a chapter titled "INTRODUCTION" keeps it as its title (not inside the contents)."""
+    book = read_prose(GUTENBERG_FRONT.encode(), "keeper.txt")
+    assert [(c.title, c.matter) for c in book.chapters] == [
+        ("", False),  # the title page (adaptation.front_matter)
+        ("PREFACE. To the Second Edition", True),
+        ("CHAPTER I. INTRODUCTION", False),
+        ("CHAPTER II.", False),
+        ("FOOTNOTES:", True),
+    ]
+    assert paragraphs(book.chapters[1])[-1] == "GEORGE SAINTSBURY."
+    assert "Mr. Saintsbury" in book.text  # kept in the source, only not adapted
+    check_offsets(book)
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Preface", "INTRODUCTION.", "Foreword", "Table of Contents", "List of Illustrations",
+     "The Translator's Note", "Transcriber’s Notes", "Appendix B", "Appendix: Maps",
+     "Acknowledgements", "Endnotes", "A Note on the Text", "Afterword", "INDEX"],
+)  # fmt: skip
+def test_matter_titles(title):
+    assert is_matter(title)
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Notes on the Road", "The Introduction of Mr. Darcy", "Chapter 1. Preface", "Prefaces",
+     "CHAPTER I. INTRODUCTION", "", "Indexes of Sorrow"],
+)  # fmt: skip
+def test_not_matter_titles(title):
+    assert not is_matter(title)
+
+
+def test_markdown_matter_headings():
+    book = read_prose(
+        b"# Foreword\n\nWritten in haste.\n\n# Chapter 1\n\nShe ran.\n\n## Notes\n\n1. x\n",
+        "tale.md",
+    )
+    assert [(c.title, c.matter) for c in book.chapters] == [
+        ("Foreword", True),
+        ("Chapter 1", False),
+        ("Notes", True),
+    ]
 
 
 def test_part_then_chapter_and_no_headings():
