@@ -4,7 +4,8 @@ view (the ``book_side`` slot of ``scripts_app.panels``), its button and its canc
 Every member sees the chapter's latest request with each scene's draft state; editors and
 owners ask ("Draft this chapter's scenes"); its requester or an owner stops it. While
 something is live the panel refreshes itself every 2 s (htmx polling, no script). A
-refusal re-renders the panel with the reason (200: htmx swaps only 2xx answers); a plain
+refusal re-renders the panel with the reason (422; the panel's ``data-swap-errors`` has htmx
+swap it, ``static/js/app.js``); a plain
 form post is redirected back to the chapter with a message.
 """
 
@@ -71,7 +72,8 @@ def _chapter(user, project_id: int, source_id: int, chapter: int, need: Role):
 def _answer(request, membership, source, chapter: int, error: str = "", notice: str = ""):
     if request.htmx:
         return HttpResponse(
-            _render(request, membership, membership.project, source, chapter, error)
+            _render(request, membership, membership.project, source, chapter, error),
+            status=422 if error else 200,
         )
     if error:
         messages.error(request, error)

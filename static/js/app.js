@@ -19,6 +19,16 @@
       event.stopPropagation();
     }
   }, true);
+  // A panel that answers a refused request with 4xx and the reason inside it opts in with
+  // data-swap-errors: htmx 2 drops 4xx bodies unless told to swap them.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const status = event.detail.xhr.status;
+    const elt = event.detail.elt;
+    if (status >= 400 && status < 500 && elt && elt.closest && elt.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
   document.addEventListener("change", function (event) {
     const field = event.target.closest("[data-autosubmit]");
     if (field && field.form) field.form.requestSubmit();

@@ -143,3 +143,25 @@ def test_import_a_story_read_it_beside_a_scene_adapt_and_accept(scripted_stack, 
     source.refresh_from_db()
     assert source.cast["JONAH"]["aliases"] == ["the keeper's son"]
     assert page.js_errors == [] and page.csp_violations == []
+
+
+def test_a_refused_chapter_request_shows_its_reason_in_the_panel(app_stack, new_page):
+    """Another writer deleted the chapter's scenes after this page loaded: the ask is
+    refused (422) and the panel shows why, in place (htmx swaps it: data-swap-errors)."""
+    from scripts_app import adaptation
+
+    base = app_stack.http_url
+    writer = make_user("writer")
+    project = adaptation.adaptation_import(user=writer, data=STORY.encode(), filename="k.txt")
+    source = SourceText.objects.get(project=project)
+    index = [c["title"] for c in source.chapters].index("CHAPTER I")
+    page = new_page()
+    log_in(page, base, "writer", PASSWORD)
+    page.goto(f"{base}/projects/{project.pk}/books/{source.pk}/?chapter={index}")
+    panel = page.locator("#chapter-drafts")
+    expect(panel.get_by_role("button", name="Draft this chapter's scenes")).to_be_visible()
+    Scene.objects.filter(source_passage__source=source, source_passage__chapter=index).delete()
+    panel.get_by_role("button", name="Draft this chapter's scenes").click()
+    expect(panel.get_by_role("alert")).to_contain_text("No scene made from this chapter")
+    assert not Passage.objects.exists()
+    assert page.js_errors == [] and page.csp_violations == []

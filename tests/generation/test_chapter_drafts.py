@@ -385,8 +385,9 @@ def test_who_sees_and_who_asks_on_the_book_page(team, model, client):
     batch = ChapterDrafts.objects.get()
     assert batch.instruction == "Tense." and batch.requested_by == team.users["editor"]
     # A second ask: the reason, in the panel.
-    again = client.post(panel_url(team, source), {}, HTTP_HX_REQUEST="true").content.decode()
-    assert "already being drafted" in again
+    again = client.post(panel_url(team, source), {}, HTTP_HX_REQUEST="true")
+    assert again.status_code == 422 and "already being drafted" in again.content.decode()
+    assert "data-swap-errors" in again.content.decode()  # htmx swaps it (app.js)
     # A plain form post goes back to the chapter with a message.
     plain = client.post(panel_url(team, source), {})
     assert plain.status_code == 302 and plain.url.endswith("?chapter=0")

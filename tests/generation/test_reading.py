@@ -69,6 +69,7 @@ def test_who_may_ask_for_a_reading(team, house, client, monkeypatch):
     assert launched and launched[0]["kwargs"] == {"project_id": team.project.pk}
     r = client.post(url, HTTP_HX_REQUEST="true")
     assert r.status_code == 422 and "already reading" in r.content.decode()
+    assert "data-swap-errors" in r.content.decode()  # htmx swaps the reason in (app.js)
     assert ScriptReading.objects.get().status == ReadingStatus.RUNNING
 
 
