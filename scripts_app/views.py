@@ -53,7 +53,7 @@ from .forms import (
     SceneTextForm,
     tags_text,
 )
-from .models import Character, Membership, Project, Revision, Role, Scene
+from .models import Character, Membership, Project, Revision, Role, Scene, SourceText
 from .responses import errors as _errors
 from .responses import fail as _fail
 from .responses import form_errors as _form_errors
@@ -197,6 +197,8 @@ def _project_context(request, membership):
         "acts": script_stats.cached_acts(project.pk) if scene_count > SCENES_PER_PAGE else [],
         "characters": characters,
         "members": members,
+        # The books the script was adapted from (their pages: chapters, names, drafts).
+        "books": SourceText.objects.filter(project=project).only("pk", "title").order_by("pk"),
         "can_edit": can(membership, Role.EDITOR),
         "is_owner": can(membership, Role.OWNER),
         "roles": Role.choices,

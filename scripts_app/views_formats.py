@@ -181,6 +181,13 @@ def script_import_progress(request, job_id):
         if project is not None and project.memberships.filter(user=request.user).exists():
             if not job.get("announced"):
                 _summary_messages(request, imports.ImportSummary(**job["summary"]))
+                if job.get("kind") == "book":
+                    messages.info(
+                        request,
+                        "The characters come from the book's dialogue. On “The book”, "
+                        "check who is who: one person under several names, names that "
+                        "are not people.",
+                    )
                 imports.import_job_update(job, announced=True)
             url = project.get_absolute_url()
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

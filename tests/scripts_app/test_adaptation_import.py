@@ -136,6 +136,11 @@ def test_through_the_import_page_as_a_job_with_progress(client):
     project = Project.objects.get(memberships__user=owner)
     assert SourceText.objects.filter(project=project).exists()
     assert project.scenes.count() >= 3 and project.title == "The Keeper's Daughter"
+    # The project page says where the names are checked and links to the book.
+    page = client.get(project.get_absolute_url()).content.decode()
+    assert "check who is who" in page
+    source = SourceText.objects.get(project=project)
+    assert reverse("book_detail", args=[project.pk, source.pk]) in page and ">The book</a>" in page
     # A bad book: the job says why and nothing is imported.
     response = client.post(
         reverse("script_import_new"),

@@ -53,5 +53,6 @@ def test_project_page_query_count_is_constant(client, db):
     assert "INT. ROOM 199 - DAY" in body and "CHAR 49" in body
     assert big_n == small_n
     # session, user, membership, scenes, cast prefetch, characters, members, model, and
-    # the models a project may draft with (the model card's picker)
-    assert big_n <= 9, big_n
+    # the models a project may draft with (the model card's picker), the books it was
+    # adapted from
+    assert big_n <= 10, big_n
