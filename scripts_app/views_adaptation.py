@@ -80,30 +80,47 @@ def book_detail(request, project_id, source_id):
 MAX_NAME_ROWS = 80  # the names form lists the most mentioned; the rest stay as found
 
 
-def first_mention(text: str, forms: list[str], width: int = 50) -> str:
-    """Where the book first names someone by any of ``forms``: the words around it
-    ("…Miss Vance looked back at Ashford once…"), for the team to tell who it is."""
+def first_mention(
+    text: str, forms: list[str], width: int = 50, span: tuple[int, int] | None = None
+) -> str:
+    """Where the book first names someone by any of ``forms`` (within ``span`` of
+    ``text``: the story, not the title page): the words around it ("…Miss Vance looked
+    back at Ashford once…"), for the team to tell who it is."""
     forms = [f for f in forms if f]
     if not forms:
         return ""
-    pattern = (
+    pattern = re.compile(
         r"\b(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + r")\b"
     )
-    m = re.search(pattern, text)
+    low, high = span or (0, len(text))
+    m = pattern.search(text, low, high)
     if m is None:
         return ""
-    start, end = max(0, m.start() - width), min(len(text), m.end() + width)
+    start, end = max(low, m.start() - width), min(high, m.end() + width)
     before = text[start : m.start()]
     after = text[m.end() : end]
-    if start > 0:
+    if start > low:
         before = "…" + before.split(" ", 1)[-1]
-    if end < len(text):
+    if end < high:
         after = after.rsplit(" ", 1)[0] + "…"
     return " ".join(f"{before}{m.group(0)}{after}".split())
 
 
+def _story_span(source: SourceText) -> tuple[int, int]:
+    """From the first paragraph to the last of the chapters that tell the story (not a
+    title page, a preface or notes: ``matter`` in ``SourceText.chapters``)."""
+    spans = [
+        span
+        for ch in source.chapters or []
+        if not ch.get("matter")
+        for span in ch.get("paragraphs", [])
+    ]
+    return (spans[0][0], spans[-1][1]) if spans else (0, len(source.text))
+
+
 def _name_rows(source: SourceText, characters: set[str]) -> list[dict]:
     rows = []
+    story = _story_span(source)
     for name, info in list((source.cast or {}).items())[:MAX_NAME_ROWS]:
         action = "none" if info.get("person") is False else "keep"
         rows.append(
@@ -115,7 +132,9 @@ def _name_rows(source: SourceText, characters: set[str]) -> list[dict]:
                 "into": "",
                 "character": name in characters,
                 "confirmed": bool(info.get("confirmed")),
-                "first": first_mention(source.text, [name.title(), *(info.get("aliases") or [])]),
+                "first": first_mention(
+                    source.text, [name.title(), *(info.get("aliases") or [])], span=story
+                ),
             }
         )
     return rows

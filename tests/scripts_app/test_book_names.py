@@ -191,6 +191,20 @@ def test_first_mention_is_cut_at_words():
     # Aliases are text, never patterns.
     assert first_mention("Tom (the elder) sat.", ["Tom (the elder"]) == "Tom (the elder) sat."
     assert first_mention("Tom sat.", ["T.m", "[a-z]+"]) == ""
+    # Only within the story: not the byline "By Jane Austen" before it.
+    book = "PRIDE\n\nBy Jane Austen\n\nCHAPTER I.\n\nJane smiled at Lizzy."
+    story = (book.index("Jane smiled"), len(book))
+    assert first_mention(book, ["Jane"], width=30, span=story) == "Jane smiled at Lizzy."
+
+
+def test_the_names_page_quotes_the_story_not_the_title_page(client, db):
+    owner = make_user("austen")
+    text = "PRIDE\n\nBy Jane Austen\n\nCHAPTER I\n\n“Come,” said Jane to Lizzy.\n"
+    project = adaptation.adaptation_import(user=owner, data=text.encode(), filename="p.txt")
+    source = SourceText.objects.get(project=project)
+    client.force_login(owner)
+    page = client.get(reverse("book_names", args=[project.pk, source.pk])).content.decode()
+    assert "said Jane to Lizzy" in page and "By Jane Austen" not in page
 
 
 def test_cue_spans_keep_extensions_and_forcing():
