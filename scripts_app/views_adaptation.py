@@ -69,6 +69,7 @@ def book_detail(request, project_id, source_id):
         {
             "project": project,
             "source": source,
+            "words": f"{source.words:,}",
             "chapters": chapters,
             "shown": shown,
             "names": names,
