@@ -1319,7 +1319,17 @@ _TIME_CUE = re.compile(
     r"at\s+(?:\w+|half-past\s+\w+)\s+o['’]clock|meanwhile|later\s+that|when\s+(?:they|she|he|"
     r"we|I)\s+(?:reached|arrived|entered|came\s+to|got\s+to)|on\s+(?:entering|reaching|"
     r"arriving)|in\s+the\s+(?:\w+[\s-])?(?:garden|drawing-room|parlour|library|hall|church|"
-    r"street|park|wood|forest|inn|kitchen|house|room))",
+    r"street|park|wood|forest|inn|kitchen|house|room)|"
+    # "In a few days", "Three weeks later", "Within an hour", "On Tuesday", "The day after"
+    r"in\s+(?:a|an)\s+(?:few\s+|couple\s+of\s+)?(?:minutes?|hours?|days?|weeks?|months?)\b|"
+    r"(?:a|one|two|three|four|five|six|some|several|a\s+few)\s+(?:minutes|hours?|days?|weeks?|"
+    r"months?|years?)\s+(?:later|after(?:wards)?|passed|went\s+by)|(?:within|after)\s+(?:a|an|"
+    r"one|two|three|some|several|a\s+few)\s+(?:hours?|days?|weeks?|months?)|(?:on\s+)?the\s+"
+    r"(?:next|following)\s+(?:week|month|year|{days})|(?:on|by)\s+(?:{days})\b|the\s+day\s+"
+    r"(?:before|after)|on\s+the\s+(?:following|next)\s+(?:day|morning|evening|night)|"
+    r"early\s+(?:the\s+next|next|in\s+the)\s+morning)".format(
+        days="monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    ),
     re.IGNORECASE,
 )
 # Proposed headings (the rules: ``_locate``).
@@ -1713,7 +1723,8 @@ def _cut_kind(text: str) -> str:
     cue = m.group(0).lower() if m else ""
     if re.search(
         r"\b(?:morning|afternoon|evening|night|day|days|dawn|noon|midnight|daybreak|hours?|"
-        r"weeks?|dinner|breakfast|supper|tea|o['’]clock|later)\b",
+        r"weeks?|months?|years?|minutes?|dinner|breakfast|supper|tea|o['’]clock|later|monday|"
+        r"tuesday|wednesday|thursday|friday|saturday|sunday)\b",
         cue,
     ):
         return "time"

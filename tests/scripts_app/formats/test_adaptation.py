@@ -6,6 +6,8 @@ import importlib.util
 import time
 from pathlib import Path
 
+import pytest
+
 from scripts_app.formats import fountain
 from scripts_app.formats.adaptation import (
     Cast,
@@ -667,3 +669,25 @@ def test_synopsis_keeps_mr_with_its_name_and_drops_an_opening_tag():
     assert cuts[0].synopsis.startswith("As she tucked her arm into Alice’s")
     only_mr = breakdown(story[1:], find_cast(story[1:]))[0].synopsis
     assert only_mr.startswith("Mr. Bennet was among the earliest")
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["In a few days", "Three weeks later,", "Within an hour", "On Tuesday", "The day after the ball",
+     "On the following morning", "Some years passed, and"],
+)  # fmt: skip
+def test_breakdown_cuts_where_a_paragraph_moves_time_on(opening):
+    paras = [
+        "Mara sat in the kitchen that evening with Jonah.",
+        "“The lamp is out,” said Mara.",
+        f"{opening} Jonah rowed to the harbour alone.",
+        "“Nobody came,” said Jonah.",
+    ]
+    cuts = breakdown(paras, find_cast(paras))
+    assert [(c.first, c.last) for c in cuts] == [(0, 1), (2, 3)]
+    assert cuts[0].heading == "INT. KITCHEN - EVENING"
+
+
+def test_breakdown_does_not_cut_at_a_moment():
+    paras = ["Mara sat in the kitchen.", "In a moment Jonah came in.", "“Late,” said Mara."]
+    assert len(breakdown(paras, find_cast(paras))) == 1
