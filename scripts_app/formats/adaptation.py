@@ -989,12 +989,19 @@ def _subject(ctx: _Ctx, pi: int, before: int) -> str | None:
     return ctx.names[m.group(0)] if m else None
 
 
+_CALLING = {"come", "oh", "o", "dear", "dearest", "well", "now", "pray", "hush", "look",
+            "listen", "ah", "yes", "no", "nay", "goodbye", "farewell", "thanks", "hello", "hey",
+            "wait", "stop", "quick"}  # fmt: skip
+
+
 def _addressees(ctx: _Ctx, text: str) -> set[str]:
     """Names used as vocatives: at the start or end of a clause inside the quote."""
     out: set[str] = set()
     if ctx.alias_re is None:
         return out
-    if len(re.findall(r"[^\W\d_]+", ctx.alias_re.sub("", text))) < 2:
+    rest = re.findall(r"[^\W\d_]+", ctx.alias_re.sub("", text))
+    # A name alone ("Bingley.") answers a question; "Come, Darcy," calls him.
+    if not rest or (len(rest) == 1 and rest[0].lower() not in _CALLING):
         return out
     for m in ctx.alias_re.finditer(text):
         before = text[: m.start()].rstrip()

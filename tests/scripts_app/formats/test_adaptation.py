@@ -266,6 +266,22 @@ def test_vocative_names_the_next_speaker_and_never_the_speaker():
     assert qs[2].speaker != "ELIZABETH"
 
 
+def test_a_call_split_by_its_tag_names_the_next_speaker():
+    """ "Come, Darcy," said Bingley, "…" — the name with one calling word is a vocative; a name
+    alone answering a question is not."""
+    paras = [
+        "Bingley and Darcy stood at the edge of the dance. Jane watched them.",
+        "“Come, Darcy,” said Bingley, “I must have you dance.”",
+        "“I certainly shall not.”",
+        "“What is his name?” asked Jane.",
+        "“Bingley.”",
+    ]
+    qs = attribute(paras, find_cast(paras))
+    assert qs[0].speaker == "BINGLEY"
+    assert (qs[2].speaker, qs[2].how) == ("DARCY", "vocative")
+    assert qs[4].speaker != "BINGLEY"
+
+
 def test_paragraph_subject():
     paras = ["“Good morning,” said Jane.", "Sir William only smiled. “A fine day for it.”"]
     qs = attribute(paras)
