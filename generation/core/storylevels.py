@@ -266,7 +266,10 @@ _LOGLINE_LABEL_RE = re.compile(
 
 
 def parse_logline(text: str, limit: int = 1000) -> str:
-    """The first line with a letter, less labels, quotes and markdown; "" when none."""
+    """The first line with a letter, less labels, quotes and markdown; "" when none. A
+    line in capitals only (a screenplay's cue or heading: "MARA", "INT. DOCK - NIGHT") is
+    taken only when no line has a small letter."""
+    shouted = ""
     for line in _prep(text).split("\n"):
         _, s = _leading(line.strip())
         s = _unstar(s).strip()
@@ -276,8 +279,11 @@ def parse_logline(text: str, limit: int = 1000) -> str:
         s = _collapse(_unquote(s))
         if not _has_letter(s) or s.endswith(":"):
             continue
+        if s == s.upper():
+            shouted = shouted or s
+            continue
         return _cut(s, limit)
-    return ""
+    return _cut(shouted, limit) if shouted else ""
 
 
 # --------------------------------------------------------------------------- brief

@@ -504,6 +504,9 @@ def test_beats_prose_only_valid_items():
         ("# Logline\n\n“Mara  must\tfly.”\nSecond line.", "Mara must fly."),
         ("Here's a logline for your story:\n\nMara flies.", "Mara flies."),
         ("- LOG LINE — Mara flies.", "Mara flies."),
+        # A house model that wrote a scene: its cue and heading are not the logline.
+        ("INT. DOCK - NIGHT\n\nMARA\nI must fly, my lord.", "I must fly, my lord."),
+        ("MARA MUST FLY ONE LAST JOB", "MARA MUST FLY ONE LAST JOB"),
         ("\n\n  \n", ""),
         ("1234 !!!", ""),
         ("\x00\x01", ""),
