@@ -774,6 +774,18 @@ def _beats_listed(rows, limit: int) -> list[ProposedBeat]:
     return [b for b in (x.build() for x in builders) if b][:limit]
 
 
+_CUE_RE = re.compile(r"[^\W\d_][^\W_]*(?:[ .'’-]{1,2}[^\W_]+){0,2}\.?(?:\s*\([^()]{1,20}\))?")
+_HEADING_RE = re.compile(r"(?:INT|EXT|EST|INT\./EXT|I/E)[. ]", re.I)
+
+
+def _cue(line: str) -> str:
+    """A screenplay's character cue ("MARA", "MR. VOSS (V.O.)"): capitals, 1–3 words."""
+    line = line.strip()
+    if line != line.upper() or not _CUE_RE.fullmatch(line):
+        return ""
+    return line.split("(", 1)[0].strip()  # the name: "MARA (V.O.)" is MARA
+
+
 def _beats_blocks(rows, limit: int) -> list[ProposedBeat]:
     blocks: list[list[str]] = []
     for _, _, body, blank in rows:
@@ -782,6 +794,15 @@ def _beats_blocks(rows, limit: int) -> list[ProposedBeat]:
         if blank or not blocks:
             blocks.append([])
         blocks[-1].append(body)
+    # A model that wrote a scene instead: its speeches (a cue that comes back, then the
+    # lines) and its headings are no cards; beats' titles never repeat.
+    heads = [_cue(block[0]) for block in blocks if len(block) > 1]
+    if any(h and heads.count(h) > 1 for h in heads):
+        blocks = [
+            block
+            for block in blocks
+            if not (len(block) > 1 and _cue(block[0])) and not _HEADING_RE.match(block[0])
+        ]
     out: list[ProposedBeat] = []
     for block in blocks:
         splits = [_split_title(_take_tags(line)[0]) for line in block]

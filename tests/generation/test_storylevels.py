@@ -488,6 +488,17 @@ def test_beats_garbage_without_letters_is_empty():
         assert parse_beats(text) == []
 
 
+def test_beats_from_a_model_that_wrote_a_scene_are_not_its_speeches():
+    text = (
+        "INT. STATION - NIGHT\n\nVOSS and the crew wait.\n\nMARA\nI am dead, sir.\n\n"
+        "JONAH\nAy, my lord.\n\nMARA (V.O.)\nCome, come.\n\nMR. VOSS\nIs it a maid?\n"
+    )
+    assert [b.title for b in parse_beats(text)] == ["VOSS and the crew wait."]
+    # Capital titles that never repeat are the model's cards.
+    cards = "THE CRASH\nMara's ship goes down.\n\nTHE RESCUE\nJonah finds her."
+    assert [b.title for b in parse_beats(cards)] == ["THE CRASH", "THE RESCUE"]
+
+
 def test_beats_prose_only_valid_items():
     for b in parse_beats(SHAKESPEARE):
         assert 1 <= len(b.title) <= 200
