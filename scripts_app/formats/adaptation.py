@@ -204,8 +204,25 @@ def _dash_spans(p: str) -> list[list[int]]:
     return spans
 
 
+_WORD_BEFORE = re.compile(r"(?:^|[\s(])([a-z][a-z'’-]*)\s*[“\"‘'«]\s*$")
+
+
+def _is_mention(p: str, a: int, b: int) -> bool:
+    """A quotation inside a sentence that names or marks words rather than speaks them:
+    a title ("how “The Emperor's New Clothes” came into being"), a term, scare quotes
+    ("it was “quite impossible” to go"). It follows a lower-case word that is no speech
+    verb, with no comma or stop between, and is short, neither asks nor exclaims, and is
+    not cut off."""
+    inner = p[a:b].strip().rstrip(",.;:”\"’'» _")
+    if not inner or len(inner.split()) > 8 or inner.endswith(("!", "?", "—", "–", "-", "…")):
+        return False  # asked, exclaimed or cut off: spoken
+    m = _WORD_BEFORE.search(p, 0, a)
+    return m is not None and m.end() == a and not _SPEECH_VERB.fullmatch(m.group(1))
+
+
 def find_quotes(paragraphs: Sequence[str]) -> list[Quote]:
-    """Every quotation in ``paragraphs``, in order, speaker ``None``."""
+    """Every quotation in ``paragraphs``, in order, speaker ``None`` (a title or term in
+    quotation marks inside a sentence is narration: ``_is_mention``)."""
     double = _uses_double(paragraphs)
     raw: list[tuple[int, int, int, bool]] = []  # paragraph, start, end, open-at-end
     for i, p in enumerate(paragraphs):
@@ -214,6 +231,8 @@ def find_quotes(paragraphs: Sequence[str]) -> list[Quote]:
             continue
         spans, _ = _double_spans(p, 0) if double else _single_spans(p, False)
         for a, b in spans:
+            if b >= 0 and _is_mention(p, a, b):
+                continue
             raw.append((i, a, len(p) if b < 0 else b, b < 0))
     quotes: list[Quote] = []
     k = 0
@@ -841,6 +860,11 @@ _VERBS = (
     "dit|répondit|demanda|s'écria|s’écria|reprit|ajouta|dijo|respondió|preguntó|exclamó"
 )
 _TAG_BEFORE = re.compile(rf"\b(?:{_VERBS})\s+(?:the\s+)?$")  # "said Kitty": _person_evidence
+# A verb that leads into speech without a comma ("cried “Help!”"): ``_is_mention``.
+_SPEECH_VERB = re.compile(
+    rf"(?:{'|'.join(v for v in _VERBS.split('|') if ' ' not in v)})|"
+    r"says?|saying|cry|cries|ask|asks|answer|shout|whisper|call|calls|begun|sing|singing"
+)
 # Verbs that also take an object ("called the Queen") count only before their subject.
 _VN_VERBS = _VERBS.replace("called|", "").replace("addressed|", "")
 # "said his wife": a pronoun of sorts, resolved through the spouse's name (Mr. Bennet's

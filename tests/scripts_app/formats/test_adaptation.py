@@ -707,3 +707,26 @@ def test_breakdown_cuts_where_a_paragraph_moves_time_on(opening):
 def test_breakdown_does_not_cut_at_a_moment():
     paras = ["Mara sat in the kitchen.", "In a moment Jonah came in.", "“Late,” said Mara."]
     assert len(breakdown(paras, find_cast(paras))) == 1
+
+
+@pytest.mark.parametrize(
+    "text, spoken",
+    [
+        ("Brandes shows how “The Emperor's New Clothes” came into being.", []),
+        ("In his story “The Nightingale,” Andersen suggests it.", []),
+        ("He said that it was “quite impossible” to go.", []),
+        ("“Yes,” she said.", ["Yes,"]),
+        ("She cried “Help!” and ran.", ["Help!"]),
+        ("Then she said “no” to him.", ["no"]),
+        ("Seven had just begun “Well, of all the unjust things—” when he stopped.",
+         ["Well, of all the unjust things—"]),
+        ("The Dormouse began singing in its sleep “Twinkle, twinkle—” and went on.",
+         ["Twinkle, twinkle—"]),
+        ("It was called “the long and dreadful road that leads down to the sea at last”.",
+         ["the long and dreadful road that leads down to the sea at last"]),
+    ],
+)  # fmt: skip
+def test_a_title_or_term_in_quotation_marks_is_narration(text, spoken):
+    """Quotation marks inside a sentence, after a word that is no speech verb, around a
+    few words that neither ask, exclaim nor break off: a title or a term, not speech."""
+    assert [q.text for q in find_quotes([text])] == spoken
