@@ -216,7 +216,7 @@ def _is_mention(p: str, a: int, b: int) -> bool:
     inner = p[a:b].strip().rstrip(",.;:”\"’'» _")
     if not inner or len(inner.split()) > 8 or inner.endswith(("!", "?", "—", "–", "-", "…")):
         return False  # asked, exclaimed or cut off: spoken
-    m = _WORD_BEFORE.search(p, 0, a)
+    m = _WORD_BEFORE.search(p, max(0, a - 64), a)  # a window: linear in the paragraph
     return m is not None and m.end() == a and not _SPEECH_VERB.fullmatch(m.group(1))
 
 
