@@ -24,7 +24,8 @@ What is read, and how
   Gutenberg ...`` / ``*** END OF THE PROJECT GUTENBERG EBOOK`` line on. ``Title:`` and
   ``Author:`` come from the header (else from "The Project Gutenberg eBook of X, by Y").
   A leading "Produced by ..." paragraph and ``[Illustration ...]`` paragraphs are dropped,
-  and ``_italic_`` underscores are removed.
+  ``_italic_`` underscores are removed, and so are printed page numbers left in the text
+  (``[Pg 12]``, ``[Page 12]``, ``{12}``).
 - Plain-text paragraphs are blocks of lines between blank lines; hard-wrapped lines are
   joined with a space. A block whose lines are all indented (verse, a letter's address)
   keeps its lines, joined by ``\\n``. A block with long lines (over 120 characters: one
@@ -494,6 +495,10 @@ _PRODUCED_RE = re.compile(
     r"(?:produced|prepared|transcribed|e-?text prepared)\b.*\bby\b", re.IGNORECASE
 )
 _ILLUSTRATION_RE = re.compile(r"\[Illustration\b.*\]", re.IGNORECASE | re.DOTALL)
+# A printed page's number left in the text: "[Pg 12]", "[Page 12]", "{12}".
+_PAGE_MARK_RE = re.compile(
+    r"\s*(?:\[(?:Pg|Page|p\.)\s*[0-9ivxlc]{1,5}\]|\{[0-9ivxlc]{1,5}\})", re.I
+)
 _UNDERSCORE_EMPHASIS_RE = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
 
 
@@ -593,6 +598,9 @@ def _read_text(text: str, filename: str) -> Book:
                     first_paragraph = False
                     continue
                 paragraph = _UNDERSCORE_EMPHASIS_RE.sub(r"\1", paragraph)
+                paragraph = _PAGE_MARK_RE.sub("", paragraph).strip()
+                if not paragraph:
+                    continue
             first_paragraph = False
             builder.paragraph(paragraph)
     return builder.build(

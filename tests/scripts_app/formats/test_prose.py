@@ -125,6 +125,20 @@ def test_gutenberg_header_footer_title_author():
     check_offsets(book)
 
 
+def test_gutenberg_page_numbers_leave_the_text():
+    text = (
+        "*** START OF THE PROJECT GUTENBERG EBOOK X ***\n\nCHAPTER I.\n\n"
+        "Great was the alarm in the palace [Pg 175] of Rome, which\nstood {176} on seven "
+        "hills.\n\n[Pg 177]\n\nIt rained [Page xii] all day.\n"
+    )
+    book = read_prose(text.encode(), "pg.txt")
+    assert paragraphs(book.chapters[0]) == [
+        "Great was the alarm in the palace of Rome, which stood on seven hills.",
+        "It rained all day.",
+    ]
+    check_offsets(book)
+
+
 def test_old_gutenberg_markers():
     text = (
         "The Project Gutenberg Etext of Moby Dick, by Herman Melville\n\n"
