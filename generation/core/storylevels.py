@@ -286,6 +286,30 @@ def parse_logline(text: str, limit: int = 1000) -> str:
     return _cut(shouted, limit) if shouted else ""
 
 
+_CUE_RE = re.compile(r"[^\W\d_][^\W_]*(?:[ .'’-]{1,2}[^\W_]+){0,2}\.?(?:\s*\([^()]{1,20}\))?")
+_HEADING_RE = re.compile(r"(?:INT|EXT|EST|INT\./EXT|I/E)[. ]", re.I)
+
+
+def _cue(line: str) -> str:
+    """A screenplay's character cue ("MARA", "MR. VOSS (V.O.)"): capitals, 1–3 words."""
+    line = line.strip()
+    if line != line.upper() or not _CUE_RE.fullmatch(line):
+        return ""
+    return line.split("(", 1)[0].strip()  # the name: "MARA (V.O.)" is MARA
+
+
+def _speech_blocks(blocks: list[list[str]]) -> set[int]:
+    """The blocks (lines between blank lines) that are a screenplay's speeches or headings
+    when a model wrote a scene instead (a cue that comes back: a list's titles never
+    repeat); else none."""
+    heads = [_cue(block[0]) if len(block) > 1 else "" for block in blocks]
+    if not any(h and heads.count(h) > 1 for h in heads):
+        return set()
+    return {
+        i for i, block in enumerate(blocks) if heads[i] or (block and _HEADING_RE.match(block[0]))
+    }
+
+
 # --------------------------------------------------------------------------- brief
 
 _BRIEF_LABEL_RE = re.compile(
@@ -294,10 +318,14 @@ _BRIEF_LABEL_RE = re.compile(
 
 
 def parse_brief(text: str, limit: int = 2000) -> str:
-    """The brief's prose: label and markdown markers dropped, blank-line runs collapsed."""
+    """The brief's prose: label and markdown markers dropped, blank-line runs collapsed; a
+    scene written instead keeps only its action (``_speech_blocks``)."""
     out: list[str] = []
     labelled = False
-    for line in _prep(text).split("\n"):
+    blocks = [block.split("\n") for block in re.split(r"\n[ \t]*\n", _prep(text))]
+    drop = _speech_blocks([[ln.strip() for ln in block if ln.strip()] for block in blocks])
+    kept = "\n\n".join("\n".join(block) for i, block in enumerate(blocks) if i not in drop)
+    for line in kept.split("\n"):
         s = line.strip()
         s = s.lstrip("#>").strip()
         s = s.replace("**", "").replace("__", "").lstrip("*").strip()
@@ -774,18 +802,6 @@ def _beats_listed(rows, limit: int) -> list[ProposedBeat]:
     return [b for b in (x.build() for x in builders) if b][:limit]
 
 
-_CUE_RE = re.compile(r"[^\W\d_][^\W_]*(?:[ .'’-]{1,2}[^\W_]+){0,2}\.?(?:\s*\([^()]{1,20}\))?")
-_HEADING_RE = re.compile(r"(?:INT|EXT|EST|INT\./EXT|I/E)[. ]", re.I)
-
-
-def _cue(line: str) -> str:
-    """A screenplay's character cue ("MARA", "MR. VOSS (V.O.)"): capitals, 1–3 words."""
-    line = line.strip()
-    if line != line.upper() or not _CUE_RE.fullmatch(line):
-        return ""
-    return line.split("(", 1)[0].strip()  # the name: "MARA (V.O.)" is MARA
-
-
 def _beats_blocks(rows, limit: int) -> list[ProposedBeat]:
     blocks: list[list[str]] = []
     for _, _, body, blank in rows:
@@ -796,13 +812,8 @@ def _beats_blocks(rows, limit: int) -> list[ProposedBeat]:
         blocks[-1].append(body)
     # A model that wrote a scene instead: its speeches (a cue that comes back, then the
     # lines) and its headings are no cards; beats' titles never repeat.
-    heads = [_cue(block[0]) for block in blocks if len(block) > 1]
-    if any(h and heads.count(h) > 1 for h in heads):
-        blocks = [
-            block
-            for block in blocks
-            if not (len(block) > 1 and _cue(block[0])) and not _HEADING_RE.match(block[0])
-        ]
+    drop = _speech_blocks(blocks)
+    blocks = [block for i, block in enumerate(blocks) if i not in drop]
     out: list[ProposedBeat] = []
     for block in blocks:
         splits = [_split_title(_take_tags(line)[0]) for line in block]

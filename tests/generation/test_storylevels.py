@@ -549,6 +549,17 @@ def test_parse_brief():
     assert parse_brief("1. " * 50_000) == ""
 
 
+def test_a_brief_from_a_model_that_wrote_a_scene_keeps_its_action():
+    scene = (
+        "INT. STATION - NIGHT\n\nMara waits by the lamp.\n\nMARA\nI am dead, sir.\n\n"
+        "JONAH\nAy.\n\nMARA\nCome.\n"
+    )
+    assert parse_brief(scene) == "Mara waits by the lamp."
+    assert parse_brief("MARA\nI am dead.\n\nMARA\nStill.") == ""
+    # One speech in a brief is the brief's own (no cue comes back).
+    assert parse_brief("Mara breaks.\n\nMARA\nNo more.") == "Mara breaks.\n\nMARA\nNo more."
+
+
 def test_brief_cap_at_word_boundary():
     text = "Mara argues with Jonah. " * 500
     got = parse_brief(text, limit=100)
