@@ -8,15 +8,20 @@ string into structured proposals; they never raise, truncate their input to
 bounded regular expressions (linear time). ``format_characters`` / ``format_beats`` write the
 canonical shapes, which the parsers read back losslessly.
 
-Standard library only (this lives in the model core: no Django, no PyTorch needed).
+Standard library only, and the Fountain grammar (``scripts_app.formats.grammar``, itself
+stdlib-only) for a scene's cues and headings (this lives in the model core: no Django, no
+PyTorch needed).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from scripts_app.formats import grammar
 
 LEVELS = ("logline", "characters", "beats", "brief")
 HEADINGS: dict[str, str] = {
@@ -286,27 +291,21 @@ def parse_logline(text: str, limit: int = 1000) -> str:
     return _cut(shouted, limit) if shouted else ""
 
 
-_CUE_RE = re.compile(r"[^\W\d_][^\W_]*(?:[ .'’-]{1,2}[^\W_]+){0,2}\.?(?:\s*\([^()]{1,20}\))?")
-_HEADING_RE = re.compile(r"(?:INT|EXT|EST|INT\./EXT|I/E)[. ]", re.I)
-
-
-def _cue(line: str) -> str:
-    """A screenplay's character cue ("MARA", "MR. VOSS (V.O.)"): capitals, 1–3 words."""
-    line = line.strip()
-    if line != line.upper() or not _CUE_RE.fullmatch(line):
-        return ""
-    return line.split("(", 1)[0].strip()  # the name: "MARA (V.O.)" is MARA
-
-
 def _speech_blocks(blocks: list[list[str]]) -> set[int]:
     """The blocks (lines between blank lines) that are a screenplay's speeches or headings
     when a model wrote a scene instead (a cue that comes back: a list's titles never
-    repeat); else none."""
-    heads = [_cue(block[0]) if len(block) > 1 else "" for block in blocks]
-    if not any(h and heads.count(h) > 1 for h in heads):
+    repeat); else none. Cues and headings are the Fountain grammar's."""
+    heads = []
+    for block in blocks:
+        cue = grammar.parse_cue(block[0]) if len(block) > 1 else None
+        heads.append(cue.name if cue else "")
+    counts = Counter(h for h in heads if h)
+    if not any(n > 1 for n in counts.values()):
         return set()
     return {
-        i for i, block in enumerate(blocks) if heads[i] or (block and _HEADING_RE.match(block[0]))
+        i
+        for i, block in enumerate(blocks)
+        if heads[i] or (block and grammar.is_scene_heading(block[0]))
     }
 
 
