@@ -71,6 +71,17 @@ def story_chapters(book: Book) -> set[int]:
     }
 
 
+def story_spans(source: SourceText) -> list[list[int]]:
+    """The ``[start, end]`` of every paragraph of a stored book's story chapters, in order
+    (the chapters the import broke down: ``matter`` ones left out)."""
+    return [
+        span
+        for ch in source.chapters or []
+        if not ch.get("matter")
+        for span in ch.get("paragraphs", [])
+    ]
+
+
 def adapt(book: Book, *, progress: Callable[..., None] | None = None) -> Adapted:
     """Break a read book down into scenes of Fountain (no database). ``progress(done,
     total, scenes)`` after each chapter: chapters done, chapters in all, and the scenes
@@ -365,12 +376,7 @@ def reread_scenes(*, source: SourceText, user) -> tuple[int, int, list[str]]:
     if its text is still exactly that when it is made."""
     known, nobody = book_known(source.cast or {})
     chapters = source.chapters or []
-    everything = [
-        source.text[s:e]
-        for ch in chapters
-        if not ch.get("matter")
-        for s, e in ch.get("paragraphs", [])
-    ]
+    everything = [source.text[s:e] for s, e in story_spans(source)]
     cast = find_cast(everything, known=known)
     cast.names = {a: c for a, c in cast.names.items() if c not in nobody}
     links = list(

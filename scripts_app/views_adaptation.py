@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from . import panels
 from .access import access_project, can
-from .adaptation import NameChoice, NamesResult, confirm_names, parse_aliases
+from .adaptation import NameChoice, NamesResult, confirm_names, parse_aliases, story_spans
 from .models import Character, Role, SceneSource, SourceText
 
 
@@ -110,12 +110,7 @@ def first_mention(
 def _story_span(source: SourceText) -> tuple[int, int]:
     """From the first paragraph to the last of the chapters that tell the story (not a
     title page, a preface or notes: ``matter`` in ``SourceText.chapters``)."""
-    spans = [
-        span
-        for ch in source.chapters or []
-        if not ch.get("matter")
-        for span in ch.get("paragraphs", [])
-    ]
+    spans = story_spans(source)
     return (spans[0][0], spans[-1][1]) if spans else (0, len(source.text))
 
 
